@@ -1,0 +1,208 @@
+package workos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	maxJWKSBytes = 1 << 20
+	fetchTimeout = 10 * time.Second
+	maxBackoff   = time.Minute
+)
+
+// keySet is an immutable snapshot of the usable keys, swapped atomically so the
+// verification hot path reads it without locks.
+type keySet struct {
+	keys map[string]*publicKey
+}
+
+// flight is one JWKS fetch that concurrent callers share.
+type flight struct {
+	done chan struct{}
+	err  error
+}
+
+// jwksCache keeps the issuer's signing keys. Keys survive failed refreshes (an
+// AuthKit outage must not log everyone out), every fetch is shared by all who
+// need it, and fetches caused by unknown key ids are rate-limited because the kid
+// comes from the unauthenticated token.
+type jwksCache struct {
+	url         string
+	client      *http.Client
+	log         *slog.Logger
+	now         func() time.Time
+	minInterval time.Duration
+	every       time.Duration
+	// onChange runs when a key disappears or changes, so verified-token results
+	// that relied on it are dropped.
+	onChange func()
+	// ctx outlives requests: a fetch keeps going when the request that started it
+	// gives up, because others are waiting for the same result.
+	ctx context.Context
+
+	set    atomic.Pointer[keySet]
+	loaded atomic.Bool
+
+	mu          sync.Mutex
+	lastAttempt time.Time
+	inflight    *flight
+}
+
+func newJWKSCache(ctx context.Context, url string, cfg Config, onChange func()) *jwksCache {
+	c := &jwksCache{
+		url: url, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now,
+		minInterval: cfg.MinRefetchInterval, every: cfg.JWKSRefresh,
+		onChange: onChange, ctx: ctx,
+	}
+	c.set.Store(&keySet{keys: map[string]*publicKey{}})
+	return c
+}
+
+func (c *jwksCache) lookup(kid string) *publicKey { return c.set.Load().keys[kid] }
+
+// refresh starts or joins a fetch and waits for it (or for waitCtx). Unless
+// force is set, it does nothing when the last attempt is younger than
+// minInterval; that is what bounds refetches for unknown kids.
+func (c *jwksCache) refresh(waitCtx context.Context, force bool) error {
+	c.mu.Lock()
+	f := c.inflight
+	if f == nil {
+		if !force && !c.lastAttempt.IsZero() && c.now().Sub(c.lastAttempt) < c.minInterval {
+			c.mu.Unlock()
+			return errRateLimited
+		}
+		f = &flight{done: make(chan struct{})}
+		c.inflight = f
+		c.lastAttempt = c.now()
+		go func() {
+			err := c.fetch(c.ctx)
+			c.mu.Lock()
+			c.inflight = nil
+			f.err = err
+			c.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.err
+	case <-waitCtx.Done():
+		return waitCtx.Err()
+	}
+}
+
+var errRateLimited = errors.New("JWKS refetch rate-limited")
+
+// run refreshes in the background until ctx ends: every `every` when healthy,
+// with capped exponential backoff while the JWKS is unreachable.
+func (c *jwksCache) run(ctx context.Context, failures int) {
+	t := time.NewTimer(c.delay(failures))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := c.refresh(ctx, true); err != nil {
+			failures++
+		} else {
+			failures = 0
+		}
+		t.Reset(c.delay(failures))
+	}
+}
+
+func (c *jwksCache) delay(failures int) time.Duration {
+	if failures == 0 {
+		return c.every
+	}
+	limit := min(c.every, maxBackoff)
+	d := time.Second << min(failures-1, 10)
+	return min(d, limit)
+}
+
+// fetch downloads and installs the key set. On any failure the previous keys
+// stay in place.
+func (c *jwksCache) fetch(ctx context.Context) error {
+	err := c.fetchOnce(ctx)
+	if err != nil {
+		if c.loaded.Load() {
+			c.log.Warn("workos: JWKS refresh failed; keeping cached keys", "url", c.url, "err", err)
+		} else {
+			c.log.Warn("workos: JWKS unavailable; token verification fails until keys load", "url", c.url, "err", err)
+		}
+	}
+	return err
+}
+
+func (c *jwksCache) fetchOnce(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("unexpected status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return err
+	}
+	if len(body) > maxJWKSBytes {
+		return fmt.Errorf("JWKS larger than %d bytes", maxJWKSBytes)
+	}
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return fmt.Errorf("JWKS is not valid JSON: %w", err)
+	}
+	if doc.Keys == nil {
+		return errors.New(`JWKS has no "keys" member`)
+	}
+	next := &keySet{keys: make(map[string]*publicKey, len(doc.Keys))}
+	for _, raw := range doc.Keys {
+		k, err := parseJWK(raw)
+		if err != nil {
+			c.log.Debug("workos: skipping JWK", "err", err)
+			continue
+		}
+		if _, dup := next.keys[k.kid]; dup {
+			c.log.Warn("workos: duplicate kid in JWKS; using the first", "kid", k.kid)
+			continue
+		}
+		next.keys[k.kid] = k
+	}
+	if len(next.keys) == 0 {
+		c.log.Warn("workos: JWKS has no usable keys", "url", c.url)
+	}
+	prev := c.set.Swap(next)
+	if !c.loaded.Swap(true) {
+		c.log.Info("workos: JWKS loaded", "url", c.url, "keys", len(next.keys))
+	}
+	for kid, old := range prev.keys {
+		if k, ok := next.keys[kid]; !ok || k.raw != old.raw {
+			c.onChange()
+			break
+		}
+	}
+	return nil
+}

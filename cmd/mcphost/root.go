@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcphost/mcphost/config"
+	"github.com/mcphost/mcphost/host"
+)
+
+type globalFlags struct {
+	config string
+	listen string
+}
+
+func newRootCmd() *cobra.Command {
+	var g globalFlags
+	root := &cobra.Command{
+		Use:   "mcphost",
+		Short: "Serve MCP tools that run as separate plugin executables",
+		Long: `mcphost serves MCP (Streamable HTTP at /mcp) and runs each tool as a plugin
+executable over gRPC, passing every call the verified caller.
+
+Run "mcphost --config mcphost.yaml" (the same as "mcphost serve") to serve.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), g, false)
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().StringVarP(&g.config, "config", "c", "mcphost.yaml", "config file")
+	root.Flags().StringVar(&g.listen, "listen", "", "listen address host:port (overrides server.listen)")
+
+	serveCmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve MCP on the configured address (the default command)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), g, false)
+		},
+	}
+	serveCmd.Flags().StringVar(&g.listen, "listen", "", "listen address host:port (overrides server.listen)")
+
+	validateCmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check the config file without serving",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := loadConfig(g, false); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", g.config)
+			return nil
+		},
+	}
+
+	var asJSON bool
+	toolsCmd := &cobra.Command{
+		Use:   "tools",
+		Short: "Start every plugin once and print the tools each one offers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return printTools(cmd, g, asJSON)
+		},
+	}
+	toolsCmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	versionCmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "mcphost %s (plugin protocol v1)\n", version)
+		},
+	}
+
+	root.AddCommand(serveCmd, validateCmd, toolsCmd, versionCmd)
+	addAuthCommands(root, &g)
+	return root
+}
+
+// loadConfig loads the config named by the flags; dev forces the dev issuer.
+func loadConfig(g globalFlags, dev bool) (*config.Config, error) {
+	if g.listen != "" {
+		if _, err := config.ParseListen(g.listen); err != nil {
+			return nil, usageError{fmt.Errorf("--listen: %w", err)}
+		}
+	}
+	opts := config.Options{Listen: g.listen}
+	if dev {
+		opts.ForceProvider = "dev"
+	}
+	return config.Load(g.config, opts)
+}
+
+func newLogger(cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// serve runs the server until SIGINT or SIGTERM, then shuts down gracefully.
+func serve(ctx context.Context, g globalFlags, dev bool) error {
+	cfg, err := loadConfig(g, dev)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return usageError{fmt.Errorf("%s: server.listen: cannot listen on %s: %w", cfg.File, cfg.Server.Listen, err)}
+	}
+	defer ln.Close()
+
+	authSetup, err := setupAuth(ctx, cfg, logger, ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer authSetup.close()
+
+	h := host.New(cfg, logger)
+	if err := h.Start(ctx); err != nil {
+		return err
+	}
+	srv := host.NewServer(h, cfg, logger, host.ServerOptions{Version: version, Gate: authSetup.gate, Routes: authSetup.routes})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("mcphost serving", "url", "http://"+ln.Addr().String()+host.MCPPath, "auth", cfg.Auth.Provider, "plugins", len(cfg.Plugins), "version", version)
+	if authSetup.banner != nil {
+		authSetup.banner(ln.Addr().String())
+	}
+
+	select {
+	case err := <-serveErr:
+		_ = h.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout)
+	if err := srv.Shutdown(context.Background()); err != nil {
+		logger.Warn("shutdown", "error", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func printTools(cmd *cobra.Command, g globalFlags, asJSON bool) error {
+	cfg, err := loadConfig(g, false)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg)
+	h := host.New(cfg, logger)
+	if err := h.Start(cmd.Context()); err != nil {
+		return err
+	}
+	defer h.Shutdown(context.Background())
+	tools := h.Catalog()
+	out := cmd.OutOrStdout()
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"plugins": h.Status(), "tools": tools})
+	}
+	sort.Slice(tools, func(i, j int) bool { return tools[i].Plugin+tools[i].Name < tools[j].Plugin+tools[j].Name })
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PLUGIN\tVERSION\tTOOL\tDESCRIPTION")
+	for _, t := range tools {
+		desc, _, _ := strings.Cut(t.Description, "\n")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Plugin, t.PluginVersion, t.Name, desc)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,163 @@
+// Package config loads and validates mcphost.yaml. Every problem is reported as one
+// line naming the file, the key and what is wrong; a config that fails validation is
+// never partly applied.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole mcphost configuration, with defaults applied and paths made
+// absolute (relative paths are relative to the config file's directory).
+type Config struct {
+	// File is the absolute path of the config file; Dir its directory.
+	File string `yaml:"-"`
+	Dir  string `yaml:"-"`
+
+	Server  Server             `yaml:"server"`
+	Log     Log                `yaml:"log"`
+	DataDir string             `yaml:"data_dir"`
+	Auth    Auth               `yaml:"auth"`
+	Plugins map[string]*Plugin `yaml:"plugins"`
+}
+
+// Server configures the HTTP listener and the MCP transport.
+type Server struct {
+	Listen          string        `yaml:"listen"`
+	PublicURL       string        `yaml:"public_url"`
+	TrustedProxies  []string      `yaml:"trusted_proxies"`
+	Stateless       bool          `yaml:"stateless"`
+	JSONResponse    bool          `yaml:"json_response"`
+	SessionTimeout  time.Duration `yaml:"session_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+}
+
+// Log configures the host's log output.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Auth selects how callers are authenticated.
+type Auth struct {
+	// Provider is "workos", "dev" (the embedded dev issuer) or "none".
+	Provider             string `yaml:"provider"`
+	AllowUnauthenticated bool   `yaml:"allow_unauthenticated"`
+	WorkOS               WorkOS `yaml:"workos"`
+}
+
+// WorkOS configures verification of WorkOS AuthKit access tokens.
+type WorkOS struct {
+	Subdomain       string        `yaml:"subdomain"`
+	VerifyJWT       bool          `yaml:"verify_jwt"`
+	ScopesSupported []string      `yaml:"scopes_supported"`
+	Audiences       []string      `yaml:"audiences"`
+	Algorithms      []string      `yaml:"algorithms"`
+	ClockSkew       time.Duration `yaml:"clock_skew"`
+	RequiredScopes  []string      `yaml:"required_scopes"`
+	ResourceName    string        `yaml:"resource_name"`
+}
+
+// Policy restricts who may see and call a tool. Empty means anyone the auth gate let
+// in. A caller needs any one of RequireRoles, every one of RequirePermissions and
+// RequireScopes, and an organization when RequireOrganization is set.
+type Policy struct {
+	RequireRoles        []string `yaml:"require_roles"`
+	RequirePermissions  []string `yaml:"require_permissions"`
+	RequireScopes       []string `yaml:"require_scopes"`
+	RequireOrganization bool     `yaml:"require_organization"`
+}
+
+// Plugin configures one plugin executable.
+type Plugin struct {
+	// Name is the key under `plugins:`.
+	Name string `yaml:"-"`
+	// Path is the plugin binary (absolute after loading).
+	Path string   `yaml:"path"`
+	Args []string `yaml:"args"`
+	// Env is the plugin's whole environment; values may use ${VAR} from the host's.
+	Env map[string]string `yaml:"env"`
+	// SHA256, when set, pins the binary: a different checksum refuses to start.
+	SHA256 string `yaml:"sha256"`
+	// Prefix is prepended to every tool name of this plugin.
+	Prefix         string        `yaml:"prefix"`
+	CallTimeout    time.Duration `yaml:"call_timeout"`
+	MaxConcurrency int           `yaml:"max_concurrency"`
+	StartTimeout   time.Duration `yaml:"start_timeout"`
+	Policy         `yaml:",inline"`
+	// Tools holds per-tool overrides, keyed by the tool's name in the plugin.
+	Tools map[string]*Tool `yaml:"tools"`
+}
+
+// Tool holds per-tool settings; its policy adds to its plugin's.
+type Tool struct {
+	CallTimeout time.Duration `yaml:"call_timeout"`
+	Policy      `yaml:",inline"`
+}
+
+// Defaults used when the config leaves a key out.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultCallTimeout     = 30 * time.Second
+	DefaultMaxConcurrency  = 32
+	DefaultStartTimeout    = 15 * time.Second
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultSessionTimeout  = 30 * time.Minute
+	DefaultMaxBodyBytes    = 4 << 20
+	DefaultClockSkew       = 60 * time.Second
+	DefaultDataDir         = ".mcphost"
+)
+
+// DefaultScopes are the scopes AuthKit supports for MCP clients by default.
+var DefaultScopes = []string{"email", "offline_access", "openid", "profile"}
+
+func defaults() *Config {
+	return &Config{
+		Server: Server{
+			Listen:          DefaultListen,
+			SessionTimeout:  DefaultSessionTimeout,
+			ShutdownTimeout: DefaultShutdownTimeout,
+			MaxBodyBytes:    DefaultMaxBodyBytes,
+		},
+		Log:     Log{Level: "info", Format: "text"},
+		DataDir: DefaultDataDir,
+		Auth: Auth{
+			Provider: "workos",
+			WorkOS: WorkOS{
+				VerifyJWT:       true,
+				ScopesSupported: DefaultScopes,
+				Algorithms:      []string{"RS256"},
+				ClockSkew:       DefaultClockSkew,
+			},
+		},
+	}
+}
+
+func pluginDefaults(name string) *Plugin {
+	return &Plugin{
+		Name:           name,
+		CallTimeout:    DefaultCallTimeout,
+		MaxConcurrency: DefaultMaxConcurrency,
+		StartTimeout:   DefaultStartTimeout,
+	}
+}
+
+// ToolTimeout is the call timeout for a tool of this plugin (its name in the plugin).
+func (p *Plugin) ToolTimeout(tool string) time.Duration {
+	if t := p.Tools[tool]; t != nil && t.CallTimeout > 0 {
+		return t.CallTimeout
+	}
+	return p.CallTimeout
+}
+
+// ToolPolicies are the policies a call of tool (its name in the plugin) must all
+// satisfy: the plugin's, then the tool's own. Keeping them separate means a tool
+// can narrow its plugin's rule but never widen it.
+func (p *Plugin) ToolPolicies(tool string) []Policy {
+	out := []Policy{p.Policy}
+	if t := p.Tools[tool]; t != nil {
+		out = append(out, t.Policy)
+	}
+	return out
+}

@@ -1,0 +1,360 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Error is one configuration problem. Its text is a single line:
+// "FILE[:LINE]: KEY: PROBLEM".
+type Error struct {
+	File    string
+	Line    int
+	Key     string
+	Problem string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Key)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+// Options adjust loading.
+type Options struct {
+	// Listen, when set, overrides server.listen (the --listen flag).
+	Listen string
+	// LookupEnv reads the host environment; nil means os.LookupEnv. Values from a
+	// .env file next to the config are used for names the environment lacks.
+	LookupEnv func(string) (string, bool)
+	// ForceProvider, when set, replaces auth.provider (mcphost dev sets "dev").
+	ForceProvider string
+	// SkipFileChecks skips checking that plugin binaries exist (for tooling that
+	// only inspects the config).
+	SkipFileChecks bool
+}
+
+// EnvPrefix prefixes environment overrides: MCPHOST_SERVER_LISTEN overrides
+// server.listen, MCPHOST_PLUGINS_WHOAMI_CALL_TIMEOUT overrides
+// plugins.whoami.call_timeout. Lists are comma-separated.
+const EnvPrefix = "MCPHOST_"
+
+// Load reads, validates and resolves the config at path. On any problem it returns
+// an error whose lines each name the file, key and problem, and no Config.
+func Load(path string, opts Options) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &Error{File: path, Problem: err.Error()}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Problem: "cannot read config: " + strings.TrimPrefix(err.Error(), "open "+path+": ")}
+	}
+	l := &loader{file: path, lookup: opts.LookupEnv}
+	if l.lookup == nil {
+		l.lookup = os.LookupEnv
+	}
+	if err := l.readDotEnv(filepath.Join(filepath.Dir(abs), ".env")); err != nil {
+		return nil, err
+	}
+
+	cfg := defaults()
+	cfg.File, cfg.Dir = abs, filepath.Dir(abs)
+	if v, ok := l.env("MCP_USE_OAUTH_WORKOS_SUBDOMAIN"); ok {
+		cfg.Auth.WorkOS.Subdomain = v
+	}
+	if v, ok := l.env("MCP_URL"); ok {
+		cfg.Server.PublicURL = v
+	}
+
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{File: path, Problem: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if len(root.Content) > 0 {
+		l.decode(root.Content[0], reflect.ValueOf(cfg).Elem(), "")
+	}
+	if len(l.errs) == 0 {
+		l.applyEnv(reflect.ValueOf(cfg).Elem(), "")
+	}
+	if opts.Listen != "" {
+		cfg.Server.Listen = opts.Listen
+	}
+	if opts.ForceProvider != "" {
+		cfg.Auth.Provider = opts.ForceProvider
+	}
+	if len(l.errs) == 0 {
+		l.validate(cfg, opts)
+	}
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	return cfg, nil
+}
+
+type loader struct {
+	file   string
+	lookup func(string) (string, bool)
+	dotenv map[string]string
+	errs   []error
+}
+
+func (l *loader) fail(line int, key, format string, args ...any) {
+	l.errs = append(l.errs, &Error{File: l.file, Line: line, Key: key, Problem: fmt.Sprintf(format, args...)})
+}
+
+// env looks a name up in the real environment, then in the .env file.
+func (l *loader) env(name string) (string, bool) {
+	if v, ok := l.lookup(name); ok {
+		return v, true
+	}
+	v, ok := l.dotenv[name]
+	return v, ok
+}
+
+// readDotEnv reads KEY=VALUE lines (optional "export ", quotes, # comments).
+func (l *loader) readDotEnv(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return &Error{File: path, Problem: "cannot read: " + err.Error()}
+	}
+	l.dotenv = map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || !validEnvName(k) {
+			return &Error{File: path, Line: n, Problem: "expected KEY=VALUE"}
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		} else if i := strings.Index(v, " #"); i >= 0 {
+			v = strings.TrimSpace(v[:i])
+		}
+		l.dotenv[k] = v
+	}
+	return nil
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// decode walks a YAML node into v, reporting unknown keys and wrong types by key.
+func (l *loader) decode(n *yaml.Node, v reflect.Value, key string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // "key:" with no value keeps the default
+	}
+	switch {
+	case v.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			l.fail(n.Line, key, "expected a mapping of keys")
+			return
+		}
+		fields := structFields(v)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			f, ok := fields[k.Value]
+			if !ok {
+				l.fail(k.Line, join(key, k.Value), "unknown key (known: %s)", strings.Join(sortedKeys(fields), ", "))
+				continue
+			}
+			l.decode(val, f, join(key, k.Value))
+		}
+	case v.Kind() == reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			l.fail(n.Line, key, "expected a mapping")
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			elem := reflect.New(v.Type().Elem()).Elem()
+			if elem.Kind() == reflect.Pointer {
+				elem.Set(newEntry(v.Type().Elem(), k.Value))
+				l.decode(val, elem.Elem(), join(key, k.Value))
+			} else {
+				l.decode(val, elem, join(key, k.Value))
+			}
+			v.SetMapIndex(reflect.ValueOf(k.Value), elem)
+		}
+	case v.Kind() == reflect.Slice:
+		if n.Kind == yaml.ScalarNode { // a single value or a comma list is a one-element list
+			l.setFromString(n.Line, v, key, n.Value)
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			l.fail(n.Line, key, "expected a list")
+			return
+		}
+		out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			if item.Kind != yaml.ScalarNode {
+				l.fail(item.Line, fmt.Sprintf("%s[%d]", key, i), "expected a string")
+				continue
+			}
+			out.Index(i).SetString(item.Value)
+		}
+		v.Set(out)
+	default:
+		if n.Kind != yaml.ScalarNode {
+			l.fail(n.Line, key, "expected a single value")
+			return
+		}
+		l.setFromString(n.Line, v, key, n.Value)
+	}
+}
+
+// newEntry makes a map entry with its defaults (plugins get plugin defaults).
+func newEntry(t reflect.Type, name string) reflect.Value {
+	if t == reflect.TypeOf(&Plugin{}) {
+		return reflect.ValueOf(pluginDefaults(name))
+	}
+	return reflect.New(t.Elem())
+}
+
+// setFromString parses a scalar (from YAML or an environment variable) into v.
+func (l *loader) setFromString(line int, v reflect.Value, key, s string) {
+	switch {
+	case v.Type() == durationType:
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d < 0 {
+			l.fail(line, key, "%q is not a duration (use for example 500ms, 30s, 2m)", s)
+			return
+		}
+		v.SetInt(int64(d))
+	case v.Kind() == reflect.String:
+		v.SetString(s)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			l.fail(line, key, "%q is not true or false", s)
+			return
+		}
+		v.SetBool(b)
+	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
+		i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			l.fail(line, key, "%q is not a whole number", s)
+			return
+		}
+		v.SetInt(i)
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		var items []string
+		for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' }) {
+			if p = strings.TrimSpace(p); p != "" {
+				items = append(items, p)
+			}
+		}
+		v.Set(reflect.ValueOf(items))
+	default:
+		l.fail(line, key, "expected a mapping, not a single value")
+	}
+}
+
+// applyEnv overrides every leaf that has an MCPHOST_ variable set.
+func (l *loader) applyEnv(v reflect.Value, key string) {
+	switch {
+	case v.Kind() == reflect.Struct:
+		for name, f := range structFields(v) {
+			l.applyEnv(f, join(key, name))
+		}
+	case v.Kind() == reflect.Map && v.Type().Elem().Kind() == reflect.Pointer:
+		for _, k := range v.MapKeys() {
+			l.applyEnv(v.MapIndex(k).Elem(), join(key, k.String()))
+		}
+	case v.Kind() == reflect.Map:
+		// env maps are values, not settings: not overridable one by one
+	default:
+		name := EnvVarFor(key)
+		if s, ok := l.env(name); ok {
+			l.setFromString(0, v, key+" (from "+name+")", s)
+		}
+	}
+}
+
+// EnvVarFor is the environment variable that overrides a config key.
+func EnvVarFor(key string) string {
+	r := strings.NewReplacer(".", "_", "-", "_")
+	return EnvPrefix + strings.ToUpper(r.Replace(key))
+}
+
+// structFields maps yaml names to settable fields, flattening ",inline" structs.
+func structFields(v reflect.Value) map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag := t.Field(i).Tag.Get("yaml")
+		name, opt, _ := strings.Cut(tag, ",")
+		switch {
+		case name == "-" || !t.Field(i).IsExported():
+		case opt == "inline":
+			for k, f := range structFields(v.Field(i)) {
+				out[k] = f
+			}
+		default:
+			out[name] = v.Field(i)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func join(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}

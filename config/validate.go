@@ -1,0 +1,203 @@
+package config
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var (
+	pluginNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$`)
+	prefixRE     = regexp.MustCompile(`^[a-zA-Z0-9_.-]{0,64}$`)
+	envRefRE     = regexp.MustCompile(`\$\{([^}]*)\}`)
+)
+
+// validate checks every key and resolves paths and ${VAR} references in place.
+func (l *loader) validate(c *Config, opts Options) {
+	if _, err := ParseListen(c.Server.Listen); err != nil {
+		l.fail(0, "server.listen", "%v", err)
+	}
+	if c.Server.PublicURL != "" {
+		u, err := url.Parse(c.Server.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			l.fail(0, "server.public_url", "%q must be an absolute http(s) URL with no path, like https://mcp.example.com", c.Server.PublicURL)
+		}
+		c.Server.PublicURL = strings.TrimSuffix(c.Server.PublicURL, "/")
+	}
+	for i, p := range c.Server.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				l.fail(0, fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not an IP address or CIDR prefix", p)
+			}
+		}
+	}
+	if c.Server.ShutdownTimeout <= 0 {
+		l.fail(0, "server.shutdown_timeout", "must be greater than 0")
+	}
+	if c.Server.MaxBodyBytes <= 0 {
+		l.fail(0, "server.max_body_bytes", "must be greater than 0")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		l.fail(0, "log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		l.fail(0, "log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	if c.DataDir == "" {
+		l.fail(0, "data_dir", "must not be empty")
+	} else {
+		c.DataDir = c.abs(c.DataDir)
+	}
+	l.validateAuth(c)
+
+	for _, name := range sortedKeys(c.Plugins) {
+		l.validatePlugin(c, c.Plugins[name], opts)
+	}
+}
+
+func (l *loader) validateAuth(c *Config) {
+	a := &c.Auth
+	switch a.Provider {
+	case "none":
+		if !IsLoopbackListen(c.Server.Listen) && !a.AllowUnauthenticated {
+			l.fail(0, "auth.provider", "none serves every caller unauthenticated, so it only listens on loopback; %s is not (set auth.allow_unauthenticated: true to accept that risk)", c.Server.Listen)
+		}
+	case "dev":
+		if !IsLoopbackListen(c.Server.Listen) {
+			l.fail(0, "auth.provider", "the dev issuer only serves on loopback (127.0.0.1, ::1 or localhost); %s is not", c.Server.Listen)
+		}
+	case "workos":
+		if strings.TrimSpace(a.WorkOS.Subdomain) == "" {
+			l.fail(0, "auth.workos.subdomain", "required with auth.provider workos: set it, or the MCP_USE_OAUTH_WORKOS_SUBDOMAIN environment variable, to your AuthKit domain (for example my-co.authkit.app)")
+		}
+	default:
+		l.fail(0, "auth.provider", "%q is not one of workos, dev, none", a.Provider)
+	}
+	for i, alg := range a.WorkOS.Algorithms {
+		switch alg {
+		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA":
+		default:
+			l.fail(0, fmt.Sprintf("auth.workos.algorithms[%d]", i), "%q is not an allowed asymmetric signing algorithm", alg)
+		}
+	}
+	if len(a.WorkOS.Algorithms) == 0 {
+		l.fail(0, "auth.workos.algorithms", "must list at least one algorithm")
+	}
+}
+
+func (l *loader) validatePlugin(c *Config, p *Plugin, opts Options) {
+	key := "plugins." + p.Name
+	if !pluginNameRE.MatchString(p.Name) {
+		l.fail(0, key, "plugin name must be letters, digits, - or _ (at most 64)")
+	}
+	if p.Path == "" {
+		l.fail(0, key+".path", "required: the plugin binary, for example bin/plugins/%s", p.Name)
+	} else {
+		rel := p.Path
+		p.Path = c.abs(p.Path)
+		if !opts.SkipFileChecks {
+			if st, err := os.Stat(p.Path); err != nil {
+				l.fail(0, key+".path", "binary %s not found (run make build)", rel)
+			} else if st.IsDir() || st.Mode()&0o111 == 0 {
+				l.fail(0, key+".path", "%s is not an executable file", rel)
+			}
+		}
+	}
+	if p.SHA256 != "" {
+		if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != 32 {
+			l.fail(0, key+".sha256", "must be 64 hex digits (the output of sha256sum)")
+		}
+		p.SHA256 = strings.ToLower(p.SHA256)
+	}
+	if !prefixRE.MatchString(p.Prefix) {
+		l.fail(0, key+".prefix", "%q may only hold letters, digits, _ - and .", p.Prefix)
+	}
+	if p.CallTimeout <= 0 {
+		l.fail(0, key+".call_timeout", "must be greater than 0")
+	}
+	if p.StartTimeout <= 0 {
+		l.fail(0, key+".start_timeout", "must be greater than 0")
+	}
+	if p.MaxConcurrency < 1 {
+		l.fail(0, key+".max_concurrency", "must be at least 1")
+	}
+	for _, name := range sortedKeys(p.Env) {
+		if !validEnvName(name) {
+			l.fail(0, key+".env."+name, "not a valid environment variable name")
+			continue
+		}
+		p.Env[name] = l.expand(p.Env[name], key+".env."+name)
+	}
+	for _, name := range sortedKeys(p.Tools) {
+		if p.Tools[name] == nil {
+			p.Tools[name] = &Tool{}
+		}
+		if p.Tools[name].CallTimeout < 0 {
+			l.fail(0, key+".tools."+name+".call_timeout", "must not be negative")
+		}
+	}
+}
+
+// expand replaces ${VAR} with the host's environment (empty when unset).
+func (l *loader) expand(s, key string) string {
+	return envRefRE.ReplaceAllStringFunc(s, func(ref string) string {
+		name := ref[2 : len(ref)-1]
+		if !validEnvName(name) {
+			l.fail(0, key, "%s is not a valid ${VAR} reference", ref)
+			return ""
+		}
+		v, _ := l.env(name)
+		return v
+	})
+}
+
+func (c *Config) abs(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// ParseListen checks a host:port listen address and returns it normalized.
+func ParseListen(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("%q is not host:port (for example 127.0.0.1:8080)", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("%q has an invalid port", addr)
+	}
+	if host != "" && host != "localhost" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			if _, err := net.LookupHost(host); err != nil {
+				return "", fmt.Errorf("%q: unknown host %s", addr, host)
+			}
+		}
+	}
+	return addr, nil
+}
+
+// IsLoopbackListen reports whether addr only accepts connections from this machine.
+func IsLoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

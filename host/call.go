@@ -1,0 +1,152 @@
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/mcphost/mcphost/auth"
+	"github.com/mcphost/mcphost/pluginrpc"
+	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+)
+
+// CallMeta is what the transport knows about the MCP request behind a call.
+type CallMeta struct {
+	SessionID string
+	// ProgressToken is the client's progress token (nil when it asked for none).
+	ProgressToken any
+}
+
+// Events receives what a plugin reports while a call runs.
+type Events interface {
+	Progress(progress float64, total *float64, message string)
+	Log(level, logger string, data json.RawMessage)
+}
+
+// CallTool runs tool name for caller on its plugin. Unknown and forbidden tools
+// both return ErrUnknownTool. Failures of the plugin (timeout, crash, overload)
+// are tool results with IsError set and a message naming the plugin, so the
+// client always gets an answer and other plugins are unaffected.
+func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, args json.RawMessage, meta CallMeta, ev Events) (*pluginv1.CallToolResult, error) {
+	r, err := h.lookup(caller, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.beginCall(); err != nil {
+		return nil, err
+	}
+	defer h.inflight.Done()
+
+	callID := rand.Text()[:16]
+	start := time.Now()
+	log := h.log.With("plugin", r.slot.cfg.Name, "tool", name, "call", callID)
+	if caller != nil && caller.UserID != "" {
+		log = log.With("user", caller.UserID, "org", caller.OrganizationID)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	res, err := h.runCall(ctx, r, caller, args, meta, callID, ev)
+	if err != nil {
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			err = fmt.Errorf("tool %s (plugin %s) timed out after %s", name, r.slot.cfg.Name, r.timeout)
+		case ctx.Err() != nil:
+			log.Info("call cancelled", "duration", time.Since(start))
+			return nil, ctx.Err()
+		}
+		log.Warn("call failed", "error", err, "duration", time.Since(start))
+		return toolError(err.Error()), nil
+	}
+	log.Debug("call done", "duration", time.Since(start), "is_error", res.GetIsError())
+	return res, nil
+}
+
+func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args json.RawMessage, meta CallMeta, callID string, ev Events) (*pluginv1.CallToolResult, error) {
+	release, err := r.slot.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s is at its limit of %d concurrent calls: %w", r.slot.cfg.Name, r.slot.cfg.MaxConcurrency, err)
+	}
+	defer release()
+	inst, err := r.slot.instance()
+	if err != nil {
+		return nil, err
+	}
+	if len(args) == 0 {
+		args = json.RawMessage("{}")
+	}
+	pm := &pluginv1.RequestMeta{CallId: callID, McpSessionId: meta.SessionID}
+	if meta.ProgressToken != nil {
+		pm.ProgressTokenJson, _ = json.Marshal(meta.ProgressToken)
+	}
+	stream, err := inst.rpc.CallTool(ctx)
+	if err != nil {
+		return nil, h.pluginFailure(ctx, r, err)
+	}
+	err = stream.Send(&pluginv1.CallToolRequest{Input: &pluginv1.CallToolRequest_Start{Start: &pluginv1.CallToolStart{
+		Tool:          r.tool.GetName(),
+		ArgumentsJson: args,
+		Caller:        pluginrpc.CallerToProto(caller),
+		Meta:          pm,
+	}}})
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, h.pluginFailure(ctx, r, err)
+	}
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			return nil, h.pluginFailure(ctx, r, err)
+		}
+		switch out := msg.GetOutput().(type) {
+		case *pluginv1.CallToolResponse_Result:
+			_ = stream.CloseSend()
+			return out.Result, nil
+		case *pluginv1.CallToolResponse_Progress:
+			if ev != nil && meta.ProgressToken != nil {
+				ev.Progress(out.Progress.GetProgress(), out.Progress.Total, out.Progress.GetMessage())
+			}
+		case *pluginv1.CallToolResponse_Log:
+			if ev != nil {
+				ev.Log(out.Log.GetLevel(), out.Log.GetLogger(), out.Log.GetDataJson())
+			}
+		default:
+			// A newer plugin's message this host does not know: ignore it (protocol rule).
+		}
+	}
+}
+
+// pluginFailure turns a stream error into a message naming the plugin. A call
+// that ended because ctx ended keeps ctx's error so the caller can tell.
+func (h *Host) pluginFailure(ctx context.Context, r *route, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.slot.checkAlive()
+	name := r.slot.cfg.Name
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("plugin %s ended the call to %s without a result", name, r.name)
+	}
+	if st, ok := status.FromError(err); ok {
+		switch st.Code() {
+		case codes.Unavailable, codes.Canceled:
+			return fmt.Errorf("plugin %s stopped while running tool %s; it is being restarted", name, r.name)
+		case codes.ResourceExhausted:
+			return fmt.Errorf("plugin %s: result of tool %s is too large", name, r.name)
+		}
+		h.log.Warn("plugin call error", slog.String("plugin", name), slog.String("tool", r.name), slog.String("error", st.Message()))
+		return fmt.Errorf("plugin %s failed running tool %s", name, r.name)
+	}
+	return fmt.Errorf("plugin %s failed running tool %s", name, r.name)
+}
+
+func toolError(msg string) *pluginv1.CallToolResult {
+	return &pluginv1.CallToolResult{IsError: true, Content: []*pluginv1.Content{{Kind: &pluginv1.Content_Text{Text: &pluginv1.TextContent{Text: msg}}}}}
+}

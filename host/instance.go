@@ -1,0 +1,136 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/mcphost/mcphost/config"
+	"github.com/mcphost/mcphost/pluginrpc"
+	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+)
+
+// instance is one running plugin process.
+type instance struct {
+	client  *plugin.Client
+	rpc     pluginv1.PluginServiceClient
+	desc    *pluginv1.DescribeResponse
+	pid     int
+	sha256  string
+	started time.Time
+}
+
+// DataDirEnv names the per-plugin data directory the host creates and passes to
+// every plugin, so plugins with state (documents) know where to keep it.
+const DataDirEnv = "MCPHOST_PLUGIN_DATA_DIR"
+
+// startInstance checks the binary, starts it, completes the handshake and asks the
+// plugin to describe itself. On any failure the process is gone when it returns.
+func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger *slog.Logger) (*instance, error) {
+	sum, err := fileSHA256(p.Path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.Name, err)
+	}
+	if p.SHA256 != "" && p.SHA256 != sum {
+		return nil, fmt.Errorf("plugin %s: binary %s has sha256 %s but plugins.%s.sha256 pins %s; refusing to start it", p.Name, p.Path, sum, p.Name, p.SHA256)
+	}
+	pluginData := filepath.Join(dataDir, "plugins", p.Name)
+	if err := os.MkdirAll(pluginData, 0o700); err != nil {
+		return nil, fmt.Errorf("plugin %s: data directory: %w", p.Name, err)
+	}
+
+	cmd := exec.Command(p.Path, p.Args...)
+	cmd.Dir = filepath.Dir(p.Path)
+	cmd.Env = pluginEnv(p, pluginData)
+	setProcessAttrs(cmd)
+
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  pluginrpc.Handshake,
+		Plugins:          pluginrpc.PluginSet(nil),
+		Cmd:              cmd,
+		SkipHostEnv:      true, // invariant 3: the plugin sees only what its config names
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		StartTimeout:     p.StartTimeout,
+		Logger:           newHCLogAdapter(logger, p.Name),
+		Stderr:           io.Discard,
+	})
+	inst := &instance{client: client, sha256: sum, started: time.Now()}
+	ok := false
+	defer func() {
+		if !ok {
+			client.Kill()
+		}
+	}()
+
+	proto, err := client.Client()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: start %s: %w", p.Name, p.Path, err)
+	}
+	raw, err := proto.Dispense(pluginrpc.PluginName)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.Name, err)
+	}
+	inst.rpc = raw.(pluginv1.PluginServiceClient)
+	if rc := client.ReattachConfig(); rc != nil {
+		inst.pid = rc.Pid
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, p.StartTimeout)
+	defer cancel()
+	desc, err := inst.rpc.Describe(dctx, &pluginv1.DescribeRequest{HostProtocolVersion: pluginrpc.ProtocolVersion})
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: describe: %w", p.Name, err)
+	}
+	if desc.GetProtocolVersion() != pluginrpc.ProtocolVersion {
+		return nil, fmt.Errorf("plugin %s: speaks plugin protocol %d, this host speaks %d", p.Name, desc.GetProtocolVersion(), pluginrpc.ProtocolVersion)
+	}
+	if err := validateTools(p, desc.GetTools()); err != nil {
+		return nil, err
+	}
+	inst.desc = desc
+	ok = true
+	return inst, nil
+}
+
+// pluginEnv is the plugin's whole environment: its configured env and its data
+// directory. Nothing of the host's own environment leaks in.
+func pluginEnv(p *config.Plugin, dataDir string) []string {
+	keys := make([]string, 0, len(p.Env))
+	for k := range p.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	env := make([]string, 0, len(keys)+1)
+	for _, k := range keys {
+		env = append(env, k+"="+p.Env[k])
+	}
+	return append(env, DataDirEnv+"="+dataDir)
+}
+
+func (i *instance) exited() bool { return i.client.Exited() }
+
+func (i *instance) stop() { i.client.Kill() }
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("binary %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("binary %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

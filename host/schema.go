@@ -1,0 +1,61 @@
+package host
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+
+	"github.com/mcphost/mcphost/config"
+	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+)
+
+// toolNameRE is the MCP tool-name rule (2025-11-25): 1-128 of A-Z a-z 0-9 _ - .
+var toolNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+
+// validateTools checks what a plugin described before anything reaches the MCP
+// server, which would panic on a missing or non-object input schema.
+func validateTools(p *config.Plugin, tools []*pluginv1.Tool) error {
+	seen := map[string]bool{}
+	for _, t := range tools {
+		name := t.GetName()
+		if !toolNameRE.MatchString(p.Prefix + name) {
+			return fmt.Errorf("plugin %s: tool %q: name must be 1-128 letters, digits, _ - or .", p.Name, p.Prefix+name)
+		}
+		if seen[name] {
+			return fmt.Errorf("plugin %s: tool %s is described twice", p.Name, name)
+		}
+		seen[name] = true
+		if err := checkInputSchema(t.GetInputSchemaJson()); err != nil {
+			return fmt.Errorf("plugin %s: tool %s: input schema %v", p.Name, name, err)
+		}
+		if out := t.GetOutputSchemaJson(); len(out) > 0 {
+			var m map[string]any
+			if err := json.Unmarshal(out, &m); err != nil {
+				return fmt.Errorf("plugin %s: tool %s: output schema is not a JSON object", p.Name, name)
+			}
+		}
+		if meta := t.GetMetaJson(); len(meta) > 0 && !json.Valid(meta) {
+			return fmt.Errorf("plugin %s: tool %s: _meta is not valid JSON", p.Name, name)
+		}
+	}
+	for name := range p.Tools {
+		if !seen[name] {
+			return fmt.Errorf("plugin %s: plugins.%s.tools.%s: the plugin has no tool %q", p.Name, p.Name, name, name)
+		}
+	}
+	return nil
+}
+
+func checkInputSchema(raw []byte) error {
+	if len(raw) == 0 {
+		return fmt.Errorf(`is missing (it must be a JSON Schema object with "type": "object")`)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return fmt.Errorf(`is not a JSON object (it must be a JSON Schema object with "type": "object")`)
+	}
+	if m["type"] != "object" {
+		return fmt.Errorf(`must have "type": "object", got %v`, m["type"])
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+
+	"github.com/mcphost/mcphost/auth"
+	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+)
+
+// Caller is the verified identity of the user behind a call, as established by the
+// host. It is empty when the host runs without authentication.
+type Caller = auth.Caller
+
+// Request is one tool call as the plugin sees it.
+type Request struct {
+	// Tool is the tool's name as the plugin declared it.
+	Tool string
+	// Caller is the verified caller; never nil.
+	Caller *Caller
+	// CallID is a host-assigned id for correlating logs.
+	CallID string
+	// SessionID is the MCP session id (empty for stateless servers).
+	SessionID string
+
+	hasProgress bool
+	send        func(*pluginv1.CallToolResponse) error
+}
+
+type requestKey struct{}
+
+// CallerFrom returns the caller of the call that ctx belongs to, or an empty
+// Caller outside a call.
+func CallerFrom(ctx context.Context) *Caller {
+	if r, ok := ctx.Value(requestKey{}).(*Request); ok {
+		return r.Caller
+	}
+	return &Caller{}
+}
+
+// RequestFrom returns the Request that ctx belongs to, or nil outside a call.
+func RequestFrom(ctx context.Context) *Request {
+	r, _ := ctx.Value(requestKey{}).(*Request)
+	return r
+}
+
+// Progress reports progress to the client. It is a no-op when the client did not
+// ask for progress. total <= 0 means unknown.
+func (r *Request) Progress(progress, total float64, message string) error {
+	if !r.hasProgress {
+		return nil
+	}
+	ev := &pluginv1.ProgressEvent{Progress: progress, Message: message}
+	if total > 0 {
+		ev.Total = &total
+	}
+	return r.send(&pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_Progress{Progress: ev}})
+}
+
+// Log sends a log message to the calling MCP client (notifications/message) at an
+// MCP level: debug, info, notice, warning, error, critical, alert or emergency.
+// data is any JSON-encodable value.
+func (r *Request) Log(level string, data any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	return r.send(&pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_Log{Log: &pluginv1.LogEvent{Level: level, DataJson: raw}}})
+}
+
+// lockedSender serializes sends on one gRPC stream: a handler may report progress
+// from several goroutines.
+func lockedSender(send func(*pluginv1.CallToolResponse) error) func(*pluginv1.CallToolResponse) error {
+	var mu sync.Mutex
+	return func(m *pluginv1.CallToolResponse) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return send(m)
+	}
+}

@@ -1,0 +1,164 @@
+// Package sdk is what a plugin author imports to write mcphost tools: declare tools
+// with NewTool (schemas inferred from Go types) or NewRawTool, return results with
+// Text, Object, Error and friends, read the verified caller from the Request, and
+// call Serve from main.
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/mcphost/mcphost/pluginrpc"
+	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+)
+
+// Plugin is everything one plugin binary offers.
+type Plugin struct {
+	Name    string
+	Version string
+	Tools   []Tool
+}
+
+// Serve runs the plugin until the host stops it. It must be called from main; run
+// by hand (not by mcphost) it prints a short explanation and exits.
+func Serve(p Plugin) {
+	logger := Logger()
+	srv, err := newServer(p, logger)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "plugin %s: %v\n", p.Name, err)
+		os.Exit(1)
+	}
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: pluginrpc.Handshake,
+		Plugins:         pluginrpc.PluginSet(srv),
+		GRPCServer:      plugin.DefaultGRPCServer,
+		Logger:          logger,
+	})
+}
+
+// Logger returns a logger whose lines the host folds into its own log, tagged
+// with the plugin's name. Never log tokens or secrets.
+func Logger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Debug})
+}
+
+// server implements the plugin side of the protocol.
+type server struct {
+	pluginv1.UnimplementedPluginServiceServer
+	describe *pluginv1.DescribeResponse
+	tools    map[string]Tool
+	logger   hclog.Logger
+}
+
+// newServer checks the declared tools (construction errors, duplicates, schemas)
+// so a bad plugin fails fast with a clear message rather than at the host.
+func newServer(p Plugin, logger hclog.Logger) (*server, error) {
+	s := &server{tools: map[string]Tool{}, logger: logger}
+	d := &pluginv1.DescribeResponse{Name: p.Name, Version: p.Version, ProtocolVersion: pluginrpc.ProtocolVersion}
+	for _, t := range p.Tools {
+		if t.err != nil {
+			return nil, t.err
+		}
+		if t.name == "" {
+			return nil, errors.New("a tool has an empty name")
+		}
+		if _, dup := s.tools[t.name]; dup {
+			return nil, fmt.Errorf("tool %s is declared twice", t.name)
+		}
+		if t.handler == nil {
+			return nil, fmt.Errorf("tool %s has no handler", t.name)
+		}
+		s.tools[t.name] = t
+		d.Tools = append(d.Tools, toolToProto(t))
+	}
+	s.describe = d
+	return s, nil
+}
+
+func (s *server) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
+	return s.describe, nil
+}
+
+func (s *server) CallTool(stream pluginv1.PluginService_CallToolServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	start := first.GetStart()
+	if start == nil {
+		return errors.New("protocol error: first CallTool message must be start")
+	}
+	send := lockedSender(stream.Send)
+	res := s.run(stream.Context(), start, send)
+	return send(&pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_Result{Result: res.toProto()}})
+}
+
+// run executes one call; a panicking handler becomes a tool error, not a dead plugin.
+func (s *server) run(ctx context.Context, start *pluginv1.CallToolStart, send func(*pluginv1.CallToolResponse) error) (res *Result) {
+	t, ok := s.tools[start.GetTool()]
+	if !ok {
+		return Errorf("unknown tool %q", start.GetTool())
+	}
+	req := &Request{
+		Tool:        t.name,
+		Caller:      pluginrpc.CallerFromProto(start.GetCaller()),
+		CallID:      start.GetMeta().GetCallId(),
+		SessionID:   start.GetMeta().GetMcpSessionId(),
+		hasProgress: len(start.GetMeta().GetProgressTokenJson()) > 0,
+		send:        send,
+	}
+	ctx = context.WithValue(ctx, requestKey{}, req)
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("tool panicked", "tool", t.name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			res = Errorf("tool %s failed: internal error", t.name)
+		}
+	}()
+	res, err := t.handler(ctx, req, start.GetArgumentsJson())
+	if err != nil {
+		return Error(err.Error())
+	}
+	if res == nil {
+		return &Result{}
+	}
+	return res
+}
+
+func toolToProto(t Tool) *pluginv1.Tool {
+	pt := &pluginv1.Tool{
+		Name:             t.name,
+		Title:            t.title,
+		Description:      t.description,
+		InputSchemaJson:  t.inputSchema,
+		OutputSchemaJson: t.outputSchema,
+	}
+	if a := t.annotations; a != nil {
+		pt.Annotations = &pluginv1.ToolAnnotations{
+			Title: a.Title, ReadOnlyHint: a.ReadOnlyHint, DestructiveHint: a.DestructiveHint,
+			IdempotentHint: a.IdempotentHint, OpenWorldHint: a.OpenWorldHint,
+		}
+	}
+	for _, i := range t.icons {
+		pt.Icons = append(pt.Icons, &pluginv1.Icon{Src: i.Src, MimeType: i.MIMEType, Sizes: i.Sizes, Theme: i.Theme})
+	}
+	return pt
+}
+
+
+// Invoke runs one tool in-process through the same validation and dispatch as a
+// host call (progress and log events are dropped). It is meant for plugin tests;
+// the end-to-end path through a real host is exercised by the host's tests.
+func (p Plugin) Invoke(ctx context.Context, tool string, caller *Caller, args []byte) (*Result, error) {
+	s, err := newServer(p, hclog.NewNullLogger())
+	if err != nil {
+		return nil, err
+	}
+	start := &pluginv1.CallToolStart{Tool: tool, ArgumentsJson: args, Caller: pluginrpc.CallerToProto(caller)}
+	return s.run(ctx, start, func(*pluginv1.CallToolResponse) error { return nil }), nil
+}

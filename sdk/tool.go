@@ -1,0 +1,164 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/jsonschema-go/jsonschema"
+)
+
+// Tool is one tool a plugin offers. Build it with NewTool, NewTypedTool or NewRawTool.
+type Tool struct {
+	name         string
+	title        string
+	description  string
+	inputSchema  json.RawMessage
+	outputSchema json.RawMessage
+	annotations  *Annotations
+	icons        []Icon
+	handler      func(ctx context.Context, req *Request, args json.RawMessage) (*Result, error)
+	err          error // a construction error, reported by Serve
+}
+
+// Annotations are MCP tool hints for clients. Nil pointers mean "not stated".
+type Annotations struct {
+	Title           string
+	ReadOnlyHint    *bool
+	DestructiveHint *bool
+	IdempotentHint  *bool
+	OpenWorldHint   *bool
+}
+
+// Icon is an MCP icon for a tool.
+type Icon struct {
+	Src      string
+	MIMEType string
+	Sizes    []string
+	Theme    string
+}
+
+// ToolOption adjusts a Tool's metadata.
+type ToolOption func(*Tool)
+
+// WithTitle sets the human-readable title.
+func WithTitle(title string) ToolOption { return func(t *Tool) { t.title = title } }
+
+// WithAnnotations sets the tool's behaviour hints.
+func WithAnnotations(a Annotations) ToolOption { return func(t *Tool) { t.annotations = &a } }
+
+// WithIcons sets the tool's icons.
+func WithIcons(icons ...Icon) ToolOption { return func(t *Tool) { t.icons = icons } }
+
+// ReadOnly marks the tool as not modifying anything (readOnlyHint).
+func ReadOnly() ToolOption {
+	return func(t *Tool) {
+		if t.annotations == nil {
+			t.annotations = &Annotations{}
+		}
+		yes := true
+		t.annotations.ReadOnlyHint = &yes
+	}
+}
+
+// Name returns the tool's name.
+func (t Tool) Name() string { return t.name }
+
+// NewTool declares a tool whose input schema is inferred from In (a struct; use
+// `json` tags for names and `jsonschema` tags for descriptions). Arguments are
+// validated against that schema before the handler runs; invalid arguments become a
+// tool error naming the problem.
+func NewTool[In any](name, description string, h func(ctx context.Context, req *Request, in In) (*Result, error), opts ...ToolOption) Tool {
+	t := Tool{name: name, description: description}
+	in, resolved, err := schemaFor[In]()
+	if err != nil {
+		t.err = fmt.Errorf("tool %s: input schema: %w", name, err)
+		return t
+	}
+	t.inputSchema = in
+	t.handler = func(ctx context.Context, req *Request, args json.RawMessage) (*Result, error) {
+		v, err := decodeArgs[In](args, resolved)
+		if err != nil {
+			return Error(err.Error()), nil
+		}
+		return h(ctx, req, v)
+	}
+	for _, o := range opts {
+		o(&t)
+	}
+	return t
+}
+
+// NewTypedTool declares a tool with inferred input and output schemas. The handler's
+// Out value is returned as structured content and as its JSON text (see Object).
+// A returned error becomes a tool error with the error's text.
+func NewTypedTool[In, Out any](name, description string, h func(ctx context.Context, req *Request, in In) (Out, error), opts ...ToolOption) Tool {
+	t := NewTool(name, description, func(ctx context.Context, req *Request, in In) (*Result, error) {
+		out, err := h(ctx, req, in)
+		if err != nil {
+			return Error(err.Error()), nil
+		}
+		return Object(out), nil
+	}, opts...)
+	if t.err != nil {
+		return t
+	}
+	out, _, err := schemaFor[Out]()
+	if err != nil {
+		t.err = fmt.Errorf("tool %s: output schema: %w", name, err)
+		return t
+	}
+	t.outputSchema = out
+	return t
+}
+
+// NewRawTool declares a tool with a hand-written JSON Schema for its input. The
+// handler receives the raw arguments object and validates it itself.
+func NewRawTool(name, description string, inputSchema json.RawMessage, h func(ctx context.Context, req *Request, args json.RawMessage) (*Result, error), opts ...ToolOption) Tool {
+	t := Tool{name: name, description: description, inputSchema: inputSchema, handler: h}
+	for _, o := range opts {
+		o(&t)
+	}
+	return t
+}
+
+// WithOutputSchema sets a hand-written output schema (for raw tools).
+func WithOutputSchema(schema json.RawMessage) ToolOption {
+	return func(t *Tool) { t.outputSchema = schema }
+}
+
+func schemaFor[T any]() (json.RawMessage, *jsonschema.Resolved, error) {
+	s, err := jsonschema.For[T](nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	resolved, err := s.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw, resolved, nil
+}
+
+// decodeArgs validates args against the schema, then decodes them into In.
+func decodeArgs[In any](args json.RawMessage, resolved *jsonschema.Resolved) (In, error) {
+	var zero In
+	if len(args) == 0 || string(args) == "null" {
+		args = json.RawMessage("{}")
+	}
+	var generic any
+	if err := json.Unmarshal(args, &generic); err != nil {
+		return zero, fmt.Errorf("invalid arguments: %v", err)
+	}
+	if err := resolved.Validate(generic); err != nil {
+		return zero, fmt.Errorf("invalid arguments: %v", err)
+	}
+	var v In
+	if err := json.Unmarshal(args, &v); err != nil {
+		return zero, fmt.Errorf("invalid arguments: %v", err)
+	}
+	return v, nil
+}
