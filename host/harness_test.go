@@ -1,0 +1,159 @@
+package host_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcphost/mcphost/config"
+	"github.com/mcphost/mcphost/host"
+)
+
+// binDir holds the real binaries the tests start, built once by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mcphost-host-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	for name, pkg := range map[string]string{
+		"whoami":     "../plugins/whoami",
+		"testplugin": "../internal/testplugin",
+		"mcphost":    "../cmd/mcphost",
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", pkg, err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// bin returns the path of a test binary.
+func bin(name string) string { return filepath.Join(binDir, name) }
+
+// testLogger sends host logs to the test log (visible with -v or on failure).
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("MCPHOST_TEST_LOGS") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// writeConfig writes yaml (with {{bin}} replaced by the binaries' directory) to a
+// temp dir and loads it.
+func loadConfig(t testing.TB, yaml string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mcphost.yaml")
+	yaml = strings.ReplaceAll(yaml, "{{bin}}", binDir)
+	yaml = strings.ReplaceAll(yaml, "{{dir}}", dir)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, config.Options{})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// running is a host serving on 127.0.0.1:0.
+type running struct {
+	host *host.Host
+	srv  *host.Server
+	url  string // base URL, no trailing slash
+	cfg  *config.Config
+}
+
+// startHost starts a host for yaml and serves it; cleanup shuts it down.
+func startHost(t testing.TB, yaml string, opts host.ServerOptions) *running {
+	t.Helper()
+	cfg := loadConfig(t, yaml)
+	logger := testLogger(t)
+	h := host.New(cfg, logger)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.Start(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	srv := host.NewServer(h, cfg, logger, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return &running{host: h, srv: srv, url: "http://" + ln.Addr().String(), cfg: cfg}
+}
+
+// connect opens a go-sdk client session to r's /mcp endpoint.
+func connect(t testing.TB, r *running, httpClient *http.Client, opts *mcp.ClientOptions) *mcp.ClientSession {
+	t.Helper()
+	client := mcp.NewClient(&mcp.Implementation{Name: "host-test", Version: "1"}, opts)
+	transport := &mcp.StreamableClientTransport{Endpoint: r.url + host.MCPPath, HTTPClient: httpClient}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs, err := client.Connect(ctx, transport, nil)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// callText calls a tool and returns its result's text content and isError.
+func callText(t testing.TB, cs *mcp.ClientSession, name string, args any) (string, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("call %s: %v", name, err)
+	}
+	return resultText(res), res.IsError
+}
+
+func resultText(res *mcp.CallToolResult) string {
+	var parts []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			parts = append(parts, tc.Text)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
