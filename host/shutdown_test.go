@@ -1,0 +1,119 @@
+package host_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcphost/mcphost/host"
+)
+
+// TestSIGTERMDrainsCallsAndLeavesNoOrphans runs the real mcphost binary, starts a
+// slow call, sends SIGTERM, and checks that the call still completes, the host
+// exits 0, and no plugin process survives it.
+func TestSIGTERMDrainsCallsAndLeavesNoOrphans(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "mcphost.yaml")
+	yaml := strings.ReplaceAll(`
+server: {listen: "127.0.0.1:0", shutdown_timeout: 20s}
+auth: {provider: none}
+plugins:
+  whoami: {path: "{{bin}}/whoami"}
+  test: {path: "{{bin}}/testplugin"}
+`, "{{bin}}", binDir)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin("mcphost"), "--config", cfgPath)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	// The host logs its URL once serving.
+	url := ""
+	lines := bufio.NewScanner(stderr)
+	for url == "" && lines.Scan() {
+		line := lines.Text()
+		if i := strings.Index(line, "url=http://"); i >= 0 {
+			url = strings.TrimSuffix(strings.Fields(line[i+4:])[0], host.MCPPath)
+		}
+	}
+	if url == "" {
+		t.Fatal("mcphost never logged its URL")
+	}
+	go func() { // keep draining stderr so the host never blocks on it
+		for lines.Scan() {
+		}
+	}()
+
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready struct{ Plugins []host.PluginStatus }
+	_ = json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	var pids []int
+	for _, p := range ready.Plugins {
+		pids = append(pids, p.PID)
+	}
+	if len(pids) != 2 {
+		t.Fatalf("readyz plugins = %+v", ready.Plugins)
+	}
+
+	client := mcp.NewClient(&mcp.Implementation{Name: "shutdown-test", Version: "1"}, nil)
+	cs, err := client.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url + host.MCPPath}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		text string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "slow", Arguments: map[string]any{"ms": 1500}})
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{text: resultText(res)}
+	}()
+	time.Sleep(300 * time.Millisecond) // the call is in flight
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.text != "slept" {
+		t.Fatalf("in-flight call during shutdown = %q, %v; want it to finish", r.text, r.err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("mcphost exit: %v", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("mcphost did not exit after SIGTERM")
+	}
+	for _, pid := range pids {
+		if processAlive(pid) {
+			t.Errorf("plugin pid %d outlived the host", pid)
+		}
+	}
+}
