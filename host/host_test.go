@@ -223,7 +223,6 @@ func processAlive(pid int) bool {
 	return err == nil && !strings.Contains(string(stat), ") Z ")
 }
 
-
 func TestStartupErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -544,4 +543,3 @@ func TestUnknownToolIsProtocolError(t *testing.T) {
 		t.Fatalf("unknown tool err = %v", err)
 	}
 }
-

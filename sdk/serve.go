@@ -150,7 +150,6 @@ func toolToProto(t Tool) *pluginv1.Tool {
 	return pt
 }
 
-
 // Invoke runs one tool in-process through the same validation and dispatch as a
 // host call (progress and log events are dropped). It is meant for plugin tests;
 // the end-to-end path through a real host is exercised by the host's tests.
