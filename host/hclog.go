@@ -42,10 +42,18 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	}
 	ctx := context.Background()
 	sl := toSlogLevel(level)
+	if msg == "plugin process exited" {
+		sl = slog.LevelDebug // the supervisor reports exits it did not ask for, at warn
+	}
 	if !a.l.Enabled(ctx, sl) {
 		return
 	}
 	all := append(append([]any{}, a.args...), args...)
+	for i := 0; i+1 < len(all); i += 2 {
+		if all[i] == "plugin" { // go-plugin's own key holds the binary path
+			all[i] = "binary"
+		}
+	}
 	if len(all)%2 == 1 { // hclog tolerates a dangling value; slog would mislabel it
 		all = append(all[:len(all)-1], "extra", all[len(all)-1])
 	}

@@ -5,8 +5,9 @@ import (
 	"syscall"
 )
 
-// setProcessAttrs makes the kernel kill a plugin if the host dies without a chance
-// to stop it (SIGKILL, crash), so plugins are never orphaned.
+// setProcessAttrs puts a plugin in its own process group, so a Ctrl-C meant for
+// the host does not kill plugins before in-flight calls drain, and makes the kernel
+// kill it if the host dies without a chance to stop it, so it is never orphaned.
 func setProcessAttrs(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
