@@ -4,6 +4,7 @@
 package config
 
 import (
+	"slices"
 	"time"
 )
 
@@ -126,7 +127,7 @@ func defaults() *Config {
 			Provider: "workos",
 			WorkOS: WorkOS{
 				VerifyJWT:       true,
-				ScopesSupported: DefaultScopes,
+				ScopesSupported: slices.Clone(DefaultScopes),
 				Algorithms:      []string{"RS256"},
 				ClockSkew:       DefaultClockSkew,
 			},

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -68,7 +69,11 @@ func Load(path string, opts Options) (*Config, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &Error{File: path, Problem: "cannot read config: " + strings.TrimPrefix(err.Error(), "open "+path+": ")}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is already the error's File
+		}
+		return nil, &Error{File: path, Problem: "cannot read config: " + err.Error()}
 	}
 	l := &loader{file: path, lookup: opts.LookupEnv}
 	if l.lookup == nil {
@@ -155,12 +160,23 @@ func (l *loader) readDotEnv(path string) error {
 			return &Error{File: path, Line: n, Problem: "expected KEY=VALUE"}
 		}
 		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') {
+			// "quoted" # comment: the comment follows the closing quote.
+			if end := strings.IndexByte(v[1:], v[0]) + 1; end > 0 {
+				if rest := strings.TrimSpace(v[end+1:]); rest != "" && rest[0] == '#' {
+					v = v[:end+1]
+				}
+			}
+		}
 		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
 			v = v[1 : len(v)-1]
 		} else if i := strings.Index(v, " #"); i >= 0 {
 			v = strings.TrimSpace(v[:i])
 		}
 		l.dotenv[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		return &Error{File: path, Problem: "cannot read: " + err.Error()}
 	}
 	return nil
 }
@@ -182,8 +198,12 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, key string) {
 			return
 		}
 		fields := structFields(v)
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if l.duplicate(seen, k, key) {
+				continue
+			}
 			f, ok := fields[k.Value]
 			if !ok {
 				l.fail(k.Line, join(key, k.Value), "unknown key (known: %s)", strings.Join(sortedKeys(fields), ", "))
@@ -199,8 +219,12 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, key string) {
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if l.duplicate(seen, k, key) {
+				continue
+			}
 			elem := reflect.New(v.Type().Elem()).Elem()
 			if elem.Kind() == reflect.Pointer {
 				elem.Set(newEntry(v.Type().Elem(), k.Value))
@@ -235,6 +259,17 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, key string) {
 		}
 		l.setFromString(n.Line, v, key, n.Value)
 	}
+}
+
+// duplicate reports a key given twice in one mapping (YAML forbids it, and the
+// walker would otherwise let the second silently win or merge).
+func (l *loader) duplicate(seen map[string]int, k *yaml.Node, key string) bool {
+	if first, ok := seen[k.Value]; ok {
+		l.fail(k.Line, join(key, k.Value), "duplicate key (first on line %d)", first)
+		return true
+	}
+	seen[k.Value] = k.Line
+	return false
 }
 
 // newEntry makes a map entry with its defaults (plugins get plugin defaults).

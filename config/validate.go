@@ -26,7 +26,7 @@ func (l *loader) validate(c *Config, opts Options) {
 	}
 	if c.Server.PublicURL != "" {
 		u, err := url.Parse(c.Server.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || strings.ContainsAny(c.Server.PublicURL, "?#") {
 			l.fail(0, "server.public_url", "%q must be an absolute http(s) URL with no path, like https://mcp.example.com", c.Server.PublicURL)
 		}
 		c.Server.PublicURL = strings.TrimSuffix(c.Server.PublicURL, "/")
@@ -175,8 +175,7 @@ func ParseListen(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%q is not host:port (for example 127.0.0.1:8080)", addr)
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 0 || n > 65535 {
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return "", fmt.Errorf("%q has an invalid port", addr)
 	}
 	if host != "" && host != "localhost" {

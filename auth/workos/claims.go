@@ -1,6 +1,7 @@
 package workos
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -33,7 +34,7 @@ func callerFromClaims(claims map[string]any, exp time.Time) *auth.Caller {
 	// WorkOS puts the primary role in `role` and, when multiple roles are on,
 	// all of them in `roles`; take the union so neither shape loses anything.
 	c.Roles = stringArray(claims["roles"])
-	if r := str("role"); r != "" && !contains(c.Roles, r) {
+	if r := str("role"); r != "" && !slices.Contains(c.Roles, r) {
 		c.Roles = append(c.Roles, r)
 	}
 
@@ -74,18 +75,9 @@ func stringList(v any) []string {
 	return stringArray(v)
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func appendUnique(list []string, items ...string) []string {
 	for _, s := range items {
-		if !contains(list, s) {
+		if !slices.Contains(list, s) {
 			list = append(list, s)
 		}
 	}

@@ -21,24 +21,26 @@ import (
 	"time"
 )
 
-// Keys are generated once per test binary: RSA generation dominates test time.
+// Keys are generated lazily and shared by the whole test binary: RSA generation
+// dominates test time (and fuzz worker start-up).
 var (
-	keysOnce sync.Once
-	rsaKeys  []*rsa.PrivateKey
+	keysMu  sync.Mutex
+	rsaKeys = map[int]*rsa.PrivateKey{}
 )
 
 func rsaKey(t testing.TB, i int) *rsa.PrivateKey {
 	t.Helper()
-	keysOnce.Do(func() {
-		for range 3 {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				panic(err)
-			}
-			rsaKeys = append(rsaKeys, k)
-		}
-	})
-	return rsaKeys[i]
+	keysMu.Lock()
+	defer keysMu.Unlock()
+	if k, ok := rsaKeys[i]; ok {
+		return k
+	}
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKeys[i] = k
+	return k
 }
 
 // testKey is a signing key plus how it is published in the JWKS.
@@ -144,6 +146,10 @@ func newIDP(t testing.TB, keys ...testKey) *idp {
 			list = append(list, k.jwk())
 		}
 		d.mu.Unlock()
+		if status == garbageStatus {
+			_, _ = w.Write([]byte("<html>oops</html>"))
+			return
+		}
 		if status != 0 {
 			http.Error(w, "upstream exploded: secret-internal-detail", status)
 			return
@@ -233,6 +239,9 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// garbageStatus makes the fake JWKS answer 200 with a non-JSON body.
+const garbageStatus = -1
 
 const testAud = "https://mcp.example.com/mcp"
 
