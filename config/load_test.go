@@ -287,7 +287,7 @@ func TestLoadFull(t *testing.T) {
 	abs := filepath.Join(dir, "bin", "plug")
 	path := writeFile(t, dir, "mcphost.yaml", `
 server:
-  listen: "0.0.0.0:9090"
+  listen: "127.0.0.1:9090"
   public_url: https://mcp.example.com/
   trusted_proxies: [10.0.0.0/8, 192.168.1.1, "::1", "fd00::/8"]
   stateless: true
@@ -341,7 +341,7 @@ plugins:
 		t.Fatalf("Load: %v", err)
 	}
 	wantServer := Server{
-		Listen:          "0.0.0.0:9090",
+		Listen:          "127.0.0.1:9090",
 		PublicURL:       "https://mcp.example.com",
 		TrustedProxies:  []string{"10.0.0.0/8", "192.168.1.1", "::1", "fd00::/8"},
 		Stateless:       true,
@@ -888,6 +888,11 @@ func TestLoadErrors(t *testing.T) {
 			name: "bad bool from MCPHOST_",
 			env:  map[string]string{"MCP_USE_OAUTH_WORKOS_SUBDOMAIN": sub, "MCPHOST_AUTH_WORKOS_VERIFY_JWT": "nope"},
 			want: []wantErr{{key: "auth.workos.verify_jwt (from MCPHOST_AUTH_WORKOS_VERIFY_JWT)", problem: `"nope" is not true or false`}},
+		},
+		{
+			name: "verify_jwt false on a non-loopback listen address",
+			env:  map[string]string{"MCP_USE_OAUTH_WORKOS_SUBDOMAIN": sub, "MCPHOST_AUTH_WORKOS_VERIFY_JWT": "false", "MCPHOST_SERVER_LISTEN": "0.0.0.0:8080"},
+			want: []wantErr{{key: "auth.workos.verify_jwt", problem: "only listens on loopback"}},
 		},
 		{
 			name: "bad listen from MCPHOST_SERVER_LISTEN",

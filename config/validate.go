@@ -84,6 +84,9 @@ func (l *loader) validateAuth(c *Config) {
 	default:
 		l.fail(0, "auth.provider", "%q is not one of workos, dev, none", a.Provider)
 	}
+	if !a.WorkOS.VerifyJWT && a.Provider == "workos" && !IsLoopbackListen(c.Server.Listen) {
+		l.fail(0, "auth.workos.verify_jwt", "false accepts unverified tokens, so it only listens on loopback; %s is not", c.Server.Listen)
+	}
 	for i, alg := range a.WorkOS.Algorithms {
 		switch alg {
 		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA":

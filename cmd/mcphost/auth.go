@@ -2,11 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcphost/mcphost/auth"
+	"github.com/mcphost/mcphost/auth/devissuer"
+	"github.com/mcphost/mcphost/auth/workos"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/host"
 )
@@ -19,14 +27,182 @@ type authSetup struct {
 	close  func()
 }
 
+// publicBase is the server's public origin: server.public_url (or MCP_URL), else
+// derived from the bound listen address.
+func publicBase(cfg *config.Config, addr string) string {
+	if cfg.Server.PublicURL != "" {
+		return cfg.Server.PublicURL
+	}
+	return "http://" + addr
+}
+
 // setupAuth builds the gate for cfg.Auth.Provider. addr is the bound listen address.
-func setupAuth(_ context.Context, cfg *config.Config, logger *slog.Logger, addr string) (*authSetup, error) {
+func setupAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr string) (*authSetup, error) {
 	s := &authSetup{close: func() {}}
 	switch cfg.Auth.Provider {
 	case "none":
 		logger.Warn("auth.provider is none: every caller is anonymous and unauthenticated", "listen", addr)
+		return s, nil
+	case "dev":
+		return setupDev(ctx, cfg, logger, addr)
 	}
+	wc := providerConfig(cfg, logger, addr)
+	wc.Domain = cfg.Auth.WorkOS.Subdomain
+	p, err := workos.New(ctx, wc)
+	if err != nil {
+		return nil, &config.Error{File: cfg.File, Key: "auth.workos", Problem: err.Error()}
+	}
+	if p.Loopback() {
+		logger.Warn("auth.workos.subdomain is a loopback http issuer: only for local stand-ins of AuthKit", "issuer", p.Issuer())
+	}
+	if !cfg.Auth.WorkOS.VerifyJWT {
+		logger.Warn("auth.workos.verify_jwt is false: token signatures are NOT verified; never use this outside local development")
+	}
+	s.gate, s.close = p, func() { _ = p.Close() }
 	return s, nil
 }
 
-func addAuthCommands(root *cobra.Command, g *globalFlags) {}
+// providerConfig maps the auth.workos keys to the provider's config. The dev
+// issuer uses the same provider, so both verify through one code path.
+func providerConfig(cfg *config.Config, logger *slog.Logger, addr string) workos.Config {
+	w := cfg.Auth.WorkOS
+	proxies, _ := auth.ParsePrefixes(cfg.Server.TrustedProxies) // validated by config.Load
+	audiences := w.Audiences
+	if len(audiences) == 0 {
+		audiences = []string{publicBase(cfg, addr) + host.MCPPath}
+	}
+	return workos.Config{
+		VerifyJWT:       w.VerifyJWT,
+		ScopesSupported: w.ScopesSupported,
+		Audiences:       audiences,
+		Algorithms:      w.Algorithms,
+		ClockSkew:       w.ClockSkew,
+		RequiredScopes:  w.RequiredScopes,
+		ResourceName:    w.ResourceName,
+		PublicURL:       auth.PublicURL{Base: cfg.Server.PublicURL, Listen: addr, TrustedProxies: proxies},
+		MCPPath:         host.MCPPath,
+		Logger:          logger,
+	}
+}
+
+// setupDev trusts the embedded dev issuer: its key lives in the data directory, its
+// JWKS is served by this host, and verification is the WorkOS provider's.
+func setupDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr string) (*authSetup, error) {
+	iss, err := devissuer.Open(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("dev issuer: %w", err)
+	}
+	issuerURL := publicBase(cfg, addr)
+	jwks := http.NewServeMux()
+	iss.Routes(jwks, "")
+	wc := providerConfig(cfg, logger, addr)
+	wc.Domain = issuerURL
+	wc.VerifyJWT = true // the dev issuer signs real tokens: there is nothing to skip
+	wc.StaticMetadata = devissuer.Metadata(issuerURL)
+	// The provider fetches the JWKS from the issuer URL, which is this very host;
+	// answer those fetches in process so startup never waits on our own listener.
+	wc.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: inProcess{jwks}}
+	p, err := workos.New(ctx, wc)
+	if err != nil {
+		return nil, &config.Error{File: cfg.File, Key: "auth", Problem: err.Error()}
+	}
+	return &authSetup{
+		gate:   p,
+		routes: func(mux *http.ServeMux) { iss.Routes(mux, "") },
+		close:  func() { _ = p.Close() },
+		banner: func(addr string) {
+			fmt.Fprintf(os.Stderr, `
+  ┌──────────────────────────────────────────────────────────────────────┐
+  │ mcphost DEV ISSUER: tokens are signed by a local key, loopback only. │
+  └──────────────────────────────────────────────────────────────────────┘
+  issuer   %s
+  MCP URL  %s%s
+  token    bin/mcphost token --config %s --sub alice --roles admin --org org_demo_acme
+
+`, issuerURL, issuerURL, host.MCPPath, cfg.File)
+		},
+	}, nil
+}
+
+// inProcess is an http.RoundTripper that serves requests from a handler directly.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+func addAuthCommands(root *cobra.Command, g *globalFlags) {
+	devCmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Serve with the embedded dev issuer instead of WorkOS (loopback only)",
+		Long: `dev serves the same config, but trusts a local issuer whose signing key is
+created on first use in the data directory. Mint tokens for it with "mcphost token".`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), *g, true)
+		},
+	}
+	devCmd.Flags().StringVar(&g.listen, "listen", "", "listen address host:port (overrides server.listen)")
+
+	var req devissuer.TokenRequest
+	var roles, perms, scopes string
+	tokenCmd := &cobra.Command{
+		Use:   "token",
+		Short: "Print an access token from the dev issuer (for mcphost dev)",
+		Long: `token prints a token signed by the dev issuer of the given config, valid against
+"mcphost dev" (or provider dev) served from the same config and address.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(*g, true)
+			if err != nil {
+				return err
+			}
+			if req.Subject == "" {
+				return usageError{fmt.Errorf("token: --sub is required")}
+			}
+			iss, err := devissuer.Open(cfg.DataDir)
+			if err != nil {
+				return fmt.Errorf("dev issuer: %w", err)
+			}
+			base := publicBase(cfg, cfg.Server.Listen)
+			req.Issuer = base
+			if len(cfg.Auth.WorkOS.Audiences) > 0 {
+				req.Audience = cfg.Auth.WorkOS.Audiences
+			} else {
+				req.Audience = []string{base + host.MCPPath}
+			}
+			req.Roles, req.Permissions = splitList(roles), splitList(perms)
+			req.Scopes = strings.Fields(scopes)
+			tok, err := iss.Mint(req)
+			if err != nil {
+				return usageError{fmt.Errorf("token: %w", err)}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	f := tokenCmd.Flags()
+	f.StringVar(&g.listen, "listen", "", "the address mcphost dev listens on (overrides server.listen)")
+	f.StringVar(&req.Subject, "sub", "", "user id (sub claim), required")
+	f.StringVar(&req.Email, "email", "", "email claim")
+	f.StringVar(&req.Name, "name", "", "name claim")
+	f.StringVar(&req.Org, "org", "", "organization id (org_id claim)")
+	f.StringVar(&roles, "roles", "", "comma-separated roles")
+	f.StringVar(&perms, "permissions", "", "comma-separated permissions")
+	f.StringVar(&scopes, "scopes", "", `space-separated scopes (default "email offline_access openid profile")`)
+	f.DurationVar(&req.TTL, "ttl", time.Hour, "token lifetime")
+
+	root.AddCommand(devCmd, tokenCmd)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -35,7 +35,7 @@ executable over gRPC, passing every call the verified caller.
 Run "mcphost --config mcphost.yaml" (the same as "mcphost serve") to serve.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Args:          noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), g, false)
 		},
@@ -47,7 +47,7 @@ Run "mcphost --config mcphost.yaml" (the same as "mcphost serve") to serve.`,
 	serveCmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve MCP on the configured address (the default command)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), g, false)
 		},
@@ -57,7 +57,7 @@ Run "mcphost --config mcphost.yaml" (the same as "mcphost serve") to serve.`,
 	validateCmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the config file without serving",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := loadConfig(g, false); err != nil {
 				return err
@@ -71,7 +71,7 @@ Run "mcphost --config mcphost.yaml" (the same as "mcphost serve") to serve.`,
 	toolsCmd := &cobra.Command{
 		Use:   "tools",
 		Short: "Start every plugin once and print the tools each one offers",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return printTools(cmd, g, asJSON)
 		},
@@ -81,7 +81,7 @@ Run "mcphost --config mcphost.yaml" (the same as "mcphost serve") to serve.`,
 	versionCmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			fmt.Fprintf(cmd.OutOrStdout(), "mcphost %s (plugin protocol v1)\n", version)
 		},
@@ -89,6 +89,7 @@ Run "mcphost --config mcphost.yaml" (the same as "mcphost serve") to serve.`,
 
 	root.AddCommand(serveCmd, validateCmd, toolsCmd, versionCmd)
 	addAuthCommands(root, &g)
+	addCallCommand(root, &g)
 	return root
 }
 
@@ -190,4 +191,12 @@ func printTools(cmd *cobra.Command, g globalFlags, asJSON bool) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Plugin, t.PluginVersion, t.Name, desc)
 	}
 	return tw.Flush()
+}
+
+// noArgs rejects positional arguments (and unknown subcommands) as usage errors.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if err := cobra.NoArgs(cmd, args); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
