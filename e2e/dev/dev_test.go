@@ -46,6 +46,7 @@ func TestMain(m *testing.M) {
 type devServer struct {
 	config string
 	base   string // http://127.0.0.1:PORT
+	cmd    *exec.Cmd
 }
 
 // startDev writes a config on a free port and runs `mcphost dev` on it.
@@ -72,21 +73,21 @@ plugins:
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(binDir, "mcphost"), "dev", "--config", cfg)
+	d := &devServer{config: cfg, base: "http://" + addr}
+	d.launch(t)
+	return d
+}
+
+// launch runs `mcphost dev` on d's config and waits until it serves.
+func (d *devServer) launch(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "mcphost"), "dev", "--config", d.config)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	})
+	d.cmd = cmd
+	t.Cleanup(func() { d.stop(t) })
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), "mcphost serving") {
@@ -94,7 +95,22 @@ plugins:
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	return &devServer{config: cfg, base: "http://" + addr}
+}
+
+// stop interrupts the server and waits for it to exit.
+func (d *devServer) stop(t *testing.T) {
+	if d.cmd == nil || d.cmd.ProcessState != nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = d.cmd.Process.Kill()
+		t.Errorf("mcphost did not stop on SIGINT")
+	}
 }
 
 // token runs `mcphost token` with args.
