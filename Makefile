@@ -9,7 +9,9 @@ BUF_VERSION            := v1.75.0
 PROTOC_GEN_GO_VERSION  := v1.36.12
 PROTOC_GEN_GRPC_VERSION := v1.6.2
 
-.PHONY: all build run test test-go fuzz bench proto proto-check lint clean
+FUZZTIME  ?= 10s
+
+.PHONY: all build run test fuzz bench proto proto-check clean
 
 all: build
 
@@ -25,6 +27,12 @@ run: build
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -race -timeout 20m ./...
+	$(MAKE) fuzz
+
+# Each fuzz target runs briefly on every `make test`; raise FUZZTIME to dig deeper.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./auth/workos/
+	$(GO) test -run '^$$' -fuzz '^FuzzMiddleware$$' -fuzztime $(FUZZTIME) ./auth/workos/
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
