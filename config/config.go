@@ -130,6 +130,7 @@ func defaults() *Config {
 				ScopesSupported: slices.Clone(DefaultScopes),
 				Algorithms:      []string{"RS256"},
 				ClockSkew:       DefaultClockSkew,
+				ResourceName:    "mcphost",
 			},
 		},
 	}

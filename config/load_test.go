@@ -199,7 +199,7 @@ func checkDefaults(t *testing.T, cfg *Config, path string) {
 	w := a.WorkOS
 	if !w.VerifyJWT || w.ClockSkew != 60*time.Second || !reflect.DeepEqual(w.Algorithms, []string{"RS256"}) ||
 		!reflect.DeepEqual(w.ScopesSupported, []string{"email", "offline_access", "openid", "profile"}) ||
-		w.Audiences != nil || w.RequiredScopes != nil || w.ResourceName != "" {
+		w.Audiences != nil || w.RequiredScopes != nil || w.ResourceName != "mcphost" {
 		t.Errorf("WorkOS = %+v, not the defaults", w)
 	}
 }
