@@ -77,6 +77,16 @@ const configuration = {
     };
   },
 
+  // Lifetimes in seconds (set explicitly; the defaults log notices).
+  ttl: {
+    AccessToken: 3600,
+    IdToken: 3600,
+    RefreshToken: 86400,
+    Grant: 86400,
+    Session: 86400,
+    Interaction: 600,
+  },
+
   // Public clients (token_endpoint_auth_method "none") always need PKCE anyway;
   // AuthKit requires it for everyone, so do we. oidc-provider only does S256.
   pkce: { required: () => true },
@@ -115,7 +125,9 @@ const configuration = {
       email: ACCOUNT.email,
       email_verified: true,
       name: ACCOUNT.name,
-      sid: token.sid,
+      // oidc-provider only fills `sid` when an ID token asks for it; AuthKit
+      // always sends its session id, so fall back to the AS session's id.
+      sid: token.sid || token.sessionUid,
     };
   },
 
