@@ -15,11 +15,25 @@ type Config struct {
 	File string `yaml:"-"`
 	Dir  string `yaml:"-"`
 
-	Server  Server             `yaml:"server"`
-	Log     Log                `yaml:"log"`
-	DataDir string             `yaml:"data_dir"`
-	Auth    Auth               `yaml:"auth"`
-	Plugins map[string]*Plugin `yaml:"plugins"`
+	Server    Server    `yaml:"server"`
+	Log       Log       `yaml:"log"`
+	DataDir   string    `yaml:"data_dir"`
+	Auth      Auth      `yaml:"auth"`
+	HotReload HotReload `yaml:"hot_reload"`
+	// PluginDir, when set, makes every executable in it a plugin named after its
+	// file (settings under plugins.<name> still apply to it).
+	PluginDir string             `yaml:"plugin_dir"`
+	Plugins   map[string]*Plugin `yaml:"plugins"`
+}
+
+// HotReload controls what the host watches while it serves.
+type HotReload struct {
+	// Plugins swaps a plugin when its binary changes on disk.
+	Plugins bool `yaml:"plugins"`
+	// Config re-applies the config file (and plugin_dir) when it changes.
+	Config bool `yaml:"config"`
+	// Debounce waits this long after the last file event before acting.
+	Debounce time.Duration `yaml:"debounce"`
 }
 
 // Server configures the HTTP listener and the MCP transport.
@@ -86,7 +100,9 @@ type Plugin struct {
 	CallTimeout    time.Duration `yaml:"call_timeout"`
 	MaxConcurrency int           `yaml:"max_concurrency"`
 	StartTimeout   time.Duration `yaml:"start_timeout"`
-	Policy         `yaml:",inline"`
+	// DrainTimeout bounds how long a replaced instance may finish its calls.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	Policy       `yaml:",inline"`
 	// Tools holds per-tool overrides, keyed by the tool's name in the plugin.
 	Tools map[string]*Tool `yaml:"tools"`
 }
@@ -103,6 +119,8 @@ const (
 	DefaultCallTimeout     = 30 * time.Second
 	DefaultMaxConcurrency  = 32
 	DefaultStartTimeout    = 15 * time.Second
+	DefaultDrainTimeout    = 30 * time.Second
+	DefaultDebounce        = 300 * time.Millisecond
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultSessionTimeout  = 30 * time.Minute
 	DefaultMaxBodyBytes    = 4 << 20
@@ -121,8 +139,9 @@ func defaults() *Config {
 			ShutdownTimeout: DefaultShutdownTimeout,
 			MaxBodyBytes:    DefaultMaxBodyBytes,
 		},
-		Log:     Log{Level: "info", Format: "text"},
-		DataDir: DefaultDataDir,
+		Log:       Log{Level: "info", Format: "text"},
+		DataDir:   DefaultDataDir,
+		HotReload: HotReload{Plugins: true, Config: true, Debounce: DefaultDebounce},
 		Auth: Auth{
 			Provider: "workos",
 			WorkOS: WorkOS{
@@ -142,6 +161,7 @@ func pluginDefaults(name string) *Plugin {
 		CallTimeout:    DefaultCallTimeout,
 		MaxConcurrency: DefaultMaxConcurrency,
 		StartTimeout:   DefaultStartTimeout,
+		DrainTimeout:   DefaultDrainTimeout,
 	}
 }
 

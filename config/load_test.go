@@ -260,6 +260,7 @@ plugins:
 		CallTimeout:    30 * time.Second,
 		MaxConcurrency: 32,
 		StartTimeout:   15 * time.Second,
+		DrainTimeout:   30 * time.Second,
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("plugin = %+v\nwant     %+v", p, want)
@@ -323,6 +324,7 @@ plugins:
     call_timeout: 2m
     max_concurrency: 4
     start_timeout: 1s
+    drain_timeout: 5s
     require_roles: [admin, editor]
     require_permissions: [docs:read]
     require_scopes: [openid]
@@ -386,6 +388,7 @@ plugins:
 		CallTimeout:    2 * time.Minute,
 		MaxConcurrency: 4,
 		StartTimeout:   time.Second,
+		DrainTimeout:   5 * time.Second,
 		Policy: Policy{
 			RequireRoles:        []string{"admin", "editor"},
 			RequirePermissions:  []string{"docs:read"},
@@ -422,12 +425,12 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "server:\n  listen: 127.0.0.1:8080\nserverr:\n  listen: x\n",
-			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: auth, data_dir, log, plugins, server)"}},
+			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: auth, data_dir, hot_reload, log, plugin_dir, plugins, server)"}},
 		},
 		{
 			name: "unknown nested key plugins.x.pth",
 			yaml: "server:\n  listen: 127.0.0.1:9000\nplugins:\n  x:\n    pth: bin/plug\n",
-			want: []wantErr{{key: "plugins.x.pth", line: 5, problem: "unknown key (known: args, call_timeout, env, max_concurrency, path, prefix, require_organization, require_permissions, require_roles, require_scopes, sha256, start_timeout, tools)"}},
+			want: []wantErr{{key: "plugins.x.pth", line: 5, problem: "unknown key (known: args, call_timeout, drain_timeout, env, max_concurrency, path, prefix, require_organization, require_permissions, require_roles, require_scopes, sha256, start_timeout, tools)"}},
 		},
 		{
 			name: "unknown server key",

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -60,6 +61,13 @@ func (l *loader) validate(c *Config, opts Options) {
 		c.DataDir = c.abs(c.DataDir)
 	}
 	l.validateAuth(c)
+	if c.HotReload.Debounce <= 0 {
+		l.fail(0, "hot_reload.debounce", "must be greater than 0")
+	}
+	if c.PluginDir != "" {
+		c.PluginDir = c.abs(c.PluginDir)
+		l.scanPluginDir(c)
+	}
 
 	for _, name := range sortedKeys(c.Plugins) {
 		l.validatePlugin(c, c.Plugins[name], opts)
@@ -132,6 +140,9 @@ func (l *loader) validatePlugin(c *Config, p *Plugin, opts Options) {
 	if p.StartTimeout <= 0 {
 		l.fail(0, key+".start_timeout", "must be greater than 0")
 	}
+	if p.DrainTimeout <= 0 {
+		l.fail(0, key+".drain_timeout", "must be greater than 0")
+	}
 	if p.MaxConcurrency < 1 {
 		l.fail(0, key+".max_concurrency", "must be at least 1")
 	}
@@ -148,6 +159,39 @@ func (l *loader) validatePlugin(c *Config, p *Plugin, opts Options) {
 		}
 		if p.Tools[name].CallTimeout < 0 {
 			l.fail(0, key+".tools."+name+".call_timeout", "must not be negative")
+		}
+	}
+}
+
+// scanPluginDir adds every executable file in plugin_dir as a plugin named after
+// the file. Hidden files and names that are not valid plugin names (foo.sh,
+// foo.tmp) are skipped, so editors and half-written copies are ignored. An entry
+// under plugins.<name> configures the file of that name.
+func (l *loader) scanPluginDir(c *Config) {
+	entries, err := os.ReadDir(c.PluginDir)
+	if err != nil {
+		l.fail(0, "plugin_dir", "cannot read %s: %v", c.PluginDir, errors.Unwrap(err))
+		return
+	}
+	if c.Plugins == nil {
+		c.Plugins = map[string]*Plugin{}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || !pluginNameRE.MatchString(name) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || info.Mode()&0o111 == 0 {
+			continue
+		}
+		p := c.Plugins[name]
+		if p == nil {
+			p = pluginDefaults(name)
+			c.Plugins[name] = p
+		}
+		if p.Path == "" {
+			p.Path = filepath.Join(c.PluginDir, name)
 		}
 	}
 }

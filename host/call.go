@@ -55,6 +55,13 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	res, err := h.runCall(ctx, r, caller, args, meta, callID, ev)
+	for retry := 0; errors.Is(err, errSlotRetired) && retry < 3; retry++ {
+		// A config reload replaced the plugin after the lookup: route again.
+		if r, err = h.lookup(caller, name); err != nil {
+			return nil, err
+		}
+		res, err = h.runCall(ctx, r, caller, args, meta, callID, ev)
+	}
 	if err != nil {
 		switch {
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -76,10 +83,11 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 		return nil, fmt.Errorf("plugin %s is at its limit of %d concurrent calls: %w", r.slot.cfg.Name, r.slot.cfg.MaxConcurrency, err)
 	}
 	defer release()
-	inst, err := r.slot.instance()
+	inst, err := r.slot.enter()
 	if err != nil {
 		return nil, err
 	}
+	defer inst.leave()
 	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}

@@ -28,14 +28,15 @@ var ErrShuttingDown = errors.New("mcphost is shutting down")
 
 // Host owns the plugins and the tool routing table.
 type Host struct {
-	cfg   *config.Config
-	log   *slog.Logger
-	slots []*slot
+	log *slog.Logger
 
-	routes atomic.Pointer[routeTable]
-	// routesMu serializes rebuilds and listener notification.
-	routesMu  sync.Mutex
+	// mu serializes every change of the plugin set and the tool table, and
+	// guards cfg and slots. Routes are read lock-free on the hot path.
+	mu        sync.Mutex
+	cfg       *config.Config
+	slots     []*slot
 	listeners []func(old, new routeTable)
+	routes    atomic.Pointer[routeTable]
 
 	inflight sync.WaitGroup
 	closing  atomic.Bool
@@ -49,11 +50,13 @@ func New(cfg *config.Config, logger *slog.Logger) *Host {
 	empty := routeTable{}
 	h.routes.Store(&empty)
 	for _, name := range sortedPluginNames(cfg) {
-		s := newSlot(cfg.Plugins[name], cfg.DataDir, logger)
-		s.onRestart = h.pluginRestarted
-		h.slots = append(h.slots, s)
+		h.slots = append(h.slots, h.newSlot(cfg, cfg.Plugins[name]))
 	}
 	return h
+}
+
+func (h *Host) newSlot(cfg *config.Config, p *config.Plugin) *slot {
+	return newSlot(p, cfg.DataDir, p.DrainTimeout, h.log, h.installInstance)
 }
 
 func sortedPluginNames(cfg *config.Config) []string {
@@ -69,9 +72,27 @@ func sortedPluginNames(cfg *config.Config) []string {
 // builds the routing table. On any error every started plugin is stopped again
 // and the errors (one per failing plugin) are returned: nothing half-started.
 func (h *Host) Start(ctx context.Context) error {
-	errs := make([]error, len(h.slots))
+	slots := h.currentSlots()
+	if err := startSlots(ctx, slots); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	table, err := buildRoutes(h.slots, descriptions(h.slots, nil, nil))
+	if err != nil {
+		stopSlots(slots)
+		return err
+	}
+	h.setRoutesLocked(table)
+	h.ready.Store(true)
+	return nil
+}
+
+// startSlots starts slots concurrently; if any fails, all are stopped again.
+func startSlots(ctx context.Context, slots []*slot) error {
+	errs := make([]error, len(slots))
 	var wg sync.WaitGroup
-	for i, s := range h.slots {
+	for i, s := range slots {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -80,59 +101,64 @@ func (h *Host) Start(ctx context.Context) error {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		h.stopPlugins()
+		stopSlots(slots)
 		return err
 	}
-	table, err := buildRoutes(h.slots, h.descriptions())
-	if err != nil {
-		h.stopPlugins()
-		return err
-	}
-	h.setRoutes(table)
-	h.ready.Store(true)
 	return nil
 }
 
-// descriptions returns each slot's current plugin description.
-func (h *Host) descriptions() map[*slot]*pluginv1.DescribeResponse {
+func (h *Host) currentSlots() []*slot {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.slots)
+}
+
+// descriptions maps each slot to its current description; override, when
+// non-nil, stands in for one slot's (a candidate instance not yet installed).
+func descriptions(slots []*slot, override *slot, desc *pluginv1.DescribeResponse) map[*slot]*pluginv1.DescribeResponse {
 	out := map[*slot]*pluginv1.DescribeResponse{}
-	for _, s := range h.slots {
-		s.mu.Lock()
-		if s.cur != nil {
-			out[s] = s.cur.desc
+	for _, s := range slots {
+		if s == override {
+			out[s] = desc
+		} else if inst := s.current(); inst != nil {
+			out[s] = inst.desc
 		}
-		s.mu.Unlock()
 	}
 	return out
+}
+
+// installInstance switches slot s to next if next's tools fit the table (no
+// name collision). The switch and the table change happen together under h.mu,
+// so a call sees either the old instance and old tools or the new ones.
+func (h *Host) installInstance(s *slot, next *instance) (*instance, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !slices.Contains(h.slots, s) {
+		return nil, errSlotRetired
+	}
+	table, err := buildRoutes(h.slots, descriptions(h.slots, s, next.desc))
+	if err != nil {
+		return nil, err
+	}
+	old := s.setCurrent(next)
+	h.setRoutesLocked(table)
+	return old, nil
 }
 
 // OnRoutesChanged registers fn to be told about every change of the tool table,
 // after the change. The MCP layer uses it to add and remove tools.
 func (h *Host) OnRoutesChanged(fn func(old, new routeTable)) {
-	h.routesMu.Lock()
-	defer h.routesMu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.listeners = append(h.listeners, fn)
 }
 
-func (h *Host) setRoutes(table routeTable) {
-	h.routesMu.Lock()
-	defer h.routesMu.Unlock()
+func (h *Host) setRoutesLocked(table routeTable) {
 	old := *h.routes.Load()
 	h.routes.Store(&table)
 	for _, fn := range h.listeners {
 		fn(old, table)
 	}
-}
-
-// pluginRestarted refreshes the routes in case the restarted plugin (a new binary,
-// perhaps) describes different tools. A collision keeps the old table and says why.
-func (h *Host) pluginRestarted(s *slot, _ *instance) {
-	table, err := buildRoutes(h.slots, h.descriptions())
-	if err != nil {
-		h.log.Error("tool table unchanged after plugin restart", "plugin", s.cfg.Name, "error", err)
-		return
-	}
-	h.setRoutes(table)
 }
 
 // Tools lists the tools caller may see, in name order.
@@ -158,8 +184,9 @@ func (h *Host) lookup(caller *auth.Caller, name string) (*route, error) {
 
 // Status reports every plugin's state, in name order.
 func (h *Host) Status() []PluginStatus {
-	out := make([]PluginStatus, 0, len(h.slots))
-	for _, s := range h.slots {
+	slots := h.currentSlots()
+	out := make([]PluginStatus, 0, len(slots))
+	for _, s := range slots {
 		out = append(out, s.status())
 	}
 	return out
@@ -170,7 +197,7 @@ func (h *Host) Ready() bool {
 	if !h.ready.Load() || h.closing.Load() {
 		return false
 	}
-	for _, s := range h.slots {
+	for _, s := range h.currentSlots() {
 		if s.status().State != StateRunning {
 			return false
 		}
@@ -212,9 +239,12 @@ func (h *Host) drain(ctx context.Context) error {
 	}
 }
 
-func (h *Host) stopPlugins() {
+func (h *Host) stopPlugins() { stopSlots(h.currentSlots()) }
+
+// stopSlots stops slots concurrently and waits for every process to be gone.
+func stopSlots(slots []*slot) {
 	var wg sync.WaitGroup
-	for _, s := range h.slots {
+	for _, s := range slots {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.shutdown() }()
 	}

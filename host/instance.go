@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -28,6 +29,12 @@ type instance struct {
 	pid     int
 	sha256  string
 	started time.Time
+
+	// In-flight calls, so a replaced instance can finish them before it stops.
+	mu       sync.Mutex
+	active   int
+	draining bool
+	idle     chan struct{} // closed when draining and active reaches 0
 }
 
 // DataDirEnv names the per-plugin data directory the host creates and passes to
@@ -121,6 +128,51 @@ func pluginEnv(p *config.Plugin, dataDir string) []string {
 func (i *instance) exited() bool { return i.client.Exited() }
 
 func (i *instance) stop() { i.client.Kill() }
+
+// enter registers a call on the instance; false once it is draining (replaced).
+func (i *instance) enter() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.draining {
+		return false
+	}
+	i.active++
+	return true
+}
+
+// leave ends a call registered by enter.
+func (i *instance) leave() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.active--
+	if i.draining && i.active == 0 {
+		close(i.idle)
+	}
+}
+
+// retire refuses new calls, waits up to timeout for in-flight ones, then stops
+// the process. It reports how many calls were still running when it gave up.
+func (i *instance) retire(timeout time.Duration) (abandoned int) {
+	i.mu.Lock()
+	if !i.draining {
+		i.draining = true
+		i.idle = make(chan struct{})
+		if i.active == 0 {
+			close(i.idle)
+		}
+	}
+	idle := i.idle
+	i.mu.Unlock()
+	select {
+	case <-idle:
+	case <-time.After(timeout):
+		i.mu.Lock()
+		abandoned = i.active
+		i.mu.Unlock()
+	}
+	i.stop()
+	return abandoned
+}
 
 func fileSHA256(path string) (string, error) {
 	f, err := os.Open(path)

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -18,52 +19,73 @@ const (
 	StateRunning  PluginState = "running"
 	// StateRestarting: the process died and a restart is pending (with backoff).
 	StateRestarting PluginState = "restarting"
-	StateStopped    PluginState = "stopped"
+	// StateFailed: restarts kept failing; the host keeps trying at the capped
+	// interval. Its tools stay listed and calls to them answer with a tool error
+	// naming the plugin, so clients see a stable tool list while it recovers.
+	StateFailed  PluginState = "failed"
+	StateStopped PluginState = "stopped"
 )
 
 // Restart backoff: the first restart is quick, repeated crashes wait longer.
 const (
 	backoffMin = 200 * time.Millisecond
 	backoffMax = 30 * time.Second
+	// failedAfter consecutive failed restarts mark a plugin failed.
+	failedAfter = 5
 	// stableAfter resets the backoff once a restarted plugin has stayed up this long.
 	stableAfter = time.Minute
 	// exitPoll is how often a slot checks whether its process is still alive.
 	exitPoll = 100 * time.Millisecond
 )
 
-// slot supervises one configured plugin: it holds the live instance, restarts it
-// with backoff when it dies, and bounds its concurrent calls.
-type slot struct {
-	cfg     *config.Plugin
-	dataDir string
-	log     *slog.Logger
-	sem     chan struct{}
-	// onRestart is told about each new instance after a restart (for the registry).
-	onRestart func(*slot, *instance)
+// errSlotRetired means the slot was replaced or removed by a config reload; the
+// call should look its tool up again.
+var errSlotRetired = errors.New("plugin was replaced")
 
-	stopOnce sync.Once
+// installFunc validates a new instance of s against the whole tool table and, if
+// it fits, makes it current, returning the instance it replaced (nil if none).
+type installFunc func(s *slot, next *instance) (old *instance, err error)
+
+// slot supervises one configured plugin: it holds the live instance, restarts it
+// with backoff when it dies, swaps in a new binary without losing calls, and
+// bounds its concurrent calls.
+type slot struct {
+	cfg          *config.Plugin
+	dataDir      string
+	log          *slog.Logger
+	sem          chan struct{}
+	drainTimeout time.Duration
+	install      installFunc
+
+	// replaceMu serializes everything that brings up a new instance (restart, swap).
+	replaceMu sync.Mutex
+	stopOnce  sync.Once
 
 	mu          sync.Mutex
 	supervising bool
 	cur         *instance
 	state       PluginState
 	restarts    int
+	failures    int // consecutive failed restarts
 	lastError   string
+	retired     bool
 	wake        chan struct{} // poked when a call sees the plugin die
 	stop        chan struct{}
 	done        chan struct{}
 }
 
-func newSlot(cfg *config.Plugin, dataDir string, log *slog.Logger) *slot {
+func newSlot(cfg *config.Plugin, dataDir string, drainTimeout time.Duration, log *slog.Logger, install installFunc) *slot {
 	return &slot{
-		cfg:     cfg,
-		dataDir: dataDir,
-		log:     log.With("plugin", cfg.Name),
-		sem:     make(chan struct{}, cfg.MaxConcurrency),
-		state:   StateStarting,
-		wake:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		cfg:          cfg,
+		dataDir:      dataDir,
+		log:          log.With("plugin", cfg.Name),
+		sem:          make(chan struct{}, cfg.MaxConcurrency),
+		drainTimeout: drainTimeout,
+		install:      install,
+		state:        StateStarting,
+		wake:         make(chan struct{}, 1),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 }
 
@@ -81,14 +103,38 @@ func (s *slot) start(ctx context.Context) error {
 	return nil
 }
 
-// instance returns the live instance, or an error naming the plugin when it is down.
-func (s *slot) instance() (*instance, error) {
+// description is the current instance's description (nil before start).
+func (s *slot) current() *instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur == nil || s.state != StateRunning {
-		return nil, fmt.Errorf("plugin %s is not running (%s)", s.cfg.Name, s.state)
+	return s.cur
+}
+
+// enter returns the live instance with a call registered on it (release with
+// inst.leave). During a swap it returns the new instance; it never waits.
+func (s *slot) enter() (*instance, error) {
+	for {
+		s.mu.Lock()
+		inst, state, retired, lastErr := s.cur, s.state, s.retired, s.lastError
+		s.mu.Unlock()
+		if retired {
+			return nil, errSlotRetired
+		}
+		if inst == nil || state != StateRunning {
+			msg := fmt.Sprintf("plugin %s is not running (%s)", s.cfg.Name, state)
+			if lastErr != "" {
+				msg += ": " + lastErr
+			}
+			return nil, errors.New(msg)
+		}
+		if inst.enter() {
+			return inst, nil
+		}
+		// inst was replaced between reading it and entering it: read again.
+		if s.current() == inst {
+			return nil, errSlotRetired
+		}
 	}
-	return s.cur, nil
 }
 
 // acquire takes one of the plugin's concurrency slots, waiting at most until ctx ends.
@@ -109,6 +155,53 @@ func (s *slot) checkAlive() {
 	}
 }
 
+// setCurrent makes next the live instance and returns the one it replaces.
+func (s *slot) setCurrent(next *instance) *instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur
+	s.cur, s.state, s.lastError, s.failures = next, StateRunning, "", 0
+	return old
+}
+
+// replace starts a new instance from the binary on disk and installs it; the old
+// instance finishes its in-flight calls (up to the drain timeout) and stops. On any
+// failure the old instance keeps serving and the error is returned.
+func (s *slot) replace(ctx context.Context, why string) error {
+	s.replaceMu.Lock()
+	defer s.replaceMu.Unlock()
+	if s.isStopping() {
+		return errSlotRetired
+	}
+	next, err := startInstance(ctx, s.cfg, s.dataDir, s.log)
+	if err != nil {
+		return err
+	}
+	old, err := s.install(s, next)
+	if err != nil {
+		next.stop()
+		return err
+	}
+	s.log.Info("plugin instance replaced", "reason", why, "version", next.desc.GetVersion(), "pid", next.pid, "sha256", next.sha256)
+	if old != nil {
+		go func() {
+			if n := old.retire(s.drainTimeout); n > 0 {
+				s.log.Warn("old plugin instance stopped with calls still running", "calls", n, "drain_timeout", s.drainTimeout)
+			}
+		}()
+	}
+	return nil
+}
+
+func (s *slot) isStopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
 // supervise watches the process and restarts it with exponential backoff.
 func (s *slot) supervise() {
 	defer close(s.done)
@@ -122,11 +215,11 @@ func (s *slot) supervise() {
 		case <-ticker.C:
 		case <-s.wake:
 		}
-		s.mu.Lock()
-		inst := s.cur
-		s.mu.Unlock()
-		if inst != nil && !inst.exited() {
-			if time.Since(inst.started) > stableAfter {
+		s.replaceMu.Lock() // a swap in progress decides what is current
+		inst := s.current()
+		if inst == nil || !inst.exited() {
+			s.replaceMu.Unlock()
+			if inst != nil && time.Since(inst.started) > stableAfter {
 				backoff = backoffMin
 			}
 			continue
@@ -134,10 +227,9 @@ func (s *slot) supervise() {
 		s.mu.Lock()
 		s.state = StateRestarting
 		s.mu.Unlock()
-		if inst != nil {
-			inst.stop() // reap go-plugin's bookkeeping for the dead process
-			s.log.Warn("plugin exited; restarting", "backoff", backoff)
-		}
+		s.replaceMu.Unlock()
+		inst.stop() // reap go-plugin's bookkeeping for the dead process
+		s.log.Warn("plugin exited; restarting", "backoff", backoff)
 		for {
 			select {
 			case <-s.stop:
@@ -145,43 +237,52 @@ func (s *slot) supervise() {
 			case <-time.After(backoff):
 			}
 			backoff = min(backoff*2, backoffMax)
-			next, err := startInstance(context.Background(), s.cfg, s.dataDir, s.log)
-			s.mu.Lock()
-			if err != nil {
-				s.lastError = err.Error()
+			err := s.replace(context.Background(), "restart after exit")
+			if errors.Is(err, errSlotRetired) {
+				return
+			}
+			if err == nil {
+				s.mu.Lock()
+				s.restarts++
 				s.mu.Unlock()
-				s.log.Error("plugin restart failed", "error", err, "next_attempt", backoff)
-				continue
+				break
 			}
-			s.cur, s.state, s.lastError = next, StateRunning, ""
-			s.restarts++
+			s.mu.Lock()
+			s.failures++
+			s.lastError = err.Error()
+			if s.failures >= failedAfter {
+				s.state = StateFailed
+			}
 			s.mu.Unlock()
-			s.log.Info("plugin restarted", "pid", next.pid, "restarts", s.restarts)
-			if s.onRestart != nil {
-				s.onRestart(s, next)
-			}
-			break
+			s.log.Error("plugin restart failed", "error", err, "next_attempt", backoff)
 		}
 	}
 }
 
-// shutdown stops supervision and the process. It waits for a restart in progress,
-// so no process outlives it.
-func (s *slot) shutdown() {
+// shutdown stops supervision and the process at once. It waits for a restart in
+// progress, so no process outlives it.
+func (s *slot) shutdown() { s.retire(0) }
+
+// retire stops supervision, lets in-flight calls finish for up to drain, then
+// stops the process. Calls that arrive afterwards are told to look again.
+func (s *slot) retire(drain time.Duration) {
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		s.mu.Lock()
 		supervising := s.supervising
+		s.retired = true
 		s.mu.Unlock()
 		if supervising {
 			<-s.done
 		}
+		s.replaceMu.Lock() // wait out a swap in progress
 		s.mu.Lock()
 		inst := s.cur
 		s.state = StateStopped
 		s.mu.Unlock()
+		s.replaceMu.Unlock()
 		if inst != nil {
-			inst.stop()
+			inst.retire(drain)
 		}
 	})
 }
