@@ -30,12 +30,17 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	for name, pkg := range map[string]string{
-		"whoami":     "../plugins/whoami",
-		"testplugin": "../internal/testplugin",
-		"mcphost":    "../cmd/mcphost",
+	const tp = "github.com/mcphost/mcphost/internal/testplugin"
+	for _, b := range []struct{ name, pkg, ldflags string }{
+		{"whoami", "../plugins/whoami", ""},
+		{"testplugin", "../internal/testplugin", ""},
+		{"mcphost", "../cmd/mcphost", ""},
+		// Two builds that answer differently, for hot swaps; B has one more tool.
+		{"testplugin-a", "../internal/testplugin", "-X main.buildVersion=A"},
+		{"testplugin-b", "../internal/testplugin", "-X main.buildVersion=B -X main.extraTool=added"},
 	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+		name, pkg := b.name, b.pkg
+		cmd := exec.Command("go", "build", "-ldflags", b.ldflags, "-o", filepath.Join(dir, name), pkg)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n", pkg, err)

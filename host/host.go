@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/config"
+	"github.com/mcphost/mcphost/internal/filewatch"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
 
@@ -37,6 +38,9 @@ type Host struct {
 	slots     []*slot
 	listeners []func(old, new routeTable)
 	routes    atomic.Pointer[routeTable]
+	binWatch  *filewatch.Watcher // nil unless WatchBinaries runs
+	retiring  sync.WaitGroup     // slots a reload replaced, still draining
+	draining  map[*slot]bool     // the same slots, so shutdown can stop them now
 
 	inflight sync.WaitGroup
 	closing  atomic.Bool
@@ -46,7 +50,7 @@ type Host struct {
 
 // New prepares a host for cfg; Start launches the plugins.
 func New(cfg *config.Config, logger *slog.Logger) *Host {
-	h := &Host{cfg: cfg, log: logger}
+	h := &Host{cfg: cfg, log: logger, draining: map[*slot]bool{}}
 	empty := routeTable{}
 	h.routes.Store(&empty)
 	for _, name := range sortedPluginNames(cfg) {
@@ -239,7 +243,15 @@ func (h *Host) drain(ctx context.Context) error {
 	}
 }
 
-func (h *Host) stopPlugins() { stopSlots(h.currentSlots()) }
+func (h *Host) stopPlugins() {
+	h.mu.Lock()
+	for s := range h.draining {
+		s.kill() // their calls lose to shutdown; retire then returns at once
+	}
+	h.mu.Unlock()
+	stopSlots(h.currentSlots())
+	h.retiring.Wait()
+}
 
 // stopSlots stops slots concurrently and waits for every process to be gone.
 func stopSlots(slots []*slot) {

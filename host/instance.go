@@ -23,6 +23,7 @@ import (
 
 // instance is one running plugin process.
 type instance struct {
+	cmd     *exec.Cmd
 	client  *plugin.Client
 	rpc     pluginv1.PluginServiceClient
 	desc    *pluginv1.DescribeResponse
@@ -72,11 +73,11 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 		Logger:           newHCLogAdapter(logger, p.Name),
 		Stderr:           io.Discard,
 	})
-	inst := &instance{client: client, sha256: sum, started: time.Now()}
+	inst := &instance{cmd: cmd, client: client, sha256: sum, started: time.Now()}
 	ok := false
 	defer func() {
 		if !ok {
-			client.Kill()
+			inst.stop()
 		}
 	}()
 
@@ -127,7 +128,22 @@ func pluginEnv(p *config.Plugin, dataDir string) []string {
 
 func (i *instance) exited() bool { return i.client.Exited() }
 
-func (i *instance) stop() { i.client.Kill() }
+// stopGrace is how long a plugin gets to exit after the host closes its connection.
+const stopGrace = 2 * time.Second
+
+// stop ends the process: gracefully through go-plugin first, then by killing its
+// process group, which also takes any children it started (they could otherwise
+// hold its output pipes open and outlive it).
+func (i *instance) stop() {
+	done := make(chan struct{})
+	go func() { i.client.Kill(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(stopGrace + time.Second):
+	}
+	killProcessGroup(i.cmd)
+	<-done
+}
 
 // enter registers a call on the instance; false once it is draining (replaced).
 func (i *instance) enter() bool {

@@ -69,7 +69,8 @@ type slot struct {
 	failures    int // consecutive failed restarts
 	lastError   string
 	retired     bool
-	wake        chan struct{} // poked when a call sees the plugin die
+	draining    map[*instance]bool // replaced instances finishing their calls
+	wake        chan struct{}      // poked when a call sees the plugin die
 	stop        chan struct{}
 	done        chan struct{}
 }
@@ -160,7 +161,7 @@ func (s *slot) setCurrent(next *instance) *instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.cur
-	s.cur, s.state, s.lastError, s.failures = next, StateRunning, "", 0
+	s.cur, s.state, s.lastError = next, StateRunning, ""
 	return old
 }
 
@@ -184,13 +185,37 @@ func (s *slot) replace(ctx context.Context, why string) error {
 	}
 	s.log.Info("plugin instance replaced", "reason", why, "version", next.desc.GetVersion(), "pid", next.pid, "sha256", next.sha256)
 	if old != nil {
+		s.mu.Lock()
+		if s.draining == nil {
+			s.draining = map[*instance]bool{}
+		}
+		s.draining[old] = true
+		s.mu.Unlock()
 		go func() {
 			if n := old.retire(s.drainTimeout); n > 0 {
 				s.log.Warn("old plugin instance stopped with calls still running", "calls", n, "drain_timeout", s.drainTimeout)
 			}
+			s.mu.Lock()
+			delete(s.draining, old)
+			s.mu.Unlock()
 		}()
 	}
 	return nil
+}
+
+// kill stops every process of the slot now, draining ones included.
+func (s *slot) kill() {
+	s.mu.Lock()
+	insts := []*instance{s.cur}
+	for i := range s.draining {
+		insts = append(insts, i)
+	}
+	s.mu.Unlock()
+	for _, i := range insts {
+		if i != nil {
+			i.stop()
+		}
+	}
 }
 
 func (s *slot) isStopping() bool {
@@ -202,7 +227,10 @@ func (s *slot) isStopping() bool {
 	}
 }
 
-// supervise watches the process and restarts it with exponential backoff.
+// supervise watches the process and restarts it with exponential backoff. An
+// instance that dies before it was stable for a minute counts as a failure, as
+// does a restart that does not come up; failedAfter of them in a row mark the
+// plugin failed while it is down (it keeps being retried at the capped backoff).
 func (s *slot) supervise() {
 	defer close(s.done)
 	ticker := time.NewTicker(exitPoll)
@@ -221,15 +249,21 @@ func (s *slot) supervise() {
 			s.replaceMu.Unlock()
 			if inst != nil && time.Since(inst.started) > stableAfter {
 				backoff = backoffMin
+				s.mu.Lock()
+				s.failures = 0
+				s.mu.Unlock()
 			}
 			continue
 		}
 		s.mu.Lock()
-		s.state = StateRestarting
+		if time.Since(inst.started) < stableAfter {
+			s.failures++
+		}
+		s.markDownLocked()
 		s.mu.Unlock()
 		s.replaceMu.Unlock()
 		inst.stop() // reap go-plugin's bookkeeping for the dead process
-		s.log.Warn("plugin exited; restarting", "backoff", backoff)
+		s.log.Warn("plugin exited; restarting", "backoff", backoff, "consecutive_failures", s.status().Failures)
 		for {
 			select {
 			case <-s.stop:
@@ -250,18 +284,27 @@ func (s *slot) supervise() {
 			s.mu.Lock()
 			s.failures++
 			s.lastError = err.Error()
-			if s.failures >= failedAfter {
-				s.state = StateFailed
-			}
+			s.markDownLocked()
 			s.mu.Unlock()
 			s.log.Error("plugin restart failed", "error", err, "next_attempt", backoff)
 		}
 	}
 }
 
-// shutdown stops supervision and the process at once. It waits for a restart in
-// progress, so no process outlives it.
-func (s *slot) shutdown() { s.retire(0) }
+// markDownLocked sets the state of a plugin whose process is gone.
+func (s *slot) markDownLocked() {
+	s.state = StateRestarting
+	if s.failures >= failedAfter {
+		s.state = StateFailed
+	}
+}
+
+// shutdown stops supervision and every process at once. It waits for a restart
+// in progress, so no process outlives it.
+func (s *slot) shutdown() {
+	s.retire(0)
+	s.kill()
+}
 
 // retire stops supervision, lets in-flight calls finish for up to drain, then
 // stops the process. Calls that arrive afterwards are told to look again.
@@ -296,14 +339,16 @@ type PluginStatus struct {
 	SHA256    string      `json:"sha256"`
 	StartedAt time.Time   `json:"started_at"`
 	Restarts  int         `json:"restarts"`
-	Tools     []string    `json:"tools"`
-	LastError string      `json:"last_error,omitempty"`
+	// Failures counts crashes and failed restarts in a row (reset after a minute up).
+	Failures  int      `json:"consecutive_failures"`
+	Tools     []string `json:"tools"`
+	LastError string   `json:"last_error,omitempty"`
 }
 
 func (s *slot) status() PluginStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := PluginStatus{Name: s.cfg.Name, State: s.state, Restarts: s.restarts, LastError: s.lastError, Tools: []string{}}
+	st := PluginStatus{Name: s.cfg.Name, State: s.state, Restarts: s.restarts, Failures: s.failures, LastError: s.lastError, Tools: []string{}}
 	if s.cur != nil {
 		st.Version = s.cur.desc.GetVersion()
 		st.PID = s.cur.pid

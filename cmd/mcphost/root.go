@@ -143,6 +143,13 @@ func serve(ctx context.Context, g globalFlags, dev bool) error {
 	if err := h.Start(ctx); err != nil {
 		return err
 	}
+	if cfg.HotReload.Plugins {
+		if err := h.WatchBinaries(ctx, cfg.HotReload.Debounce); err != nil {
+			logger.Warn("plugin binaries are not watched", "error", err)
+		}
+	}
+	stopReload := watchConfig(ctx, g, dev, cfg, h, logger)
+	defer stopReload()
 	srv := host.NewServer(h, cfg, logger, host.ServerOptions{Version: version, Gate: authSetup.gate, Routes: authSetup.routes})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

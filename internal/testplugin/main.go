@@ -21,6 +21,12 @@ var (
 	maxActive atomic.Int64
 )
 
+// Set with -ldflags -X to build variants that answer differently (hot-swap tests).
+var (
+	buildVersion = "1.0.0"
+	extraTool    = ""
+)
+
 type echoIn struct {
 	Text string `json:"text"`
 }
@@ -31,12 +37,17 @@ type slowIn struct {
 
 func main() {
 	mode := os.Getenv("TESTPLUGIN_MODE")
-	if mode == "crash-at-start" {
+	switch {
+	case mode == "crash-at-start":
 		os.Exit(3)
+	case strings.HasPrefix(mode, "exit-after="): // a crash loop: up briefly, then gone
+		if d, err := time.ParseDuration(strings.TrimPrefix(mode, "exit-after=")); err == nil {
+			time.AfterFunc(d, func() { os.Exit(4) })
+		}
 	}
 	version := os.Getenv("TESTPLUGIN_VERSION")
 	if version == "" {
-		version = "1.0.0"
+		version = buildVersion
 	}
 	tools := []sdk.Tool{
 		sdk.NewTool("echo", "Echoes text.", func(_ context.Context, _ *sdk.Request, in echoIn) (*sdk.Result, error) {
@@ -85,6 +96,11 @@ func main() {
 		sdk.NewTool("max-active", "Reports the most calls of slow that ran at once.", func(context.Context, *sdk.Request, struct{}) (*sdk.Result, error) {
 			return sdk.Object(map[string]int64{"max_active": maxActive.Load()}), nil
 		}),
+	}
+	if extraTool != "" {
+		tools = append(tools, sdk.NewTool(extraTool, "Exists only in some builds.", func(context.Context, *sdk.Request, struct{}) (*sdk.Result, error) {
+			return sdk.Text(extraTool), nil
+		}))
 	}
 	unreachable := func(context.Context, *sdk.Request, json.RawMessage) (*sdk.Result, error) {
 		return sdk.Text("unreachable"), nil

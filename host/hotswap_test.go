@@ -1,0 +1,259 @@
+package host_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcphost/mcphost/host"
+)
+
+// install copies the binary src over dst the way `go build -o` or a deploy does:
+// write a temporary file beside it, then rename it over the old one.
+func install(t testing.TB, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// swapHost serves one plugin "swap" from a copy of testplugin-a and watches it.
+func swapHost(t testing.TB, extra string) (*running, string) {
+	t.Helper()
+	dir := t.TempDir()
+	plug := filepath.Join(dir, "plug")
+	install(t, bin("testplugin-a"), plug)
+	r := startHost(t, fmt.Sprintf(`
+auth: {provider: none}
+hot_reload: {debounce: 50ms}
+plugins:
+  swap: {path: %q, max_concurrency: 64, drain_timeout: 10s, start_timeout: 2s}
+  whoami: {path: "{{bin}}/whoami"}
+%s`, plug, extra), host.ServerOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := r.host.WatchBinaries(ctx, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	return r, plug
+}
+
+// waitForAnswer calls echo until it answers want; it returns how many calls that took.
+func waitForAnswer(t testing.TB, cs *mcp.ClientSession, want string, maxCalls int) int {
+	t.Helper()
+	for n := 1; n <= maxCalls; n++ {
+		text, isErr := callText(t, cs, "echo", map[string]any{"text": "x"})
+		if isErr {
+			t.Fatalf("echo failed while waiting for %q: %s", want, text)
+		}
+		if text == want {
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("echo never answered %q within %d calls", want, maxCalls)
+	return 0
+}
+
+func TestHotSwapUnderLoadLosesNoCall(t *testing.T) {
+	r, plug := swapHost(t, "")
+	const sessions = 8
+	var calls, failures atomic.Int64
+	var firstFailure atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < sessions; i++ {
+		cs := connect(t, r, nil, nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}})
+				calls.Add(1)
+				if err != nil || res.IsError || (resultText(res) != "A:x" && resultText(res) != "B:x") {
+					failures.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprintf("err=%v res=%v", err, res))
+				}
+			}
+		}()
+	}
+	probe := connect(t, r, nil, nil)
+	waitForAnswer(t, probe, "A:x", 1)
+	var worst int
+	for i := 0; i < 20; i++ {
+		variant, want := "testplugin-b", "B:x"
+		if i%2 == 1 {
+			variant, want = "testplugin-a", "A:x"
+		}
+		install(t, bin(variant), plug)
+		// Bounded: the debounce plus a plugin start is far below 2000 probe calls.
+		if n := waitForAnswer(t, probe, want, 2000); n > worst {
+			worst = n
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("20 swaps under load: %d calls, %d failed, at most %d probe calls until a new version answered", calls.Load(), failures.Load(), worst)
+	if failures.Load() != 0 {
+		t.Fatalf("%d of %d calls failed during swaps; first: %v", failures.Load(), calls.Load(), firstFailure.Load())
+	}
+	if calls.Load() < 100 {
+		t.Fatalf("only %d calls ran during the swaps; the load did not overlap them", calls.Load())
+	}
+	if st := pluginStatus(t, r.host, "swap"); st.Version != "A" || st.Restarts != 0 {
+		t.Errorf("after 20 swaps status = %+v", st)
+	}
+}
+
+func TestBrokenBinaryKeepsOldInstance(t *testing.T) {
+	r, plug := swapHost(t, "")
+	cs := connect(t, r, nil, nil)
+	before := pluginStatus(t, r.host, "swap")
+
+	for _, broken := range []struct{ name, content string }{
+		{"exits at once", "#!/bin/sh\nexit 1\n"},
+		{"not a plugin, keeps running", "#!/bin/sh\nsleep 30\n"},
+	} {
+		tmp := filepath.Join(t.TempDir(), "broken")
+		if err := os.WriteFile(tmp, []byte(broken.content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		install(t, tmp, plug)
+		time.Sleep(500 * time.Millisecond) // debounce + settle + the failed start
+		for i := 0; i < 5; i++ {
+			if text, isErr := callText(t, cs, "echo", map[string]any{"text": "x"}); isErr || text != "A:x" {
+				t.Fatalf("%s: echo = %q (isError %v), want the old instance's A:x", broken.name, text, isErr)
+			}
+		}
+	}
+	eventually(t, 20*time.Second, "failed swaps to give up", func() bool {
+		st := pluginStatus(t, r.host, "swap")
+		return st.PID == before.PID && st.State == host.StateRunning
+	})
+	// A good binary after the broken ones is picked up.
+	install(t, bin("testplugin-b"), plug)
+	waitForAnswer(t, cs, "B:x", 2000)
+}
+
+func TestSwapSendsToolListChanged(t *testing.T) {
+	r, plug := swapHost(t, "")
+	changed := make(chan struct{}, 10)
+	cs := connect(t, r, nil, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
+	})
+	names := func() string { return toolNames(t, cs) }
+	if strings.Contains(names(), ",added,") {
+		t.Fatal("tool 'added' listed before the swap")
+	}
+	install(t, bin("testplugin-b"), plug) // B adds the tool "added"
+	select {
+	case <-changed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no tools/list_changed after a tool was added")
+	}
+	eventually(t, 5*time.Second, "tool 'added' listed", func() bool { return strings.Contains(names(), ",added,") })
+
+	drain(changed)
+	install(t, bin("testplugin-a"), plug)
+	select {
+	case <-changed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no tools/list_changed after a tool was removed")
+	}
+	eventually(t, 5*time.Second, "tool 'added' gone", func() bool { return !strings.Contains(names(), ",added,") })
+}
+
+func drain(ch chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+// toolNames lists the session's tools as ",a,b,c," for easy matching.
+func toolNames(t testing.TB, cs *mcp.ClientSession) string {
+	t.Helper()
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(",")
+	for _, tl := range res.Tools {
+		b.WriteString(tl.Name + ",")
+	}
+	return b.String()
+}
+
+func TestCrashLoopBacksOff(t *testing.T) {
+	r := startHost(t, `
+auth: {provider: none}
+plugins:
+  flappy: {path: "{{bin}}/testplugin", prefix: "f.", env: {TESTPLUGIN_MODE: "exit-after=200ms"}}
+  whoami: {path: "{{bin}}/whoami"}`, host.ServerOptions{})
+	cs := connect(t, r, nil, nil)
+	pids := map[int]bool{}
+	var starts []time.Time
+	var sawFailed bool
+	deadline := time.Now().Add(30 * time.Second)
+	for len(starts) < 6 && time.Now().Before(deadline) {
+		st := pluginStatus(t, r.host, "flappy")
+		if st.PID != 0 && !pids[st.PID] {
+			pids[st.PID] = true
+			starts = append(starts, st.StartedAt)
+		}
+		sawFailed = sawFailed || st.State == host.StateFailed
+		// The other plugin is unaffected throughout.
+		if _, isErr := callText(t, cs, "whoami", nil); isErr {
+			t.Fatal("whoami failed during another plugin's crash loop")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(starts) < 6 {
+		t.Fatalf("only %d starts seen", len(starts))
+	}
+	// Each instance lives ~200ms; the waits between them double from 200ms, so
+	// later gaps are clearly longer than early ones.
+	var gaps []time.Duration
+	for i := 1; i < len(starts); i++ {
+		gaps = append(gaps, starts[i].Sub(starts[i-1]))
+	}
+	if gaps[len(gaps)-1] < gaps[0]+time.Second {
+		t.Errorf("no backoff: gaps between starts %v", gaps)
+	}
+	if !sawFailed {
+		t.Errorf("after %d quick crashes in a row the plugin was never marked failed", len(starts))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_ = r.srv.Shutdown(ctx)
+	for pid := range pids {
+		if processAlive(pid) {
+			t.Errorf("pid %d outlived shutdown", pid)
+		}
+	}
+}

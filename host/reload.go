@@ -1,0 +1,116 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/mcphost/mcphost/config"
+)
+
+// Reload applies a new configuration while serving. Plugins that were added,
+// removed or changed in any way are started or stopped; unchanged plugins are
+// left alone. New and changed plugins start beside the running ones and the tool
+// table switches in one step, so either the whole change applies or none of it
+// does (a plugin that fails to start, or a tool-name collision, changes nothing).
+// Replaced plugins finish their in-flight calls within their drain timeout.
+//
+// Settings outside plugins (server, auth, log, data_dir) need a restart; Reload
+// logs which of them differ and otherwise ignores them.
+func (h *Host) Reload(ctx context.Context, next *config.Config) error {
+	h.mu.Lock()
+	prev, current := h.cfg, slices.Clone(h.slots)
+	h.mu.Unlock()
+	for _, key := range restartOnlyChanges(prev, next) {
+		h.log.Warn("config change needs a restart to take effect", "key", key)
+	}
+
+	byName := map[string]*slot{}
+	for _, s := range current {
+		byName[s.cfg.Name] = s
+	}
+	var keep, started, retire []*slot
+	var added, changed, removed []string
+	for _, name := range sortedPluginNames(next) {
+		p := next.Plugins[name]
+		old, ok := byName[name]
+		switch {
+		case ok && reflect.DeepEqual(old.cfg, p):
+			keep = append(keep, old)
+			continue
+		case ok:
+			changed = append(changed, name)
+			retire = append(retire, old)
+		default:
+			added = append(added, name)
+		}
+		started = append(started, h.newSlot(next, p))
+	}
+	for _, s := range current {
+		if _, ok := next.Plugins[s.cfg.Name]; !ok {
+			removed = append(removed, s.cfg.Name)
+			retire = append(retire, s)
+		}
+	}
+	if len(started) == 0 && len(retire) == 0 {
+		h.mu.Lock()
+		h.cfg = next
+		h.mu.Unlock()
+		return nil
+	}
+	if err := startSlots(ctx, started); err != nil {
+		return fmt.Errorf("config reload changed nothing: %w", err)
+	}
+
+	h.mu.Lock()
+	slots := append(keep, started...)
+	slices.SortFunc(slots, func(a, b *slot) int { return strings.Compare(a.cfg.Name, b.cfg.Name) })
+	table, err := buildRoutes(slots, descriptions(slots, nil, nil))
+	if err != nil {
+		h.mu.Unlock()
+		stopSlots(started)
+		return fmt.Errorf("config reload changed nothing: %w", err)
+	}
+	h.cfg, h.slots = next, slots
+	h.setRoutesLocked(table)
+	for _, s := range retire {
+		h.retiring.Add(1)
+		h.draining[s] = true
+		go func() {
+			defer h.retiring.Done()
+			s.retire(s.cfg.DrainTimeout)
+			h.mu.Lock()
+			delete(h.draining, s)
+			h.mu.Unlock()
+		}()
+	}
+	h.mu.Unlock()
+
+	h.updateBinaryWatch()
+	h.log.Info("config reloaded", "added", added, "changed", changed, "removed", removed)
+	return nil
+}
+
+// restartOnlyChanges lists the top-level settings that differ and that a running
+// host cannot apply.
+func restartOnlyChanges(a, b *config.Config) []string {
+	var keys []string
+	if !reflect.DeepEqual(a.Server, b.Server) {
+		keys = append(keys, "server")
+	}
+	if !reflect.DeepEqual(a.Auth, b.Auth) {
+		keys = append(keys, "auth")
+	}
+	if a.Log != b.Log {
+		keys = append(keys, "log")
+	}
+	if a.DataDir != b.DataDir {
+		keys = append(keys, "data_dir")
+	}
+	if a.HotReload != b.HotReload {
+		keys = append(keys, "hot_reload")
+	}
+	return keys
+}
