@@ -2,6 +2,8 @@ package host_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -51,4 +53,52 @@ plugins:
 			}
 		}
 	})
+}
+
+// BenchmarkHotSwap measures swap latency: from a new binary landing on disk
+// (rename over the old one) to the first call answered by the new version, with
+// 8 sessions calling the plugin meanwhile. failed-calls must be 0.
+func BenchmarkHotSwap(b *testing.B) {
+	r, plug := swapHost(b, "")
+	stop := make(chan struct{})
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		cs := connect(b, r, nil, nil)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}})
+				if err != nil || res.IsError {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	probe := connect(b, r, nil, nil)
+	params := &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		variant, want := "testplugin-b", "B:x"
+		if i%2 == 1 {
+			variant, want = "testplugin-a", "A:x"
+		}
+		install(b, bin(variant), plug)
+		for {
+			res, err := probe.CallTool(context.Background(), params)
+			if err == nil && resultText(res) == want {
+				break
+			}
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(float64(failed.Load()), "failed-calls")
 }
