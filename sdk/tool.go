@@ -19,6 +19,8 @@ type Tool struct {
 	icons        []Icon
 	handler      func(ctx context.Context, req *Request, args json.RawMessage) (*Result, error)
 	err          error // a construction error, reported by Serve
+	// inputEdits adjust an inferred input schema before it is used (WithInputSchema).
+	inputEdits []func(*jsonschema.Schema)
 }
 
 // Annotations are MCP tool hints for clients. Nil pointers mean "not stated".
@@ -70,7 +72,10 @@ func (t Tool) Name() string { return t.name }
 // tool error naming the problem.
 func NewTool[In any](name, description string, h func(ctx context.Context, req *Request, in In) (*Result, error), opts ...ToolOption) Tool {
 	t := Tool{name: name, description: description}
-	in, resolved, err := schemaFor[In]()
+	for _, o := range opts {
+		o(&t)
+	}
+	in, resolved, err := schemaFor[In](t.inputEdits...)
 	if err != nil {
 		t.err = fmt.Errorf("tool %s: input schema: %w", name, err)
 		return t
@@ -83,10 +88,18 @@ func NewTool[In any](name, description string, h func(ctx context.Context, req *
 		}
 		return h(ctx, req, v)
 	}
-	for _, o := range opts {
-		o(&t)
-	}
 	return t
+}
+
+// WithInputSchema adjusts the input schema inferred from a tool's Go type, for
+// what struct tags cannot say (an enum, a minimum, a maximum length). Arguments
+// are validated against the adjusted schema.
+//
+//	sdk.WithInputSchema(func(s *jsonschema.Schema) {
+//		s.Properties["action"].Enum = []any{"ping", "rotate"}
+//	})
+func WithInputSchema(edit func(*jsonschema.Schema)) ToolOption {
+	return func(t *Tool) { t.inputEdits = append(t.inputEdits, edit) }
 }
 
 // NewTypedTool declares a tool with inferred input and output schemas. The handler's
@@ -127,10 +140,13 @@ func WithOutputSchema(schema json.RawMessage) ToolOption {
 	return func(t *Tool) { t.outputSchema = schema }
 }
 
-func schemaFor[T any]() (json.RawMessage, *jsonschema.Resolved, error) {
+func schemaFor[T any](edits ...func(*jsonschema.Schema)) (json.RawMessage, *jsonschema.Resolved, error) {
 	s, err := jsonschema.For[T](nil)
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, edit := range edits {
+		edit(s)
 	}
 	raw, err := json.Marshal(s)
 	if err != nil {

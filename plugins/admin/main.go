@@ -8,6 +8,8 @@ import (
 	"errors"
 	"sync/atomic"
 
+	"github.com/google/jsonschema-go/jsonschema"
+
 	"github.com/mcphost/mcphost/sdk"
 )
 
@@ -50,7 +52,10 @@ var Plugin = sdk.Plugin{
 	Version: "1.0.0",
 	Tools: []sdk.Tool{
 		sdk.NewTypedTool("admin-action", "Runs a small administrative action (ping or rotate-demo-secret). Requires the admin role.", adminAction,
-			sdk.WithTitle("Admin action")),
+			sdk.WithTitle("Admin action"),
+			sdk.WithInputSchema(func(s *jsonschema.Schema) {
+				s.Properties["action"].Enum = []any{"ping", "rotate-demo-secret"}
+			})),
 	},
 }
 
