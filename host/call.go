@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -25,10 +26,14 @@ type CallMeta struct {
 	ProgressToken any
 }
 
-// Events receives what a plugin reports while a call runs.
+// Events receives what a plugin reports while a call runs, and carries its
+// requests to the calling client.
 type Events interface {
 	Progress(progress float64, total *float64, message string)
 	Log(level, logger string, data json.RawMessage)
+	// Ask sends a request (sampling/createMessage, elicitation/create) to the
+	// calling client and returns its result.
+	Ask(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error)
 }
 
 // CallTool runs tool name for caller on its plugin. Unknown and forbidden tools
@@ -99,7 +104,13 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 	if err != nil {
 		return nil, h.pluginFailure(ctx, r, err)
 	}
-	err = stream.Send(&pluginv1.CallToolRequest{Input: &pluginv1.CallToolRequest_Start{Start: &pluginv1.CallToolStart{
+	var sendMu sync.Mutex // the start message and answers to client requests share the stream
+	send := func(m *pluginv1.CallToolRequest) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return stream.Send(m)
+	}
+	err = send(&pluginv1.CallToolRequest{Input: &pluginv1.CallToolRequest_Start{Start: &pluginv1.CallToolStart{
 		Tool:          r.tool.GetName(),
 		ArgumentsJson: args,
 		Caller:        pluginrpc.CallerToProto(caller),
@@ -125,6 +136,20 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 			if ev != nil {
 				ev.Log(out.Log.GetLevel(), out.Log.GetLogger(), out.Log.GetDataJson())
 			}
+		case *pluginv1.CallToolResponse_ClientRequest:
+			// Asking the client can take as long as a person takes to answer a
+			// form: do it beside the loop so progress keeps flowing.
+			go func(req *pluginv1.ClientRequest) {
+				resp := &pluginv1.ClientResponse{Id: req.GetId()}
+				if ev == nil {
+					resp.Error = "no client to ask"
+				} else if result, err := ev.Ask(ctx, req.GetMethod(), req.GetParamsJson()); err != nil {
+					resp.Error = err.Error()
+				} else {
+					resp.ResultJson = result
+				}
+				_ = send(&pluginv1.CallToolRequest{Input: &pluginv1.CallToolRequest_ClientResponse{ClientResponse: resp}})
+			}(out.ClientRequest)
 		default:
 			// A newer plugin's message this host does not know: ignore it (protocol rule).
 		}

@@ -36,7 +36,9 @@ type Host struct {
 	mu        sync.Mutex
 	cfg       *config.Config
 	slots     []*slot
-	listeners []func(old, new routeTable)
+	listeners []func(old, new *routeTable)
+	// updateListeners hear about resources plugins report as changed.
+	updateListeners []func(uri string)
 	routes    atomic.Pointer[routeTable]
 	binWatch  *filewatch.Watcher // nil unless WatchBinaries runs
 	retiring  sync.WaitGroup     // slots a reload replaced, still draining
@@ -51,8 +53,7 @@ type Host struct {
 // New prepares a host for cfg; Start launches the plugins.
 func New(cfg *config.Config, logger *slog.Logger) *Host {
 	h := &Host{cfg: cfg, log: logger, draining: map[*slot]bool{}}
-	empty := routeTable{}
-	h.routes.Store(&empty)
+	h.routes.Store(emptyRoutes())
 	for _, name := range sortedPluginNames(cfg) {
 		h.slots = append(h.slots, h.newSlot(cfg, cfg.Plugins[name]))
 	}
@@ -60,7 +61,9 @@ func New(cfg *config.Config, logger *slog.Logger) *Host {
 }
 
 func (h *Host) newSlot(cfg *config.Config, p *config.Plugin) *slot {
-	return newSlot(p, cfg.DataDir, p.DrainTimeout, h.log, h.installInstance)
+	s := newSlot(p, cfg.DataDir, p.DrainTimeout, h.log, h.installInstance)
+	s.onNotify = h.resourceUpdated
+	return s
 }
 
 func sortedPluginNames(cfg *config.Config) []string {
@@ -151,15 +154,15 @@ func (h *Host) installInstance(s *slot, next *instance) (*instance, error) {
 
 // OnRoutesChanged registers fn to be told about every change of the tool table,
 // after the change. The MCP layer uses it to add and remove tools.
-func (h *Host) OnRoutesChanged(fn func(old, new routeTable)) {
+func (h *Host) OnRoutesChanged(fn func(old, new *routeTable)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.listeners = append(h.listeners, fn)
 }
 
-func (h *Host) setRoutesLocked(table routeTable) {
-	old := *h.routes.Load()
-	h.routes.Store(&table)
+func (h *Host) setRoutesLocked(table *routeTable) {
+	old := h.routes.Load()
+	h.routes.Store(table)
 	for _, fn := range h.listeners {
 		fn(old, table)
 	}
@@ -167,10 +170,10 @@ func (h *Host) setRoutesLocked(table routeTable) {
 
 // Tools lists the tools caller may see, in name order.
 func (h *Host) Tools(caller *auth.Caller) []*route {
-	table := *h.routes.Load()
+	table := h.routes.Load()
 	var out []*route
-	for _, n := range table.sortedNames() {
-		if r := table[n]; allowed(caller, r.policies) {
+	for _, n := range sortedKeys(table.tools) {
+		if r := table.tools[n]; allowed(caller, r.policies) {
 			out = append(out, r)
 		}
 	}
@@ -179,7 +182,7 @@ func (h *Host) Tools(caller *auth.Caller) []*route {
 
 // lookup finds the route for a tool the caller may call.
 func (h *Host) lookup(caller *auth.Caller, name string) (*route, error) {
-	r, ok := (*h.routes.Load())[name]
+	r, ok := h.routes.Load().tools[name]
 	if !ok || !allowed(caller, r.policies) {
 		return nil, ErrUnknownTool
 	}
@@ -276,10 +279,10 @@ type ToolInfo struct {
 
 // Catalog lists every exposed tool regardless of policy, in name order.
 func (h *Host) Catalog() []ToolInfo {
-	table := *h.routes.Load()
-	out := make([]ToolInfo, 0, len(table))
-	for _, n := range table.sortedNames() {
-		r := table[n]
+	table := h.routes.Load()
+	out := make([]ToolInfo, 0, len(table.tools))
+	for _, n := range sortedKeys(table.tools) {
+		r := table.tools[n]
 		info := ToolInfo{
 			Plugin:      r.slot.cfg.Name,
 			Name:        r.name,

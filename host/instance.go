@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -30,6 +31,10 @@ type instance struct {
 	pid     int
 	sha256  string
 	started time.Time
+
+	// ctx ends when the instance is stopped (ends its notification stream).
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// In-flight calls, so a replaced instance can finish them before it stops.
 	mu       sync.Mutex
@@ -74,6 +79,7 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 		Stderr:           io.Discard,
 	})
 	inst := &instance{cmd: cmd, client: client, sha256: sum, started: time.Now()}
+	inst.ctx, inst.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
 		if !ok {
@@ -135,6 +141,7 @@ const stopGrace = 2 * time.Second
 // process group, which also takes any children it started (they could otherwise
 // hold its output pipes open and outlive it).
 func (i *instance) stop() {
+	i.cancel()
 	done := make(chan struct{})
 	go func() { i.client.Kill(); close(done) }()
 	select {
@@ -143,6 +150,33 @@ func (i *instance) stop() {
 	}
 	killProcessGroup(i.cmd)
 	<-done
+}
+
+// has reports whether the plugin declared a capability ("resources", ...).
+func (i *instance) has(capability string) bool {
+	return slices.Contains(i.desc.GetCapabilities(), capability)
+}
+
+// watchNotifications relays the plugin's own events (resource updates) to
+// onNotify until the instance stops.
+func (i *instance) watchNotifications(onNotify func(uri string), log *slog.Logger) {
+	if !i.has("notifications") {
+		return
+	}
+	stream, err := i.rpc.Notifications(i.ctx, &pluginv1.NotificationsRequest{})
+	if err != nil {
+		log.Warn("plugin notifications unavailable", "error", err)
+		return
+	}
+	for {
+		n, err := stream.Recv()
+		if err != nil {
+			return // the instance stopped or died; a new one opens its own stream
+		}
+		if u := n.GetResourceUpdated(); u != nil {
+			onNotify(u.GetUri())
+		}
+	}
 }
 
 // enter registers a call on the instance; false once it is draining (replaced).

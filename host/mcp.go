@@ -31,24 +31,35 @@ type MCPOptions struct {
 	MaxBodyBytes int64
 	// SessionTimeout closes idle sessions; 0 keeps them until the client ends them.
 	SessionTimeout time.Duration
+	// EventStore, if set, lets clients resume SSE streams (Last-Event-ID).
+	EventStore mcp.EventStore
 }
 
-// NewMCPHandler returns the Streamable HTTP handler serving h's tools. The
-// request context must carry the verified caller (auth.WithCaller) when an
-// authentication provider is configured; see Server.
+// NewMCPHandler returns the Streamable HTTP handler serving h's tools, resources
+// and prompts. The request context must carry the verified caller
+// (auth.WithCaller) when an authentication provider is configured; see Server.
 func NewMCPHandler(h *Host, opts MCPOptions) http.Handler {
-	srv := mcp.NewServer(&mcp.Implementation{Name: "mcphost", Version: opts.Version}, &mcp.ServerOptions{
+	var srv *mcp.Server
+	srv = mcp.NewServer(&mcp.Implementation{Name: "mcphost", Version: opts.Version}, &mcp.ServerOptions{
 		Logger: opts.Logger,
+		// Tools and logging always; resources and prompts are advertised when a
+		// live plugin offers them (the SDK infers that when a session starts).
 		Capabilities: &mcp.ServerCapabilities{
 			Tools:   &mcp.ToolCapabilities{ListChanged: true},
 			Logging: &mcp.LoggingCapabilities{},
 		},
-		// tools/list is filtered by the caller's policy, so it must not be shared.
-		SetCacheable: func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) { c.CacheScope = "private" },
+		// Lists are filtered by the caller's policy, so they must not be shared.
+		SetCacheable:       func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) { c.CacheScope = "private" },
+		CompletionHandler:  completionHandler(h),
+		SubscribeHandler:   func(ctx context.Context, req *mcp.SubscribeRequest) error { return checkSubscribable(h, req.Extra, req.Params.URI) },
+		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
 	})
 	srv.AddReceivingMiddleware(policyMiddleware(h))
-	h.OnRoutesChanged(func(old, new routeTable) { syncTools(srv, h, old, new) })
-	syncTools(srv, h, routeTable{}, *h.routes.Load())
+	h.OnRoutesChanged(func(old, new *routeTable) { syncFeatures(srv, h, old, new) })
+	h.OnResourceUpdated(func(uri string) {
+		_ = srv.ResourceUpdated(context.Background(), &mcp.ResourceUpdatedNotificationParams{URI: uri})
+	})
+	syncFeatures(srv, h, emptyRoutes(), h.routes.Load())
 
 	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{
 		Stateless:           opts.Stateless,
@@ -56,55 +67,109 @@ func NewMCPHandler(h *Host, opts MCPOptions) http.Handler {
 		Logger:              opts.Logger,
 		MaxRequestBodyBytes: opts.MaxBodyBytes,
 		SessionTimeout:      opts.SessionTimeout,
+		EventStore:          opts.EventStore,
 	})
 }
 
-// syncTools applies the difference between two routing tables to the MCP server;
-// the SDK then tells connected sessions that the tool list changed.
-func syncTools(srv *mcp.Server, h *Host, old, new routeTable) {
-	var removed []string
-	for name := range old {
-		if _, ok := new[name]; !ok {
-			removed = append(removed, name)
-		}
+// syncFeatures applies the difference between two routing tables to the MCP
+// server; the SDK then tells connected sessions what changed (list_changed).
+func syncFeatures(srv *mcp.Server, h *Host, old, new *routeTable) {
+	if gone := removed(old.tools, new.tools); len(gone) > 0 {
+		srv.RemoveTools(gone...)
 	}
-	if len(removed) > 0 {
-		srv.RemoveTools(removed...)
-	}
-	for _, name := range new.sortedNames() {
-		r := new[name]
-		if o, ok := old[name]; ok && o.tool == r.tool && o.slot == r.slot {
+	for _, name := range sortedKeys(new.tools) {
+		r := new.tools[name]
+		if o := old.tools[name]; o != nil && o.tool == r.tool && o.slot == r.slot {
 			continue
 		}
 		srv.AddTool(mcpTool(r), toolHandler(h, name))
 	}
+	if gone := removed(old.prompts, new.prompts); len(gone) > 0 {
+		srv.RemovePrompts(gone...)
+	}
+	for _, name := range sortedKeys(new.prompts) {
+		if fr := new.prompts[name]; changedFeature(old.prompts[name], fr) {
+			srv.AddPrompt(mcpPrompt(fr), promptHandler(h, name))
+		}
+	}
+	if gone := removed(old.resources, new.resources); len(gone) > 0 {
+		srv.RemoveResources(gone...)
+	}
+	for _, uri := range sortedKeys(new.resources) {
+		if fr := new.resources[uri]; changedFeature(old.resources[uri], fr) {
+			srv.AddResource(mcpResource(fr.resource), resourceHandler(h, ""))
+		}
+	}
+	if gone := removed(old.templates, new.templates); len(gone) > 0 {
+		srv.RemoveResourceTemplates(gone...)
+	}
+	for _, tmpl := range sortedKeys(new.templates) {
+		if fr := new.templates[tmpl]; changedFeature(old.templates[tmpl], fr) {
+			srv.AddResourceTemplate(mcpTemplate(fr.template), resourceHandler(h, tmpl))
+		}
+	}
 }
 
-// policyMiddleware hides tools the caller may not call from tools/list. Calls are
-// checked by Host.CallTool, which answers exactly as for an unknown tool.
+func removed[V any](old, new map[string]V) []string {
+	var gone []string
+	for k := range old {
+		if _, ok := new[k]; !ok {
+			gone = append(gone, k)
+		}
+	}
+	return gone
+}
+
+func changedFeature(old, new *featureRoute) bool {
+	return old == nil || old.slot != new.slot || old.prompt != new.prompt || old.resource != new.resource || old.template != new.template
+}
+
+// policyMiddleware hides what the caller may not use from every list. Calls and
+// reads are checked by Host, which answers exactly as for something missing.
 func policyMiddleware(h *Host) mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 			res, err := next(ctx, method, req)
-			if method != "tools/list" || err != nil {
-				return res, err
-			}
-			list, ok := res.(*mcp.ListToolsResult)
-			if !ok {
+			if err != nil {
 				return res, err
 			}
 			caller := callerFromExtra(req.GetExtra())
-			visible := make([]*mcp.Tool, 0, len(list.Tools))
-			for _, t := range list.Tools {
-				if _, err := h.lookup(caller, t.Name); err == nil {
-					visible = append(visible, t)
-				}
+			table := h.routes.Load()
+			switch list := res.(type) {
+			case *mcp.ListToolsResult:
+				out := *list
+				out.Tools = filter(list.Tools, func(t *mcp.Tool) bool { _, err := h.lookup(caller, t.Name); return err == nil })
+				return &out, nil
+			case *mcp.ListPromptsResult:
+				out := *list
+				out.Prompts = filter(list.Prompts, func(p *mcp.Prompt) bool { return visible(caller, table.prompts[p.Name]) })
+				return &out, nil
+			case *mcp.ListResourcesResult:
+				out := *list
+				out.Resources = filter(list.Resources, func(r *mcp.Resource) bool { return visible(caller, table.resources[r.URI]) })
+				return &out, nil
+			case *mcp.ListResourceTemplatesResult:
+				out := *list
+				out.ResourceTemplates = filter(list.ResourceTemplates, func(t *mcp.ResourceTemplate) bool {
+					return visible(caller, table.templates[t.URITemplate])
+				})
+				return &out, nil
 			}
-			filtered := *list
-			filtered.Tools = visible
-			return &filtered, nil
+			return res, nil
 		}
 	}
+}
+
+func visible(caller *auth.Caller, fr *featureRoute) bool { return fr != nil && allowed(caller, fr.policies) }
+
+func filter[T any](items []T, keep func(T) bool) []T {
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		if keep(it) {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 func callerFromExtra(extra *mcp.RequestExtra) *auth.Caller {
@@ -153,6 +218,33 @@ func (e *sessionEvents) Log(level, logger string, data json.RawMessage) {
 	_ = e.req.Session.Log(e.ctx, &mcp.LoggingMessageParams{Level: mcp.LoggingLevel(level), Logger: logger, Data: v})
 }
 
+// Ask forwards a plugin's request to the calling client on its session.
+func (e *sessionEvents) Ask(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+	switch method {
+	case "sampling/createMessage":
+		var p mcp.CreateMessageParams
+		if err := json.Unmarshal(params, &p); err != nil {
+			return nil, fmt.Errorf("invalid sampling request: %w", err)
+		}
+		res, err := e.req.Session.CreateMessage(ctx, &p)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(res)
+	case "elicitation/create":
+		var p mcp.ElicitParams
+		if err := json.Unmarshal(params, &p); err != nil {
+			return nil, fmt.Errorf("invalid elicitation request: %w", err)
+		}
+		res, err := e.req.Session.Elicit(ctx, &p)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(res)
+	}
+	return nil, fmt.Errorf("plugins may not send %q to the client", method)
+}
+
 func mcpTool(r *route) *mcp.Tool {
 	t := r.tool
 	out := &mcp.Tool{
@@ -173,12 +265,8 @@ func mcpTool(r *route) *mcp.Tool {
 			OpenWorldHint:   a.OpenWorldHint,
 		}
 	}
-	for _, i := range t.GetIcons() {
-		out.Icons = append(out.Icons, mcp.Icon{Source: i.GetSrc(), MIMEType: i.GetMimeType(), Sizes: i.GetSizes(), Theme: mcp.IconTheme(i.GetTheme())})
-	}
-	if len(t.GetMetaJson()) > 0 {
-		_ = json.Unmarshal(t.GetMetaJson(), &out.Meta)
-	}
+	out.Icons = mcpIcons(t.GetIcons())
+	unmarshalOptional(t.GetMetaJson(), &out.Meta)
 	return out
 }
 
@@ -187,9 +275,7 @@ func toMCPResult(r *pluginv1.CallToolResult) *mcp.CallToolResult {
 	if sc := r.GetStructuredContentJson(); len(sc) > 0 {
 		out.StructuredContent = json.RawMessage(sc)
 	}
-	if len(r.GetMetaJson()) > 0 {
-		_ = json.Unmarshal(r.GetMetaJson(), &out.Meta)
-	}
+	unmarshalOptional(r.GetMetaJson(), &out.Meta)
 	for _, c := range r.GetContent() {
 		if mc := toMCPContent(c); mc != nil {
 			out.Content = append(out.Content, mc)
@@ -207,9 +293,7 @@ func toMCPContent(c *pluginv1.Content) mcp.Content {
 		}
 	}
 	var meta mcp.Meta
-	if len(c.GetMetaJson()) > 0 {
-		_ = json.Unmarshal(c.GetMetaJson(), &meta)
-	}
+	unmarshalOptional(c.GetMetaJson(), &meta)
 	switch k := c.GetKind().(type) {
 	case *pluginv1.Content_Text:
 		return &mcp.TextContent{Text: k.Text.GetText(), Annotations: ann, Meta: meta}
@@ -226,15 +310,7 @@ func toMCPContent(c *pluginv1.Content) mcp.Content {
 		}
 		return rl
 	case *pluginv1.Content_Resource:
-		rc := k.Resource.GetContents()
-		contents := &mcp.ResourceContents{URI: rc.GetUri(), MIMEType: rc.GetMimeType()}
-		switch b := rc.GetBody().(type) {
-		case *pluginv1.ResourceContents_Text:
-			contents.Text = b.Text
-		case *pluginv1.ResourceContents_Blob:
-			contents.Blob = b.Blob
-		}
-		return &mcp.EmbeddedResource{Resource: contents, Annotations: ann, Meta: meta}
+		return &mcp.EmbeddedResource{Resource: mcpContents(k.Resource.GetContents(), ""), Annotations: ann, Meta: meta}
 	}
 	return nil // a content kind from a newer plugin: dropped rather than sent malformed
 }

@@ -19,41 +19,86 @@ type route struct {
 	policies []config.Policy
 }
 
-// routeTable maps exposed tool names to routes. It is replaced, never mutated.
-type routeTable map[string]*route
+// featureRoute is how a resource, resource template or prompt reaches a plugin.
+// Exactly one of resource, template and prompt is set. They follow the plugin's
+// policy (plugins.<name>.require_*).
+type featureRoute struct {
+	// key is the resource URI, the template, or the prompt name as clients see it.
+	key      string
+	resource *pluginv1.Resource
+	template *pluginv1.ResourceTemplate
+	prompt   *pluginv1.Prompt
+	slot     *slot
+	policies []config.Policy
+}
 
-// buildRoutes computes the routing table from each plugin's description,
-// failing on a tool name exported by two plugins.
-func buildRoutes(slots []*slot, descs map[*slot]*pluginv1.DescribeResponse) (routeTable, error) {
-	table := routeTable{}
-	owner := map[string]string{}
+// routeTable maps everything clients can name to the plugin that serves it. It
+// is replaced, never mutated.
+type routeTable struct {
+	tools     map[string]*route
+	resources map[string]*featureRoute // by URI
+	templates map[string]*featureRoute // by URI template
+	prompts   map[string]*featureRoute // by exposed prompt name (prefix + name)
+}
+
+func emptyRoutes() *routeTable {
+	return &routeTable{tools: map[string]*route{}, resources: map[string]*featureRoute{}, templates: map[string]*featureRoute{}, prompts: map[string]*featureRoute{}}
+}
+
+// buildRoutes computes the routing table from each plugin's description, failing
+// on a name exported by two plugins.
+func buildRoutes(slots []*slot, descs map[*slot]*pluginv1.DescribeResponse) (*routeTable, error) {
+	table := emptyRoutes()
+	owners := map[string]string{} // "kind name" -> plugin
+	claim := func(kind, name, plugin, prefixHint string) error {
+		key := kind + " " + name
+		if other, dup := owners[key]; dup {
+			return fmt.Errorf("%s %q is exported by both plugins %s and %s%s", kind, name, other, plugin, prefixHint)
+		}
+		owners[key] = plugin
+		return nil
+	}
 	sorted := append([]*slot(nil), slots...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].cfg.Name < sorted[j].cfg.Name })
 	for _, s := range sorted {
-		for _, t := range descs[s].GetTools() {
-			name := s.cfg.Prefix + t.GetName()
-			if other, dup := owner[name]; dup {
-				return nil, fmt.Errorf("tool %q is exported by both plugins %s and %s; set plugins.%s.prefix (or plugins.%s.prefix) to tell them apart", name, other, s.cfg.Name, s.cfg.Name, other)
+		d, p := descs[s], s.cfg
+		hint := fmt.Sprintf("; set plugins.%s.prefix to tell them apart", p.Name)
+		for _, t := range d.GetTools() {
+			name := p.Prefix + t.GetName()
+			if err := claim("tool", name, p.Name, hint); err != nil {
+				return nil, err
 			}
-			owner[name] = s.cfg.Name
-			table[name] = &route{
-				name:     name,
-				tool:     t,
-				slot:     s,
-				timeout:  s.cfg.ToolTimeout(t.GetName()),
-				policies: s.cfg.ToolPolicies(t.GetName()),
+			table.tools[name] = &route{name: name, tool: t, slot: s, timeout: p.ToolTimeout(t.GetName()), policies: p.ToolPolicies(t.GetName())}
+		}
+		for _, pr := range d.GetPrompts() {
+			name := p.Prefix + pr.GetName()
+			if err := claim("prompt", name, p.Name, hint); err != nil {
+				return nil, err
 			}
+			table.prompts[name] = &featureRoute{key: name, prompt: pr, slot: s, policies: []config.Policy{p.Policy}}
+		}
+		for _, r := range d.GetResources() {
+			if err := claim("resource", r.GetUri(), p.Name, ""); err != nil {
+				return nil, err
+			}
+			table.resources[r.GetUri()] = &featureRoute{key: r.GetUri(), resource: r, slot: s, policies: []config.Policy{p.Policy}}
+		}
+		for _, t := range d.GetResourceTemplates() {
+			if err := claim("resource template", t.GetUriTemplate(), p.Name, ""); err != nil {
+				return nil, err
+			}
+			table.templates[t.GetUriTemplate()] = &featureRoute{key: t.GetUriTemplate(), template: t, slot: s, policies: []config.Policy{p.Policy}}
 		}
 	}
 	return table, nil
 }
 
-// sortedNames lists the table's tool names in order.
-func (t routeTable) sortedNames() []string {
-	names := make([]string, 0, len(t))
-	for n := range t {
-		names = append(names, n)
+// sortedKeys lists a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	sort.Strings(names)
-	return names
+	sort.Strings(keys)
+	return keys
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/yosida95/uritemplate/v3"
+
 	"github.com/mcphost/mcphost/config"
 )
 
@@ -56,6 +58,8 @@ type slot struct {
 	sem          chan struct{}
 	drainTimeout time.Duration
 	install      installFunc
+	// onNotify hears the live instance's resource-updated events.
+	onNotify func(s *slot, uri string)
 
 	// replaceMu serializes everything that brings up a new instance (restart, swap).
 	replaceMu sync.Mutex
@@ -100,6 +104,7 @@ func (s *slot) start(ctx context.Context) error {
 	s.cur, s.state, s.supervising = inst, StateRunning, true
 	s.mu.Unlock()
 	s.log.Info("plugin started", "version", inst.desc.GetVersion(), "pid", inst.pid, "tools", len(inst.desc.GetTools()))
+	s.listen(inst)
 	go s.supervise()
 	return nil
 }
@@ -183,6 +188,7 @@ func (s *slot) replace(ctx context.Context, why string) error {
 		next.stop()
 		return err
 	}
+	s.listen(next)
 	s.log.Info("plugin instance replaced", "reason", why, "version", next.desc.GetVersion(), "pid", next.pid, "sha256", next.sha256)
 	if old != nil {
 		s.mu.Lock()
@@ -201,6 +207,26 @@ func (s *slot) replace(ctx context.Context, why string) error {
 		}()
 	}
 	return nil
+}
+
+// listen relays inst's notifications while it lives.
+func (s *slot) listen(inst *instance) {
+	if s.onNotify != nil {
+		go inst.watchNotifications(func(uri string) { s.onNotify(s, uri) }, s.log)
+	}
+}
+
+// servesTemplateURI reports whether uri matches one of s's resource templates.
+func (s *slot) servesTemplateURI(table *routeTable, uri string) bool {
+	for _, fr := range table.templates {
+		if fr.slot != s {
+			continue
+		}
+		if t, err := uritemplate.New(fr.key); err == nil && t.Match(uri) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // kill stops every process of the slot now, draining ones included.

@@ -26,6 +26,7 @@ type Request struct {
 
 	hasProgress bool
 	send        func(*pluginv1.CallToolResponse) error
+	pending     *pendingRequests // nil outside a host call
 }
 
 type requestKey struct{}

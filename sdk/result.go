@@ -63,15 +63,15 @@ func Audio(data []byte, mimeType string) *Result {
 	return &Result{content: []*pluginv1.Content{{Kind: &pluginv1.Content_Audio{Audio: &pluginv1.BinaryContent{Data: data, MimeType: mimeType}}}}}
 }
 
-// Resource is an embedded text resource.
-func Resource(uri, mimeType, text string) *Result {
+// EmbeddedResource is an embedded text resource.
+func EmbeddedResource(uri, mimeType, text string) *Result {
 	return &Result{content: []*pluginv1.Content{{Kind: &pluginv1.Content_Resource{Resource: &pluginv1.EmbeddedResource{
 		Contents: &pluginv1.ResourceContents{Uri: uri, MimeType: mimeType, Body: &pluginv1.ResourceContents_Text{Text: text}},
 	}}}}}
 }
 
-// BlobResource is an embedded binary resource.
-func BlobResource(uri, mimeType string, data []byte) *Result {
+// EmbeddedBlob is an embedded binary resource.
+func EmbeddedBlob(uri, mimeType string, data []byte) *Result {
 	return &Result{content: []*pluginv1.Content{{Kind: &pluginv1.Content_Resource{Resource: &pluginv1.EmbeddedResource{
 		Contents: &pluginv1.ResourceContents{Uri: uri, MimeType: mimeType, Body: &pluginv1.ResourceContents_Blob{Blob: data}},
 	}}}}}

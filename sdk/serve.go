@@ -20,9 +20,12 @@ import (
 
 // Plugin is everything one plugin binary offers.
 type Plugin struct {
-	Name    string
-	Version string
-	Tools   []Tool
+	Name              string
+	Version           string
+	Tools             []Tool
+	Resources         []Resource
+	ResourceTemplates []ResourceTemplate
+	Prompts           []Prompt
 }
 
 // Serve runs the plugin until the host stops it. It must be called from main; run
@@ -51,15 +54,22 @@ func Logger() hclog.Logger {
 // server implements the plugin side of the protocol.
 type server struct {
 	pluginv1.UnimplementedPluginServiceServer
-	describe *pluginv1.DescribeResponse
-	tools    map[string]Tool
-	logger   hclog.Logger
+	describe  *pluginv1.DescribeResponse
+	tools     map[string]Tool
+	resources map[string]Resource
+	templates map[string]ResourceTemplate
+	prompts   map[string]Prompt
+	logger    hclog.Logger
+	notify    *broadcaster
 }
 
 // newServer checks the declared tools (construction errors, duplicates, schemas)
 // so a bad plugin fails fast with a clear message rather than at the host.
 func newServer(p Plugin, logger hclog.Logger) (*server, error) {
-	s := &server{tools: map[string]Tool{}, logger: logger}
+	s := &server{
+		tools: map[string]Tool{}, resources: map[string]Resource{}, templates: map[string]ResourceTemplate{},
+		prompts: map[string]Prompt{}, logger: logger, notify: defaultBroadcaster,
+	}
 	d := &pluginv1.DescribeResponse{Name: p.Name, Version: p.Version, ProtocolVersion: pluginrpc.ProtocolVersion}
 	for _, t := range p.Tools {
 		if t.err != nil {
@@ -77,8 +87,59 @@ func newServer(p Plugin, logger hclog.Logger) (*server, error) {
 		s.tools[t.name] = t
 		d.Tools = append(d.Tools, toolToProto(t))
 	}
+	if err := s.addFeatures(p, d); err != nil {
+		return nil, err
+	}
 	s.describe = d
 	return s, nil
+}
+
+// addFeatures checks and indexes resources, templates and prompts, and declares
+// the capabilities they need.
+func (s *server) addFeatures(p Plugin, d *pluginv1.DescribeResponse) error {
+	completions := false
+	for _, r := range p.Resources {
+		if r.URI == "" || r.Name == "" || r.Read == nil {
+			return fmt.Errorf("resource %q needs a URI, a Name and a Read function", r.URI)
+		}
+		if _, dup := s.resources[r.URI]; dup {
+			return fmt.Errorf("resource %s is declared twice", r.URI)
+		}
+		s.resources[r.URI] = r
+		d.Resources = append(d.Resources, resourceToProto(r))
+	}
+	for _, t := range p.ResourceTemplates {
+		if t.URITemplate == "" || t.Name == "" || t.Read == nil {
+			return fmt.Errorf("resource template %q needs a URITemplate, a Name and a Read function", t.URITemplate)
+		}
+		if _, dup := s.templates[t.URITemplate]; dup {
+			return fmt.Errorf("resource template %s is declared twice", t.URITemplate)
+		}
+		s.templates[t.URITemplate] = t
+		d.ResourceTemplates = append(d.ResourceTemplates, templateToProto(t))
+		completions = completions || t.Complete != nil
+	}
+	for _, pr := range p.Prompts {
+		if pr.Name == "" || pr.Get == nil {
+			return fmt.Errorf("prompt %q needs a Name and a Get function", pr.Name)
+		}
+		if _, dup := s.prompts[pr.Name]; dup {
+			return fmt.Errorf("prompt %s is declared twice", pr.Name)
+		}
+		s.prompts[pr.Name] = pr
+		d.Prompts = append(d.Prompts, promptToProto(pr))
+		completions = completions || pr.Complete != nil
+	}
+	if len(s.resources)+len(s.templates) > 0 {
+		d.Capabilities = append(d.Capabilities, "resources", "notifications")
+	}
+	if len(s.prompts) > 0 {
+		d.Capabilities = append(d.Capabilities, "prompts")
+	}
+	if completions {
+		d.Capabilities = append(d.Capabilities, "completions")
+	}
+	return nil
 }
 
 func (s *server) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
@@ -95,12 +156,24 @@ func (s *server) CallTool(stream pluginv1.PluginService_CallToolServer) error {
 		return errors.New("protocol error: first CallTool message must be start")
 	}
 	send := lockedSender(stream.Send)
-	res := s.run(stream.Context(), start, send)
+	pending := newPending()
+	go func() { // answers to the handler's requests to the client (Sample, Elicit)
+		for {
+			in, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			if resp := in.GetClientResponse(); resp != nil {
+				pending.deliver(resp)
+			}
+		}
+	}()
+	res := s.run(stream.Context(), start, send, pending)
 	return send(&pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_Result{Result: res.toProto()}})
 }
 
 // run executes one call; a panicking handler becomes a tool error, not a dead plugin.
-func (s *server) run(ctx context.Context, start *pluginv1.CallToolStart, send func(*pluginv1.CallToolResponse) error) (res *Result) {
+func (s *server) run(ctx context.Context, start *pluginv1.CallToolStart, send func(*pluginv1.CallToolResponse) error, pending *pendingRequests) (res *Result) {
 	t, ok := s.tools[start.GetTool()]
 	if !ok {
 		return Errorf("unknown tool %q", start.GetTool())
@@ -112,6 +185,7 @@ func (s *server) run(ctx context.Context, start *pluginv1.CallToolStart, send fu
 		SessionID:   start.GetMeta().GetMcpSessionId(),
 		hasProgress: len(start.GetMeta().GetProgressTokenJson()) > 0,
 		send:        send,
+		pending:     pending,
 	}
 	ctx = context.WithValue(ctx, requestKey{}, req)
 	defer func() {
@@ -159,5 +233,5 @@ func (p Plugin) Invoke(ctx context.Context, tool string, caller *Caller, args []
 		return nil, err
 	}
 	start := &pluginv1.CallToolStart{Tool: tool, ArgumentsJson: args, Caller: pluginrpc.CallerToProto(caller)}
-	return s.run(ctx, start, func(*pluginv1.CallToolResponse) error { return nil }), nil
+	return s.run(ctx, start, func(*pluginv1.CallToolResponse) error { return nil }, nil), nil
 }

@@ -88,7 +88,7 @@ func main() {
 				sdk.Text("text"),
 				sdk.Image([]byte{0x89, 'P', 'N', 'G'}, "image/png"),
 				sdk.Audio([]byte{'R', 'I', 'F', 'F'}, "audio/wav"),
-				sdk.Resource("test://doc", "text/plain", "embedded"),
+				sdk.EmbeddedResource("test://doc", "text/plain", "embedded"),
 				sdk.ResourceLink("test://link", "link", "a link", "text/plain"),
 				sdk.Object(map[string]int{"n": 1}),
 			), nil

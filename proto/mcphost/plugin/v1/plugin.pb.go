@@ -96,11 +96,14 @@ type DescribeResponse struct {
 	// The plugin protocol version the plugin was built against.
 	ProtocolVersion uint32  `protobuf:"varint,3,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	Tools           []*Tool `protobuf:"bytes,4,rep,name=tools,proto3" json:"tools,omitempty"`
-	// Features the plugin offers beyond tools (for example "resources", "prompts",
-	// "completions"). Empty for a tools-only plugin.
-	Capabilities  []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Features the plugin offers beyond tools: "resources", "prompts",
+	// "completions", "notifications". Empty for a tools-only plugin.
+	Capabilities      []string            `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Resources         []*Resource         `protobuf:"bytes,6,rep,name=resources,proto3" json:"resources,omitempty"`
+	ResourceTemplates []*ResourceTemplate `protobuf:"bytes,7,rep,name=resource_templates,json=resourceTemplates,proto3" json:"resource_templates,omitempty"`
+	Prompts           []*Prompt           `protobuf:"bytes,8,rep,name=prompts,proto3" json:"prompts,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -168,6 +171,971 @@ func (x *DescribeResponse) GetCapabilities() []string {
 	return nil
 }
 
+func (x *DescribeResponse) GetResources() []*Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *DescribeResponse) GetResourceTemplates() []*ResourceTemplate {
+	if x != nil {
+		return x.ResourceTemplates
+	}
+	return nil
+}
+
+func (x *DescribeResponse) GetPrompts() []*Prompt {
+	if x != nil {
+		return x.Prompts
+	}
+	return nil
+}
+
+// Resource describes one MCP resource with a fixed URI.
+type Resource struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Uri             string                 `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
+	Name            string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Title           string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Description     string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	MimeType        string                 `protobuf:"bytes,5,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
+	Size            *int64                 `protobuf:"varint,6,opt,name=size,proto3,oneof" json:"size,omitempty"`
+	Icons           []*Icon                `protobuf:"bytes,7,rep,name=icons,proto3" json:"icons,omitempty"`
+	AnnotationsJson []byte                 `protobuf:"bytes,8,opt,name=annotations_json,json=annotationsJson,proto3" json:"annotations_json,omitempty"`
+	MetaJson        []byte                 `protobuf:"bytes,9,opt,name=meta_json,json=metaJson,proto3" json:"meta_json,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Resource) Reset() {
+	*x = Resource{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resource) ProtoMessage() {}
+
+func (x *Resource) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resource.ProtoReflect.Descriptor instead.
+func (*Resource) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Resource) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *Resource) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Resource) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Resource) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Resource) GetMimeType() string {
+	if x != nil {
+		return x.MimeType
+	}
+	return ""
+}
+
+func (x *Resource) GetSize() int64 {
+	if x != nil && x.Size != nil {
+		return *x.Size
+	}
+	return 0
+}
+
+func (x *Resource) GetIcons() []*Icon {
+	if x != nil {
+		return x.Icons
+	}
+	return nil
+}
+
+func (x *Resource) GetAnnotationsJson() []byte {
+	if x != nil {
+		return x.AnnotationsJson
+	}
+	return nil
+}
+
+func (x *Resource) GetMetaJson() []byte {
+	if x != nil {
+		return x.MetaJson
+	}
+	return nil
+}
+
+// ResourceTemplate describes a family of resources (RFC 6570 URI template).
+type ResourceTemplate struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	UriTemplate     string                 `protobuf:"bytes,1,opt,name=uri_template,json=uriTemplate,proto3" json:"uri_template,omitempty"`
+	Name            string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Title           string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Description     string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	MimeType        string                 `protobuf:"bytes,5,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
+	Icons           []*Icon                `protobuf:"bytes,6,rep,name=icons,proto3" json:"icons,omitempty"`
+	AnnotationsJson []byte                 `protobuf:"bytes,7,opt,name=annotations_json,json=annotationsJson,proto3" json:"annotations_json,omitempty"`
+	MetaJson        []byte                 `protobuf:"bytes,8,opt,name=meta_json,json=metaJson,proto3" json:"meta_json,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ResourceTemplate) Reset() {
+	*x = ResourceTemplate{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceTemplate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceTemplate) ProtoMessage() {}
+
+func (x *ResourceTemplate) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceTemplate.ProtoReflect.Descriptor instead.
+func (*ResourceTemplate) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ResourceTemplate) GetUriTemplate() string {
+	if x != nil {
+		return x.UriTemplate
+	}
+	return ""
+}
+
+func (x *ResourceTemplate) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResourceTemplate) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ResourceTemplate) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ResourceTemplate) GetMimeType() string {
+	if x != nil {
+		return x.MimeType
+	}
+	return ""
+}
+
+func (x *ResourceTemplate) GetIcons() []*Icon {
+	if x != nil {
+		return x.Icons
+	}
+	return nil
+}
+
+func (x *ResourceTemplate) GetAnnotationsJson() []byte {
+	if x != nil {
+		return x.AnnotationsJson
+	}
+	return nil
+}
+
+func (x *ResourceTemplate) GetMetaJson() []byte {
+	if x != nil {
+		return x.MetaJson
+	}
+	return nil
+}
+
+// Prompt describes one MCP prompt.
+type Prompt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Arguments     []*PromptArgument      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty"`
+	Icons         []*Icon                `protobuf:"bytes,5,rep,name=icons,proto3" json:"icons,omitempty"`
+	MetaJson      []byte                 `protobuf:"bytes,6,opt,name=meta_json,json=metaJson,proto3" json:"meta_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Prompt) Reset() {
+	*x = Prompt{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Prompt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Prompt) ProtoMessage() {}
+
+func (x *Prompt) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Prompt.ProtoReflect.Descriptor instead.
+func (*Prompt) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Prompt) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Prompt) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Prompt) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Prompt) GetArguments() []*PromptArgument {
+	if x != nil {
+		return x.Arguments
+	}
+	return nil
+}
+
+func (x *Prompt) GetIcons() []*Icon {
+	if x != nil {
+		return x.Icons
+	}
+	return nil
+}
+
+func (x *Prompt) GetMetaJson() []byte {
+	if x != nil {
+		return x.MetaJson
+	}
+	return nil
+}
+
+type PromptArgument struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Required      bool                   `protobuf:"varint,4,opt,name=required,proto3" json:"required,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromptArgument) Reset() {
+	*x = PromptArgument{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromptArgument) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromptArgument) ProtoMessage() {}
+
+func (x *PromptArgument) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromptArgument.ProtoReflect.Descriptor instead.
+func (*PromptArgument) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PromptArgument) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PromptArgument) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *PromptArgument) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *PromptArgument) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+type ReadResourceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Uri   string                 `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
+	// The resource template the URI matched, or empty for a fixed resource.
+	UriTemplate   string       `protobuf:"bytes,2,opt,name=uri_template,json=uriTemplate,proto3" json:"uri_template,omitempty"`
+	Caller        *Caller      `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
+	Meta          *RequestMeta `protobuf:"bytes,4,opt,name=meta,proto3" json:"meta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadResourceRequest) Reset() {
+	*x = ReadResourceRequest{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadResourceRequest) ProtoMessage() {}
+
+func (x *ReadResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadResourceRequest.ProtoReflect.Descriptor instead.
+func (*ReadResourceRequest) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReadResourceRequest) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *ReadResourceRequest) GetUriTemplate() string {
+	if x != nil {
+		return x.UriTemplate
+	}
+	return ""
+}
+
+func (x *ReadResourceRequest) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+func (x *ReadResourceRequest) GetMeta() *RequestMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+type ReadResourceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Contents      []*ResourceContents    `protobuf:"bytes,1,rep,name=contents,proto3" json:"contents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadResourceResponse) Reset() {
+	*x = ReadResourceResponse{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadResourceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadResourceResponse) ProtoMessage() {}
+
+func (x *ReadResourceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadResourceResponse.ProtoReflect.Descriptor instead.
+func (*ReadResourceResponse) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReadResourceResponse) GetContents() []*ResourceContents {
+	if x != nil {
+		return x.Contents
+	}
+	return nil
+}
+
+type GetPromptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The prompt's name as the plugin declared it (without any host prefix).
+	Name          string            `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Arguments     map[string]string `protobuf:"bytes,2,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Caller        *Caller           `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
+	Meta          *RequestMeta      `protobuf:"bytes,4,opt,name=meta,proto3" json:"meta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPromptRequest) Reset() {
+	*x = GetPromptRequest{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPromptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPromptRequest) ProtoMessage() {}
+
+func (x *GetPromptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPromptRequest.ProtoReflect.Descriptor instead.
+func (*GetPromptRequest) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetPromptRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetPromptRequest) GetArguments() map[string]string {
+	if x != nil {
+		return x.Arguments
+	}
+	return nil
+}
+
+func (x *GetPromptRequest) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+func (x *GetPromptRequest) GetMeta() *RequestMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+type GetPromptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Description   string                 `protobuf:"bytes,1,opt,name=description,proto3" json:"description,omitempty"`
+	Messages      []*PromptMessage       `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPromptResponse) Reset() {
+	*x = GetPromptResponse{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPromptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPromptResponse) ProtoMessage() {}
+
+func (x *GetPromptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPromptResponse.ProtoReflect.Descriptor instead.
+func (*GetPromptResponse) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetPromptResponse) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *GetPromptResponse) GetMessages() []*PromptMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type PromptMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "user" or "assistant".
+	Role          string   `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	Content       *Content `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromptMessage) Reset() {
+	*x = PromptMessage{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromptMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromptMessage) ProtoMessage() {}
+
+func (x *PromptMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromptMessage.ProtoReflect.Descriptor instead.
+func (*PromptMessage) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PromptMessage) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *PromptMessage) GetContent() *Content {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+type CompleteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "ref/prompt" or "ref/resource".
+	RefType string `protobuf:"bytes,1,opt,name=ref_type,json=refType,proto3" json:"ref_type,omitempty"`
+	// The prompt name (as declared by the plugin) or the resource template URI.
+	RefName       string `protobuf:"bytes,2,opt,name=ref_name,json=refName,proto3" json:"ref_name,omitempty"`
+	ArgumentName  string `protobuf:"bytes,3,opt,name=argument_name,json=argumentName,proto3" json:"argument_name,omitempty"`
+	ArgumentValue string `protobuf:"bytes,4,opt,name=argument_value,json=argumentValue,proto3" json:"argument_value,omitempty"`
+	// Values of arguments the client already filled in.
+	ContextArguments map[string]string `protobuf:"bytes,5,rep,name=context_arguments,json=contextArguments,proto3" json:"context_arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Caller           *Caller           `protobuf:"bytes,6,opt,name=caller,proto3" json:"caller,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CompleteRequest) Reset() {
+	*x = CompleteRequest{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteRequest) ProtoMessage() {}
+
+func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
+func (*CompleteRequest) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CompleteRequest) GetRefType() string {
+	if x != nil {
+		return x.RefType
+	}
+	return ""
+}
+
+func (x *CompleteRequest) GetRefName() string {
+	if x != nil {
+		return x.RefName
+	}
+	return ""
+}
+
+func (x *CompleteRequest) GetArgumentName() string {
+	if x != nil {
+		return x.ArgumentName
+	}
+	return ""
+}
+
+func (x *CompleteRequest) GetArgumentValue() string {
+	if x != nil {
+		return x.ArgumentValue
+	}
+	return ""
+}
+
+func (x *CompleteRequest) GetContextArguments() map[string]string {
+	if x != nil {
+		return x.ContextArguments
+	}
+	return nil
+}
+
+func (x *CompleteRequest) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+type CompleteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	Total         *int32                 `protobuf:"varint,2,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	HasMore       bool                   `protobuf:"varint,3,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteResponse) Reset() {
+	*x = CompleteResponse{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteResponse) ProtoMessage() {}
+
+func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
+func (*CompleteResponse) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CompleteResponse) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *CompleteResponse) GetTotal() int32 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *CompleteResponse) GetHasMore() bool {
+	if x != nil {
+		return x.HasMore
+	}
+	return false
+}
+
+type NotificationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationsRequest) Reset() {
+	*x = NotificationsRequest{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationsRequest) ProtoMessage() {}
+
+func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationsRequest.ProtoReflect.Descriptor instead.
+func (*NotificationsRequest) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+}
+
+type NotificationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*NotificationsResponse_ResourceUpdated
+	Event         isNotificationsResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationsResponse) Reset() {
+	*x = NotificationsResponse{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationsResponse) ProtoMessage() {}
+
+func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationsResponse.ProtoReflect.Descriptor instead.
+func (*NotificationsResponse) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *NotificationsResponse) GetEvent() isNotificationsResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *NotificationsResponse) GetResourceUpdated() *ResourceUpdated {
+	if x != nil {
+		if x, ok := x.Event.(*NotificationsResponse_ResourceUpdated); ok {
+			return x.ResourceUpdated
+		}
+	}
+	return nil
+}
+
+type isNotificationsResponse_Event interface {
+	isNotificationsResponse_Event()
+}
+
+type NotificationsResponse_ResourceUpdated struct {
+	ResourceUpdated *ResourceUpdated `protobuf:"bytes,1,opt,name=resource_updated,json=resourceUpdated,proto3,oneof"`
+}
+
+func (*NotificationsResponse_ResourceUpdated) isNotificationsResponse_Event() {}
+
+// ResourceUpdated says the resource at uri changed; subscribed clients are told.
+type ResourceUpdated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uri           string                 `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceUpdated) Reset() {
+	*x = ResourceUpdated{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceUpdated) ProtoMessage() {}
+
+func (x *ResourceUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceUpdated.ProtoReflect.Descriptor instead.
+func (*ResourceUpdated) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ResourceUpdated) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
 // Tool describes one MCP tool.
 type Tool struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -188,7 +1156,7 @@ type Tool struct {
 
 func (x *Tool) Reset() {
 	*x = Tool{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[2]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -200,7 +1168,7 @@ func (x *Tool) String() string {
 func (*Tool) ProtoMessage() {}
 
 func (x *Tool) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[2]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -213,7 +1181,7 @@ func (x *Tool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tool.ProtoReflect.Descriptor instead.
 func (*Tool) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{2}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Tool) GetName() string {
@@ -285,7 +1253,7 @@ type ToolAnnotations struct {
 
 func (x *ToolAnnotations) Reset() {
 	*x = ToolAnnotations{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[3]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -297,7 +1265,7 @@ func (x *ToolAnnotations) String() string {
 func (*ToolAnnotations) ProtoMessage() {}
 
 func (x *ToolAnnotations) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[3]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -310,7 +1278,7 @@ func (x *ToolAnnotations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolAnnotations.ProtoReflect.Descriptor instead.
 func (*ToolAnnotations) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ToolAnnotations) GetTitle() string {
@@ -361,7 +1329,7 @@ type Icon struct {
 
 func (x *Icon) Reset() {
 	*x = Icon{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -373,7 +1341,7 @@ func (x *Icon) String() string {
 func (*Icon) ProtoMessage() {}
 
 func (x *Icon) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -386,7 +1354,7 @@ func (x *Icon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Icon.ProtoReflect.Descriptor instead.
 func (*Icon) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Icon) GetSrc() string {
@@ -442,7 +1410,7 @@ type Caller struct {
 
 func (x *Caller) Reset() {
 	*x = Caller{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +1422,7 @@ func (x *Caller) String() string {
 func (*Caller) ProtoMessage() {}
 
 func (x *Caller) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +1435,7 @@ func (x *Caller) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Caller.ProtoReflect.Descriptor instead.
 func (*Caller) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Caller) GetUserId() string {
@@ -579,7 +1547,7 @@ type RequestMeta struct {
 
 func (x *RequestMeta) Reset() {
 	*x = RequestMeta{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +1559,7 @@ func (x *RequestMeta) String() string {
 func (*RequestMeta) ProtoMessage() {}
 
 func (x *RequestMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +1572,7 @@ func (x *RequestMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestMeta.ProtoReflect.Descriptor instead.
 func (*RequestMeta) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RequestMeta) GetCallId() string {
@@ -648,7 +1616,7 @@ type CallToolStart struct {
 
 func (x *CallToolStart) Reset() {
 	*x = CallToolStart{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +1628,7 @@ func (x *CallToolStart) String() string {
 func (*CallToolStart) ProtoMessage() {}
 
 func (x *CallToolStart) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +1641,7 @@ func (x *CallToolStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolStart.ProtoReflect.Descriptor instead.
 func (*CallToolStart) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CallToolStart) GetTool() string {
@@ -717,7 +1685,7 @@ type CallToolRequest struct {
 
 func (x *CallToolRequest) Reset() {
 	*x = CallToolRequest{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +1697,7 @@ func (x *CallToolRequest) String() string {
 func (*CallToolRequest) ProtoMessage() {}
 
 func (x *CallToolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +1710,7 @@ func (x *CallToolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolRequest.ProtoReflect.Descriptor instead.
 func (*CallToolRequest) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CallToolRequest) GetInput() isCallToolRequest_Input {
@@ -801,7 +1769,7 @@ type CallToolResponse struct {
 
 func (x *CallToolResponse) Reset() {
 	*x = CallToolResponse{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +1781,7 @@ func (x *CallToolResponse) String() string {
 func (*CallToolResponse) ProtoMessage() {}
 
 func (x *CallToolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +1794,7 @@ func (x *CallToolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolResponse.ProtoReflect.Descriptor instead.
 func (*CallToolResponse) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CallToolResponse) GetOutput() isCallToolResponse_Output {
@@ -912,7 +1880,7 @@ type ProgressEvent struct {
 
 func (x *ProgressEvent) Reset() {
 	*x = ProgressEvent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1892,7 @@ func (x *ProgressEvent) String() string {
 func (*ProgressEvent) ProtoMessage() {}
 
 func (x *ProgressEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1905,7 @@ func (x *ProgressEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressEvent.ProtoReflect.Descriptor instead.
 func (*ProgressEvent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ProgressEvent) GetProgress() float64 {
@@ -975,7 +1943,7 @@ type LogEvent struct {
 
 func (x *LogEvent) Reset() {
 	*x = LogEvent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1955,7 @@ func (x *LogEvent) String() string {
 func (*LogEvent) ProtoMessage() {}
 
 func (x *LogEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1968,7 @@ func (x *LogEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEvent.ProtoReflect.Descriptor instead.
 func (*LogEvent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LogEvent) GetLevel() string {
@@ -1037,7 +2005,7 @@ type ClientRequest struct {
 
 func (x *ClientRequest) Reset() {
 	*x = ClientRequest{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +2017,7 @@ func (x *ClientRequest) String() string {
 func (*ClientRequest) ProtoMessage() {}
 
 func (x *ClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +2030,7 @@ func (x *ClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientRequest.ProtoReflect.Descriptor instead.
 func (*ClientRequest) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ClientRequest) GetId() uint64 {
@@ -1098,7 +2066,7 @@ type ClientResponse struct {
 
 func (x *ClientResponse) Reset() {
 	*x = ClientResponse{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +2078,7 @@ func (x *ClientResponse) String() string {
 func (*ClientResponse) ProtoMessage() {}
 
 func (x *ClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +2091,7 @@ func (x *ClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientResponse.ProtoReflect.Descriptor instead.
 func (*ClientResponse) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ClientResponse) GetId() uint64 {
@@ -1160,7 +2128,7 @@ type CallToolResult struct {
 
 func (x *CallToolResult) Reset() {
 	*x = CallToolResult{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +2140,7 @@ func (x *CallToolResult) String() string {
 func (*CallToolResult) ProtoMessage() {}
 
 func (x *CallToolResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +2153,7 @@ func (x *CallToolResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolResult.ProtoReflect.Descriptor instead.
 func (*CallToolResult) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CallToolResult) GetContent() []*Content {
@@ -1236,7 +2204,7 @@ type Content struct {
 
 func (x *Content) Reset() {
 	*x = Content{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +2216,7 @@ func (x *Content) String() string {
 func (*Content) ProtoMessage() {}
 
 func (x *Content) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +2229,7 @@ func (x *Content) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Content.ProtoReflect.Descriptor instead.
 func (*Content) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Content) GetKind() isContent_Kind {
@@ -1373,7 +2341,7 @@ type TextContent struct {
 
 func (x *TextContent) Reset() {
 	*x = TextContent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +2353,7 @@ func (x *TextContent) String() string {
 func (*TextContent) ProtoMessage() {}
 
 func (x *TextContent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +2366,7 @@ func (x *TextContent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextContent.ProtoReflect.Descriptor instead.
 func (*TextContent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TextContent) GetText() string {
@@ -1418,7 +2386,7 @@ type BinaryContent struct {
 
 func (x *BinaryContent) Reset() {
 	*x = BinaryContent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +2398,7 @@ func (x *BinaryContent) String() string {
 func (*BinaryContent) ProtoMessage() {}
 
 func (x *BinaryContent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +2411,7 @@ func (x *BinaryContent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinaryContent.ProtoReflect.Descriptor instead.
 func (*BinaryContent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *BinaryContent) GetData() []byte {
@@ -1475,7 +2443,7 @@ type ResourceLink struct {
 
 func (x *ResourceLink) Reset() {
 	*x = ResourceLink{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +2455,7 @@ func (x *ResourceLink) String() string {
 func (*ResourceLink) ProtoMessage() {}
 
 func (x *ResourceLink) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +2468,7 @@ func (x *ResourceLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceLink.ProtoReflect.Descriptor instead.
 func (*ResourceLink) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ResourceLink) GetUri() string {
@@ -1561,7 +2529,7 @@ type EmbeddedResource struct {
 
 func (x *EmbeddedResource) Reset() {
 	*x = EmbeddedResource{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +2541,7 @@ func (x *EmbeddedResource) String() string {
 func (*EmbeddedResource) ProtoMessage() {}
 
 func (x *EmbeddedResource) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +2554,7 @@ func (x *EmbeddedResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbeddedResource.ProtoReflect.Descriptor instead.
 func (*EmbeddedResource) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *EmbeddedResource) GetContents() *ResourceContents {
@@ -1612,7 +2580,7 @@ type ResourceContents struct {
 
 func (x *ResourceContents) Reset() {
 	*x = ResourceContents{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +2592,7 @@ func (x *ResourceContents) String() string {
 func (*ResourceContents) ProtoMessage() {}
 
 func (x *ResourceContents) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +2605,7 @@ func (x *ResourceContents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceContents.ProtoReflect.Descriptor instead.
 func (*ResourceContents) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ResourceContents) GetUri() string {
@@ -1709,13 +2677,90 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x1emcphost/plugin/v1/plugin.proto\x12\x11mcphost.plugin.v1\"j\n" +
 	"\x0fDescribeRequest\x122\n" +
 	"\x15host_protocol_version\x18\x01 \x01(\rR\x13hostProtocolVersion\x12#\n" +
-	"\rhost_features\x18\x02 \x03(\tR\fhostFeatures\"\xbe\x01\n" +
+	"\rhost_features\x18\x02 \x03(\tR\fhostFeatures\"\x82\x03\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
 	"\x10protocol_version\x18\x03 \x01(\rR\x0fprotocolVersion\x12-\n" +
 	"\x05tools\x18\x04 \x03(\v2\x17.mcphost.plugin.v1.ToolR\x05tools\x12\"\n" +
-	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\"\xbe\x02\n" +
+	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\x129\n" +
+	"\tresources\x18\x06 \x03(\v2\x1b.mcphost.plugin.v1.ResourceR\tresources\x12R\n" +
+	"\x12resource_templates\x18\a \x03(\v2#.mcphost.plugin.v1.ResourceTemplateR\x11resourceTemplates\x123\n" +
+	"\aprompts\x18\b \x03(\v2\x19.mcphost.plugin.v1.PromptR\aprompts\"\x9e\x02\n" +
+	"\bResource\x12\x10\n" +
+	"\x03uri\x18\x01 \x01(\tR\x03uri\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1b\n" +
+	"\tmime_type\x18\x05 \x01(\tR\bmimeType\x12\x17\n" +
+	"\x04size\x18\x06 \x01(\x03H\x00R\x04size\x88\x01\x01\x12-\n" +
+	"\x05icons\x18\a \x03(\v2\x17.mcphost.plugin.v1.IconR\x05icons\x12)\n" +
+	"\x10annotations_json\x18\b \x01(\fR\x0fannotationsJson\x12\x1b\n" +
+	"\tmeta_json\x18\t \x01(\fR\bmetaJsonB\a\n" +
+	"\x05_size\"\x95\x02\n" +
+	"\x10ResourceTemplate\x12!\n" +
+	"\furi_template\x18\x01 \x01(\tR\vuriTemplate\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1b\n" +
+	"\tmime_type\x18\x05 \x01(\tR\bmimeType\x12-\n" +
+	"\x05icons\x18\x06 \x03(\v2\x17.mcphost.plugin.v1.IconR\x05icons\x12)\n" +
+	"\x10annotations_json\x18\a \x01(\fR\x0fannotationsJson\x12\x1b\n" +
+	"\tmeta_json\x18\b \x01(\fR\bmetaJson\"\xe1\x01\n" +
+	"\x06Prompt\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12?\n" +
+	"\targuments\x18\x04 \x03(\v2!.mcphost.plugin.v1.PromptArgumentR\targuments\x12-\n" +
+	"\x05icons\x18\x05 \x03(\v2\x17.mcphost.plugin.v1.IconR\x05icons\x12\x1b\n" +
+	"\tmeta_json\x18\x06 \x01(\fR\bmetaJson\"x\n" +
+	"\x0ePromptArgument\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1a\n" +
+	"\brequired\x18\x04 \x01(\bR\brequired\"\xb1\x01\n" +
+	"\x13ReadResourceRequest\x12\x10\n" +
+	"\x03uri\x18\x01 \x01(\tR\x03uri\x12!\n" +
+	"\furi_template\x18\x02 \x01(\tR\vuriTemplate\x121\n" +
+	"\x06caller\x18\x03 \x01(\v2\x19.mcphost.plugin.v1.CallerR\x06caller\x122\n" +
+	"\x04meta\x18\x04 \x01(\v2\x1e.mcphost.plugin.v1.RequestMetaR\x04meta\"W\n" +
+	"\x14ReadResourceResponse\x12?\n" +
+	"\bcontents\x18\x01 \x03(\v2#.mcphost.plugin.v1.ResourceContentsR\bcontents\"\x9d\x02\n" +
+	"\x10GetPromptRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12P\n" +
+	"\targuments\x18\x02 \x03(\v22.mcphost.plugin.v1.GetPromptRequest.ArgumentsEntryR\targuments\x121\n" +
+	"\x06caller\x18\x03 \x01(\v2\x19.mcphost.plugin.v1.CallerR\x06caller\x122\n" +
+	"\x04meta\x18\x04 \x01(\v2\x1e.mcphost.plugin.v1.RequestMetaR\x04meta\x1a<\n" +
+	"\x0eArgumentsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"s\n" +
+	"\x11GetPromptResponse\x12 \n" +
+	"\vdescription\x18\x01 \x01(\tR\vdescription\x12<\n" +
+	"\bmessages\x18\x02 \x03(\v2 .mcphost.plugin.v1.PromptMessageR\bmessages\"Y\n" +
+	"\rPromptMessage\x12\x12\n" +
+	"\x04role\x18\x01 \x01(\tR\x04role\x124\n" +
+	"\acontent\x18\x02 \x01(\v2\x1a.mcphost.plugin.v1.ContentR\acontent\"\xf2\x02\n" +
+	"\x0fCompleteRequest\x12\x19\n" +
+	"\bref_type\x18\x01 \x01(\tR\arefType\x12\x19\n" +
+	"\bref_name\x18\x02 \x01(\tR\arefName\x12#\n" +
+	"\rargument_name\x18\x03 \x01(\tR\fargumentName\x12%\n" +
+	"\x0eargument_value\x18\x04 \x01(\tR\rargumentValue\x12e\n" +
+	"\x11context_arguments\x18\x05 \x03(\v28.mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntryR\x10contextArguments\x121\n" +
+	"\x06caller\x18\x06 \x01(\v2\x19.mcphost.plugin.v1.CallerR\x06caller\x1aC\n" +
+	"\x15ContextArgumentsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
+	"\x10CompleteResponse\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\x12\x19\n" +
+	"\x05total\x18\x02 \x01(\x05H\x00R\x05total\x88\x01\x01\x12\x19\n" +
+	"\bhas_more\x18\x03 \x01(\bR\ahasMoreB\b\n" +
+	"\x06_total\"\x16\n" +
+	"\x14NotificationsRequest\"q\n" +
+	"\x15NotificationsResponse\x12O\n" +
+	"\x10resource_updated\x18\x01 \x01(\v2\".mcphost.plugin.v1.ResourceUpdatedH\x00R\x0fresourceUpdatedB\a\n" +
+	"\x05event\"#\n" +
+	"\x0fResourceUpdated\x12\x10\n" +
+	"\x03uri\x18\x01 \x01(\tR\x03uri\"\xbe\x02\n" +
 	"\x04Tool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
@@ -1832,10 +2877,14 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04text\x18\x03 \x01(\tH\x00R\x04text\x12\x14\n" +
 	"\x04blob\x18\x04 \x01(\fH\x00R\x04blob\x12\x1b\n" +
 	"\tmeta_json\x18\x05 \x01(\fR\bmetaJsonB\x06\n" +
-	"\x04body2\xbd\x01\n" +
+	"\x04body2\xb1\x04\n" +
 	"\rPluginService\x12S\n" +
 	"\bDescribe\x12\".mcphost.plugin.v1.DescribeRequest\x1a#.mcphost.plugin.v1.DescribeResponse\x12W\n" +
-	"\bCallTool\x12\".mcphost.plugin.v1.CallToolRequest\x1a#.mcphost.plugin.v1.CallToolResponse(\x010\x01B=Z;github.com/mcphost/mcphost/proto/mcphost/plugin/v1;pluginv1b\x06proto3"
+	"\bCallTool\x12\".mcphost.plugin.v1.CallToolRequest\x1a#.mcphost.plugin.v1.CallToolResponse(\x010\x01\x12_\n" +
+	"\fReadResource\x12&.mcphost.plugin.v1.ReadResourceRequest\x1a'.mcphost.plugin.v1.ReadResourceResponse\x12V\n" +
+	"\tGetPrompt\x12#.mcphost.plugin.v1.GetPromptRequest\x1a$.mcphost.plugin.v1.GetPromptResponse\x12S\n" +
+	"\bComplete\x12\".mcphost.plugin.v1.CompleteRequest\x1a#.mcphost.plugin.v1.CompleteResponse\x12d\n" +
+	"\rNotifications\x12'.mcphost.plugin.v1.NotificationsRequest\x1a(.mcphost.plugin.v1.NotificationsResponse0\x01B=Z;github.com/mcphost/mcphost/proto/mcphost/plugin/v1;pluginv1b\x06proto3"
 
 var (
 	file_mcphost_plugin_v1_plugin_proto_rawDescOnce sync.Once
@@ -1849,59 +2898,101 @@ func file_mcphost_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_mcphost_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
-	(*DescribeRequest)(nil),  // 0: mcphost.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil), // 1: mcphost.plugin.v1.DescribeResponse
-	(*Tool)(nil),             // 2: mcphost.plugin.v1.Tool
-	(*ToolAnnotations)(nil),  // 3: mcphost.plugin.v1.ToolAnnotations
-	(*Icon)(nil),             // 4: mcphost.plugin.v1.Icon
-	(*Caller)(nil),           // 5: mcphost.plugin.v1.Caller
-	(*RequestMeta)(nil),      // 6: mcphost.plugin.v1.RequestMeta
-	(*CallToolStart)(nil),    // 7: mcphost.plugin.v1.CallToolStart
-	(*CallToolRequest)(nil),  // 8: mcphost.plugin.v1.CallToolRequest
-	(*CallToolResponse)(nil), // 9: mcphost.plugin.v1.CallToolResponse
-	(*ProgressEvent)(nil),    // 10: mcphost.plugin.v1.ProgressEvent
-	(*LogEvent)(nil),         // 11: mcphost.plugin.v1.LogEvent
-	(*ClientRequest)(nil),    // 12: mcphost.plugin.v1.ClientRequest
-	(*ClientResponse)(nil),   // 13: mcphost.plugin.v1.ClientResponse
-	(*CallToolResult)(nil),   // 14: mcphost.plugin.v1.CallToolResult
-	(*Content)(nil),          // 15: mcphost.plugin.v1.Content
-	(*TextContent)(nil),      // 16: mcphost.plugin.v1.TextContent
-	(*BinaryContent)(nil),    // 17: mcphost.plugin.v1.BinaryContent
-	(*ResourceLink)(nil),     // 18: mcphost.plugin.v1.ResourceLink
-	(*EmbeddedResource)(nil), // 19: mcphost.plugin.v1.EmbeddedResource
-	(*ResourceContents)(nil), // 20: mcphost.plugin.v1.ResourceContents
+	(*DescribeRequest)(nil),       // 0: mcphost.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),      // 1: mcphost.plugin.v1.DescribeResponse
+	(*Resource)(nil),              // 2: mcphost.plugin.v1.Resource
+	(*ResourceTemplate)(nil),      // 3: mcphost.plugin.v1.ResourceTemplate
+	(*Prompt)(nil),                // 4: mcphost.plugin.v1.Prompt
+	(*PromptArgument)(nil),        // 5: mcphost.plugin.v1.PromptArgument
+	(*ReadResourceRequest)(nil),   // 6: mcphost.plugin.v1.ReadResourceRequest
+	(*ReadResourceResponse)(nil),  // 7: mcphost.plugin.v1.ReadResourceResponse
+	(*GetPromptRequest)(nil),      // 8: mcphost.plugin.v1.GetPromptRequest
+	(*GetPromptResponse)(nil),     // 9: mcphost.plugin.v1.GetPromptResponse
+	(*PromptMessage)(nil),         // 10: mcphost.plugin.v1.PromptMessage
+	(*CompleteRequest)(nil),       // 11: mcphost.plugin.v1.CompleteRequest
+	(*CompleteResponse)(nil),      // 12: mcphost.plugin.v1.CompleteResponse
+	(*NotificationsRequest)(nil),  // 13: mcphost.plugin.v1.NotificationsRequest
+	(*NotificationsResponse)(nil), // 14: mcphost.plugin.v1.NotificationsResponse
+	(*ResourceUpdated)(nil),       // 15: mcphost.plugin.v1.ResourceUpdated
+	(*Tool)(nil),                  // 16: mcphost.plugin.v1.Tool
+	(*ToolAnnotations)(nil),       // 17: mcphost.plugin.v1.ToolAnnotations
+	(*Icon)(nil),                  // 18: mcphost.plugin.v1.Icon
+	(*Caller)(nil),                // 19: mcphost.plugin.v1.Caller
+	(*RequestMeta)(nil),           // 20: mcphost.plugin.v1.RequestMeta
+	(*CallToolStart)(nil),         // 21: mcphost.plugin.v1.CallToolStart
+	(*CallToolRequest)(nil),       // 22: mcphost.plugin.v1.CallToolRequest
+	(*CallToolResponse)(nil),      // 23: mcphost.plugin.v1.CallToolResponse
+	(*ProgressEvent)(nil),         // 24: mcphost.plugin.v1.ProgressEvent
+	(*LogEvent)(nil),              // 25: mcphost.plugin.v1.LogEvent
+	(*ClientRequest)(nil),         // 26: mcphost.plugin.v1.ClientRequest
+	(*ClientResponse)(nil),        // 27: mcphost.plugin.v1.ClientResponse
+	(*CallToolResult)(nil),        // 28: mcphost.plugin.v1.CallToolResult
+	(*Content)(nil),               // 29: mcphost.plugin.v1.Content
+	(*TextContent)(nil),           // 30: mcphost.plugin.v1.TextContent
+	(*BinaryContent)(nil),         // 31: mcphost.plugin.v1.BinaryContent
+	(*ResourceLink)(nil),          // 32: mcphost.plugin.v1.ResourceLink
+	(*EmbeddedResource)(nil),      // 33: mcphost.plugin.v1.EmbeddedResource
+	(*ResourceContents)(nil),      // 34: mcphost.plugin.v1.ResourceContents
+	nil,                           // 35: mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
+	nil,                           // 36: mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
 }
 var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
-	2,  // 0: mcphost.plugin.v1.DescribeResponse.tools:type_name -> mcphost.plugin.v1.Tool
-	3,  // 1: mcphost.plugin.v1.Tool.annotations:type_name -> mcphost.plugin.v1.ToolAnnotations
-	4,  // 2: mcphost.plugin.v1.Tool.icons:type_name -> mcphost.plugin.v1.Icon
-	5,  // 3: mcphost.plugin.v1.CallToolStart.caller:type_name -> mcphost.plugin.v1.Caller
-	6,  // 4: mcphost.plugin.v1.CallToolStart.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	7,  // 5: mcphost.plugin.v1.CallToolRequest.start:type_name -> mcphost.plugin.v1.CallToolStart
-	13, // 6: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
-	10, // 7: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
-	11, // 8: mcphost.plugin.v1.CallToolResponse.log:type_name -> mcphost.plugin.v1.LogEvent
-	14, // 9: mcphost.plugin.v1.CallToolResponse.result:type_name -> mcphost.plugin.v1.CallToolResult
-	12, // 10: mcphost.plugin.v1.CallToolResponse.client_request:type_name -> mcphost.plugin.v1.ClientRequest
-	15, // 11: mcphost.plugin.v1.CallToolResult.content:type_name -> mcphost.plugin.v1.Content
-	16, // 12: mcphost.plugin.v1.Content.text:type_name -> mcphost.plugin.v1.TextContent
-	17, // 13: mcphost.plugin.v1.Content.image:type_name -> mcphost.plugin.v1.BinaryContent
-	17, // 14: mcphost.plugin.v1.Content.audio:type_name -> mcphost.plugin.v1.BinaryContent
-	18, // 15: mcphost.plugin.v1.Content.resource_link:type_name -> mcphost.plugin.v1.ResourceLink
-	19, // 16: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
-	4,  // 17: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
-	20, // 18: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
-	0,  // 19: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
-	8,  // 20: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
-	1,  // 21: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
-	9,  // 22: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
-	21, // [21:23] is the sub-list for method output_type
-	19, // [19:21] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	16, // 0: mcphost.plugin.v1.DescribeResponse.tools:type_name -> mcphost.plugin.v1.Tool
+	2,  // 1: mcphost.plugin.v1.DescribeResponse.resources:type_name -> mcphost.plugin.v1.Resource
+	3,  // 2: mcphost.plugin.v1.DescribeResponse.resource_templates:type_name -> mcphost.plugin.v1.ResourceTemplate
+	4,  // 3: mcphost.plugin.v1.DescribeResponse.prompts:type_name -> mcphost.plugin.v1.Prompt
+	18, // 4: mcphost.plugin.v1.Resource.icons:type_name -> mcphost.plugin.v1.Icon
+	18, // 5: mcphost.plugin.v1.ResourceTemplate.icons:type_name -> mcphost.plugin.v1.Icon
+	5,  // 6: mcphost.plugin.v1.Prompt.arguments:type_name -> mcphost.plugin.v1.PromptArgument
+	18, // 7: mcphost.plugin.v1.Prompt.icons:type_name -> mcphost.plugin.v1.Icon
+	19, // 8: mcphost.plugin.v1.ReadResourceRequest.caller:type_name -> mcphost.plugin.v1.Caller
+	20, // 9: mcphost.plugin.v1.ReadResourceRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
+	34, // 10: mcphost.plugin.v1.ReadResourceResponse.contents:type_name -> mcphost.plugin.v1.ResourceContents
+	35, // 11: mcphost.plugin.v1.GetPromptRequest.arguments:type_name -> mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
+	19, // 12: mcphost.plugin.v1.GetPromptRequest.caller:type_name -> mcphost.plugin.v1.Caller
+	20, // 13: mcphost.plugin.v1.GetPromptRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
+	10, // 14: mcphost.plugin.v1.GetPromptResponse.messages:type_name -> mcphost.plugin.v1.PromptMessage
+	29, // 15: mcphost.plugin.v1.PromptMessage.content:type_name -> mcphost.plugin.v1.Content
+	36, // 16: mcphost.plugin.v1.CompleteRequest.context_arguments:type_name -> mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
+	19, // 17: mcphost.plugin.v1.CompleteRequest.caller:type_name -> mcphost.plugin.v1.Caller
+	15, // 18: mcphost.plugin.v1.NotificationsResponse.resource_updated:type_name -> mcphost.plugin.v1.ResourceUpdated
+	17, // 19: mcphost.plugin.v1.Tool.annotations:type_name -> mcphost.plugin.v1.ToolAnnotations
+	18, // 20: mcphost.plugin.v1.Tool.icons:type_name -> mcphost.plugin.v1.Icon
+	19, // 21: mcphost.plugin.v1.CallToolStart.caller:type_name -> mcphost.plugin.v1.Caller
+	20, // 22: mcphost.plugin.v1.CallToolStart.meta:type_name -> mcphost.plugin.v1.RequestMeta
+	21, // 23: mcphost.plugin.v1.CallToolRequest.start:type_name -> mcphost.plugin.v1.CallToolStart
+	27, // 24: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
+	24, // 25: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
+	25, // 26: mcphost.plugin.v1.CallToolResponse.log:type_name -> mcphost.plugin.v1.LogEvent
+	28, // 27: mcphost.plugin.v1.CallToolResponse.result:type_name -> mcphost.plugin.v1.CallToolResult
+	26, // 28: mcphost.plugin.v1.CallToolResponse.client_request:type_name -> mcphost.plugin.v1.ClientRequest
+	29, // 29: mcphost.plugin.v1.CallToolResult.content:type_name -> mcphost.plugin.v1.Content
+	30, // 30: mcphost.plugin.v1.Content.text:type_name -> mcphost.plugin.v1.TextContent
+	31, // 31: mcphost.plugin.v1.Content.image:type_name -> mcphost.plugin.v1.BinaryContent
+	31, // 32: mcphost.plugin.v1.Content.audio:type_name -> mcphost.plugin.v1.BinaryContent
+	32, // 33: mcphost.plugin.v1.Content.resource_link:type_name -> mcphost.plugin.v1.ResourceLink
+	33, // 34: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
+	18, // 35: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
+	34, // 36: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
+	0,  // 37: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
+	22, // 38: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
+	6,  // 39: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
+	8,  // 40: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
+	11, // 41: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
+	13, // 42: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
+	1,  // 43: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
+	23, // 44: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
+	7,  // 45: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
+	9,  // 46: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
+	12, // 47: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
+	14, // 48: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
+	43, // [43:49] is the sub-list for method output_type
+	37, // [37:43] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_mcphost_plugin_v1_plugin_proto_init() }
@@ -1909,27 +3000,32 @@ func file_mcphost_plugin_v1_plugin_proto_init() {
 	if File_mcphost_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[3].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[8].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[2].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[12].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[14].OneofWrappers = []any{
+		(*NotificationsResponse_ResourceUpdated)(nil),
+	}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[17].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[22].OneofWrappers = []any{
 		(*CallToolRequest_Start)(nil),
 		(*CallToolRequest_ClientResponse)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[9].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[23].OneofWrappers = []any{
 		(*CallToolResponse_Progress)(nil),
 		(*CallToolResponse_Log)(nil),
 		(*CallToolResponse_Result)(nil),
 		(*CallToolResponse_ClientRequest)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[10].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[15].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[24].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[29].OneofWrappers = []any{
 		(*Content_Text)(nil),
 		(*Content_Image)(nil),
 		(*Content_Audio)(nil),
 		(*Content_ResourceLink)(nil),
 		(*Content_Resource)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[18].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[20].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[32].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[34].OneofWrappers = []any{
 		(*ResourceContents_Text)(nil),
 		(*ResourceContents_Blob)(nil),
 	}
@@ -1939,7 +3035,7 @@ func file_mcphost_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcphost_plugin_v1_plugin_proto_rawDesc), len(file_mcphost_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

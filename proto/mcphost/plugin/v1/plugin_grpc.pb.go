@@ -32,8 +32,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PluginService_Describe_FullMethodName = "/mcphost.plugin.v1.PluginService/Describe"
-	PluginService_CallTool_FullMethodName = "/mcphost.plugin.v1.PluginService/CallTool"
+	PluginService_Describe_FullMethodName      = "/mcphost.plugin.v1.PluginService/Describe"
+	PluginService_CallTool_FullMethodName      = "/mcphost.plugin.v1.PluginService/CallTool"
+	PluginService_ReadResource_FullMethodName  = "/mcphost.plugin.v1.PluginService/ReadResource"
+	PluginService_GetPrompt_FullMethodName     = "/mcphost.plugin.v1.PluginService/GetPrompt"
+	PluginService_Complete_FullMethodName      = "/mcphost.plugin.v1.PluginService/Complete"
+	PluginService_Notifications_FullMethodName = "/mcphost.plugin.v1.PluginService/Notifications"
 )
 
 // PluginServiceClient is the client API for PluginService service.
@@ -51,6 +55,19 @@ type PluginServiceClient interface {
 	// elicitation) with `client_request` and receive the `client_response`.
 	// Cancelling the MCP request cancels this stream.
 	CallTool(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CallToolRequest, CallToolResponse], error)
+	// ReadResource reads a resource or a URI matching one of the plugin's resource
+	// templates (capability "resources"). Unknown URIs answer gRPC NOT_FOUND.
+	ReadResource(ctx context.Context, in *ReadResourceRequest, opts ...grpc.CallOption) (*ReadResourceResponse, error)
+	// GetPrompt renders a prompt with arguments (capability "prompts"). Unknown
+	// prompts answer NOT_FOUND, bad arguments INVALID_ARGUMENT.
+	GetPrompt(ctx context.Context, in *GetPromptRequest, opts ...grpc.CallOption) (*GetPromptResponse, error)
+	// Complete suggests values for a prompt or resource-template argument
+	// (capability "completions").
+	Complete(ctx context.Context, in *CompleteRequest, opts ...grpc.CallOption) (*CompleteResponse, error)
+	// Notifications streams events the plugin raises on its own, such as a
+	// resource that changed (capability "notifications"). The host keeps one open
+	// per plugin process.
+	Notifications(ctx context.Context, in *NotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[NotificationsResponse], error)
 }
 
 type pluginServiceClient struct {
@@ -84,6 +101,55 @@ func (c *pluginServiceClient) CallTool(ctx context.Context, opts ...grpc.CallOpt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PluginService_CallToolClient = grpc.BidiStreamingClient[CallToolRequest, CallToolResponse]
 
+func (c *pluginServiceClient) ReadResource(ctx context.Context, in *ReadResourceRequest, opts ...grpc.CallOption) (*ReadResourceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReadResourceResponse)
+	err := c.cc.Invoke(ctx, PluginService_ReadResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pluginServiceClient) GetPrompt(ctx context.Context, in *GetPromptRequest, opts ...grpc.CallOption) (*GetPromptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPromptResponse)
+	err := c.cc.Invoke(ctx, PluginService_GetPrompt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pluginServiceClient) Complete(ctx context.Context, in *CompleteRequest, opts ...grpc.CallOption) (*CompleteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteResponse)
+	err := c.cc.Invoke(ctx, PluginService_Complete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pluginServiceClient) Notifications(ctx context.Context, in *NotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[NotificationsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PluginService_ServiceDesc.Streams[1], PluginService_Notifications_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[NotificationsRequest, NotificationsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PluginService_NotificationsClient = grpc.ServerStreamingClient[NotificationsResponse]
+
 // PluginServiceServer is the server API for PluginService service.
 // All implementations must embed UnimplementedPluginServiceServer
 // for forward compatibility.
@@ -99,6 +165,19 @@ type PluginServiceServer interface {
 	// elicitation) with `client_request` and receive the `client_response`.
 	// Cancelling the MCP request cancels this stream.
 	CallTool(grpc.BidiStreamingServer[CallToolRequest, CallToolResponse]) error
+	// ReadResource reads a resource or a URI matching one of the plugin's resource
+	// templates (capability "resources"). Unknown URIs answer gRPC NOT_FOUND.
+	ReadResource(context.Context, *ReadResourceRequest) (*ReadResourceResponse, error)
+	// GetPrompt renders a prompt with arguments (capability "prompts"). Unknown
+	// prompts answer NOT_FOUND, bad arguments INVALID_ARGUMENT.
+	GetPrompt(context.Context, *GetPromptRequest) (*GetPromptResponse, error)
+	// Complete suggests values for a prompt or resource-template argument
+	// (capability "completions").
+	Complete(context.Context, *CompleteRequest) (*CompleteResponse, error)
+	// Notifications streams events the plugin raises on its own, such as a
+	// resource that changed (capability "notifications"). The host keeps one open
+	// per plugin process.
+	Notifications(*NotificationsRequest, grpc.ServerStreamingServer[NotificationsResponse]) error
 	mustEmbedUnimplementedPluginServiceServer()
 }
 
@@ -114,6 +193,18 @@ func (UnimplementedPluginServiceServer) Describe(context.Context, *DescribeReque
 }
 func (UnimplementedPluginServiceServer) CallTool(grpc.BidiStreamingServer[CallToolRequest, CallToolResponse]) error {
 	return status.Error(codes.Unimplemented, "method CallTool not implemented")
+}
+func (UnimplementedPluginServiceServer) ReadResource(context.Context, *ReadResourceRequest) (*ReadResourceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReadResource not implemented")
+}
+func (UnimplementedPluginServiceServer) GetPrompt(context.Context, *GetPromptRequest) (*GetPromptResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPrompt not implemented")
+}
+func (UnimplementedPluginServiceServer) Complete(context.Context, *CompleteRequest) (*CompleteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Complete not implemented")
+}
+func (UnimplementedPluginServiceServer) Notifications(*NotificationsRequest, grpc.ServerStreamingServer[NotificationsResponse]) error {
+	return status.Error(codes.Unimplemented, "method Notifications not implemented")
 }
 func (UnimplementedPluginServiceServer) mustEmbedUnimplementedPluginServiceServer() {}
 func (UnimplementedPluginServiceServer) testEmbeddedByValue()                       {}
@@ -161,6 +252,71 @@ func _PluginService_CallTool_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PluginService_CallToolServer = grpc.BidiStreamingServer[CallToolRequest, CallToolResponse]
 
+func _PluginService_ReadResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReadResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServiceServer).ReadResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PluginService_ReadResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServiceServer).ReadResource(ctx, req.(*ReadResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PluginService_GetPrompt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPromptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServiceServer).GetPrompt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PluginService_GetPrompt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServiceServer).GetPrompt(ctx, req.(*GetPromptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PluginService_Complete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServiceServer).Complete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PluginService_Complete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServiceServer).Complete(ctx, req.(*CompleteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PluginService_Notifications_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(NotificationsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(PluginServiceServer).Notifications(m, &grpc.GenericServerStream[NotificationsRequest, NotificationsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PluginService_NotificationsServer = grpc.ServerStreamingServer[NotificationsResponse]
+
 // PluginService_ServiceDesc is the grpc.ServiceDesc for PluginService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -172,6 +328,18 @@ var PluginService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Describe",
 			Handler:    _PluginService_Describe_Handler,
 		},
+		{
+			MethodName: "ReadResource",
+			Handler:    _PluginService_ReadResource_Handler,
+		},
+		{
+			MethodName: "GetPrompt",
+			Handler:    _PluginService_GetPrompt_Handler,
+		},
+		{
+			MethodName: "Complete",
+			Handler:    _PluginService_Complete_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -179,6 +347,11 @@ var PluginService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _PluginService_CallTool_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "Notifications",
+			Handler:       _PluginService_Notifications_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "mcphost/plugin/v1/plugin.proto",

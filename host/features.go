@@ -1,0 +1,159 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/mcphost/mcphost/auth"
+	"github.com/mcphost/mcphost/pluginrpc"
+	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+)
+
+// Resources, prompts and completions: the same routing, policy, limits and
+// failure handling as tools, through the plugin's unary RPCs.
+
+// ErrNotFound is returned for a resource or prompt that does not exist or that
+// the caller may not see (the two are indistinguishable, as for tools).
+var ErrNotFound = errors.New("not found")
+
+// InvalidArgumentError carries a plugin's complaint about arguments.
+type InvalidArgumentError struct{ Msg string }
+
+func (e *InvalidArgumentError) Error() string { return e.Msg }
+
+// ReadResource reads uri from the plugin serving it. template names the resource
+// template the URI matched ("" for a fixed resource).
+func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, template string) (*pluginv1.ReadResourceResponse, error) {
+	table := h.routes.Load()
+	fr := table.resources[uri]
+	if template != "" {
+		fr = table.templates[template]
+	}
+	if fr == nil || !allowed(caller, fr.policies) {
+		return nil, ErrNotFound
+	}
+	var out *pluginv1.ReadResourceResponse
+	err := h.unary(ctx, fr.slot, "resource "+uri, func(ctx context.Context, inst *instance) (err error) {
+		out, err = inst.rpc.ReadResource(ctx, &pluginv1.ReadResourceRequest{Uri: uri, UriTemplate: template, Caller: pluginrpc.CallerToProto(caller)})
+		return err
+	})
+	return out, err
+}
+
+// GetPrompt renders prompt name (as exposed) with args.
+func (h *Host) GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string) (*pluginv1.GetPromptResponse, error) {
+	fr := h.routes.Load().prompts[name]
+	if fr == nil || !allowed(caller, fr.policies) {
+		return nil, ErrNotFound
+	}
+	var out *pluginv1.GetPromptResponse
+	err := h.unary(ctx, fr.slot, "prompt "+name, func(ctx context.Context, inst *instance) (err error) {
+		out, err = inst.rpc.GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: fr.prompt.GetName(), Arguments: args, Caller: pluginrpc.CallerToProto(caller)})
+		return err
+	})
+	return out, err
+}
+
+// Complete asks the plugin owning a prompt or resource template for argument
+// completions. Refs that no plugin owns, or whose plugin offers no completions,
+// get an empty answer.
+func (h *Host) Complete(ctx context.Context, caller *auth.Caller, refType, refName, argument, value string, filled map[string]string) (*pluginv1.CompleteResponse, error) {
+	table := h.routes.Load()
+	var fr *featureRoute
+	pluginRef := refName
+	switch refType {
+	case "ref/prompt":
+		if fr = table.prompts[refName]; fr != nil {
+			pluginRef = fr.prompt.GetName()
+		}
+	case "ref/resource":
+		fr = table.templates[refName]
+	}
+	empty := &pluginv1.CompleteResponse{}
+	if fr == nil || !allowed(caller, fr.policies) {
+		return empty, nil
+	}
+	if inst := fr.slot.current(); inst == nil || !inst.has("completions") {
+		return empty, nil
+	}
+	var out *pluginv1.CompleteResponse
+	err := h.unary(ctx, fr.slot, "completion", func(ctx context.Context, inst *instance) (err error) {
+		out, err = inst.rpc.Complete(ctx, &pluginv1.CompleteRequest{
+			RefType: refType, RefName: pluginRef, ArgumentName: argument, ArgumentValue: value,
+			ContextArguments: filled, Caller: pluginrpc.CallerToProto(caller),
+		})
+		return err
+	})
+	return out, err
+}
+
+// unary runs one short RPC on s's live instance within the plugin's call timeout
+// and concurrency limit, and translates its errors: NOT_FOUND to ErrNotFound,
+// INVALID_ARGUMENT to *InvalidArgumentError, anything else to an error naming the
+// plugin.
+func (h *Host) unary(ctx context.Context, s *slot, what string, fn func(context.Context, *instance) error) error {
+	if err := h.beginCall(); err != nil {
+		return err
+	}
+	defer h.inflight.Done()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+	defer cancel()
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("plugin %s is at its limit of %d concurrent calls", s.cfg.Name, s.cfg.MaxConcurrency)
+	}
+	defer release()
+	inst, err := s.enter()
+	if err != nil {
+		return err
+	}
+	defer inst.leave()
+	err = fn(ctx, inst)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%s (plugin %s) timed out after %s", what, s.cfg.Name, s.cfg.CallTimeout)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.NotFound:
+		return ErrNotFound
+	case codes.InvalidArgument:
+		return &InvalidArgumentError{Msg: st.Message()}
+	case codes.Unavailable, codes.Canceled:
+		s.checkAlive()
+		return fmt.Errorf("plugin %s stopped while serving %s; it is being restarted", s.cfg.Name, what)
+	}
+	return fmt.Errorf("plugin %s: %s", s.cfg.Name, st.Message())
+}
+
+// OnResourceUpdated registers fn to hear about resources plugins say changed.
+func (h *Host) OnResourceUpdated(fn func(uri string)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.updateListeners = append(h.updateListeners, fn)
+}
+
+// resourceUpdated passes a plugin's resource-updated event on, if the URI is one
+// the plugin serves (a plugin cannot make clients re-read another's resources).
+func (h *Host) resourceUpdated(s *slot, uri string) {
+	table := h.routes.Load()
+	if fr := table.resources[uri]; fr == nil || fr.slot != s {
+		if !s.servesTemplateURI(table, uri) {
+			return
+		}
+	}
+	h.mu.Lock()
+	fns := append([]func(string){}, h.updateListeners...)
+	h.mu.Unlock()
+	for _, fn := range fns {
+		fn(uri)
+	}
+}
