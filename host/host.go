@@ -39,10 +39,10 @@ type Host struct {
 	listeners []func(old, new *routeTable)
 	// updateListeners hear about resources plugins report as changed.
 	updateListeners []func(uri string)
-	routes    atomic.Pointer[routeTable]
-	binWatch  *filewatch.Watcher // nil unless WatchBinaries runs
-	retiring  sync.WaitGroup     // slots a reload replaced, still draining
-	draining  map[*slot]bool     // the same slots, so shutdown can stop them now
+	routes          atomic.Pointer[routeTable]
+	binWatch        *filewatch.Watcher // nil unless WatchBinaries runs
+	retiring        sync.WaitGroup     // slots a reload replaced, still draining
+	draining        map[*slot]bool     // the same slots, so shutdown can stop them now
 
 	inflight sync.WaitGroup
 	closing  atomic.Bool

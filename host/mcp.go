@@ -49,9 +49,11 @@ func NewMCPHandler(h *Host, opts MCPOptions) http.Handler {
 			Logging: &mcp.LoggingCapabilities{},
 		},
 		// Lists are filtered by the caller's policy, so they must not be shared.
-		SetCacheable:       func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) { c.CacheScope = "private" },
-		CompletionHandler:  completionHandler(h),
-		SubscribeHandler:   func(ctx context.Context, req *mcp.SubscribeRequest) error { return checkSubscribable(h, req.Extra, req.Params.URI) },
+		SetCacheable:      func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) { c.CacheScope = "private" },
+		CompletionHandler: completionHandler(h),
+		SubscribeHandler: func(ctx context.Context, req *mcp.SubscribeRequest) error {
+			return checkSubscribable(h, req.Extra, req.Params.URI)
+		},
 		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
 	})
 	srv.AddReceivingMiddleware(policyMiddleware(h))
@@ -160,7 +162,9 @@ func policyMiddleware(h *Host) mcp.Middleware {
 	}
 }
 
-func visible(caller *auth.Caller, fr *featureRoute) bool { return fr != nil && allowed(caller, fr.policies) }
+func visible(caller *auth.Caller, fr *featureRoute) bool {
+	return fr != nil && allowed(caller, fr.policies)
+}
 
 func filter[T any](items []T, keep func(T) bool) []T {
 	out := make([]T, 0, len(items))
