@@ -46,6 +46,12 @@ type Server struct {
 	SessionTimeout  time.Duration `yaml:"session_timeout"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	// EventStore keeps recent SSE events so a client can resume a stream after a
+	// disconnect (Last-Event-ID): "memory" or "none".
+	EventStore string `yaml:"event_store"`
+	// AllowedOrigins lists browser origins allowed to call /mcp cross-origin
+	// (CORS); "*" allows any. Empty: none.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // Log configures the host's log output.
@@ -138,6 +144,7 @@ func defaults() *Config {
 			SessionTimeout:  DefaultSessionTimeout,
 			ShutdownTimeout: DefaultShutdownTimeout,
 			MaxBodyBytes:    DefaultMaxBodyBytes,
+			EventStore:      "memory",
 		},
 		Log:       Log{Level: "info", Format: "text"},
 		DataDir:   DefaultDataDir,

@@ -183,7 +183,7 @@ func checkDefaults(t *testing.T, cfg *Config, path string) {
 	if s.PublicURL != "" || s.TrustedProxies != nil || s.Stateless || s.JSONResponse {
 		t.Errorf("Server = %+v, want no public_url/trusted_proxies/stateless/json_response", s)
 	}
-	if s.SessionTimeout != 30*time.Minute || s.ShutdownTimeout != 15*time.Second || s.MaxBodyBytes != 4<<20 {
+	if s.SessionTimeout != 30*time.Minute || s.ShutdownTimeout != 15*time.Second || s.MaxBodyBytes != 4<<20 || s.EventStore != "memory" || s.AllowedOrigins != nil {
 		t.Errorf("Server timeouts/body = %v %v %d", s.SessionTimeout, s.ShutdownTimeout, s.MaxBodyBytes)
 	}
 	if cfg.Log != (Log{Level: "info", Format: "text"}) {
@@ -296,6 +296,8 @@ server:
   session_timeout: 1h
   shutdown_timeout: 500ms
   max_body_bytes: 1024
+  event_store: none
+  allowed_origins: ["https://app.example.com/", "*"]
 log:
   level: debug
   format: json
@@ -351,6 +353,8 @@ plugins:
 		SessionTimeout:  time.Hour,
 		ShutdownTimeout: 500 * time.Millisecond,
 		MaxBodyBytes:    1024,
+		EventStore:      "none",
+		AllowedOrigins:  []string{"https://app.example.com", "*"},
 	}
 	if !reflect.DeepEqual(cfg.Server, wantServer) {
 		t.Errorf("Server = %+v\nwant     %+v", cfg.Server, wantServer)

@@ -45,6 +45,9 @@ func TestHotReloadAndDrainErrors(t *testing.T) {
 	for _, tc := range []struct{ yaml, key, problem string }{
 		{"auth: {provider: none}\nplugin_dir: nowhere\n", "plugin_dir", "cannot read"},
 		{"auth: {provider: none}\nhot_reload: {debounce: 0s}\n", "hot_reload.debounce", "greater than 0"},
+		{"auth: {provider: none}\nserver: {event_store: redis}\n", "server.event_store", "not one of memory, none"},
+		{"auth: {provider: none}\nserver: {allowed_origins: [\"app.example.com\"]}\n", "server.allowed_origins[0]", "is not an origin"},
+		{"auth: {provider: none}\nserver: {allowed_origins: [\"https://a.example/path\"]}\n", "server.allowed_origins[0]", "is not an origin"},
 		{"auth: {provider: none}\nhot_reload: {plugins: maybe}\n", "hot_reload.plugins", "not true or false"},
 		{"auth: {provider: none}\nplugins:\n  x: {path: bin/plug, drain_timeout: 0s}\n", "plugins.x.drain_timeout", "greater than 0"},
 	} {

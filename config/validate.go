@@ -42,6 +42,21 @@ func (l *loader) validate(c *Config, opts Options) {
 	if c.Server.ShutdownTimeout <= 0 {
 		l.fail(0, "server.shutdown_timeout", "must be greater than 0")
 	}
+	switch c.Server.EventStore {
+	case "memory", "none":
+	default:
+		l.fail(0, "server.event_store", "%q is not one of memory, none", c.Server.EventStore)
+	}
+	for i, o := range c.Server.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			l.fail(0, fmt.Sprintf("server.allowed_origins[%d]", i), "%q is not an origin like https://app.example.com (or *)", o)
+		}
+		c.Server.AllowedOrigins[i] = strings.TrimSuffix(o, "/")
+	}
 	if c.Server.MaxBodyBytes <= 0 {
 		l.fail(0, "server.max_body_bytes", "must be greater than 0")
 	}

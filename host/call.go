@@ -67,14 +67,15 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 		}
 		res, err = h.runCall(ctx, r, caller, args, meta, callID, ev)
 	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && (err != nil || res.GetIsError()) {
+		// The plugin sees the same deadline and may answer "context deadline
+		// exceeded" first; either way the caller hears about the timeout.
+		err = fmt.Errorf("tool %s (plugin %s) timed out after %s", name, r.slot.cfg.Name, r.timeout)
+	} else if err != nil && ctx.Err() != nil {
+		log.Info("call cancelled", "duration", time.Since(start))
+		return nil, ctx.Err()
+	}
 	if err != nil {
-		switch {
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			err = fmt.Errorf("tool %s (plugin %s) timed out after %s", name, r.slot.cfg.Name, r.timeout)
-		case ctx.Err() != nil:
-			log.Info("call cancelled", "duration", time.Since(start))
-			return nil, ctx.Err()
-		}
 		log.Warn("call failed", "error", err, "duration", time.Since(start))
 		return toolError(err.Error()), nil
 	}

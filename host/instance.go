@@ -109,7 +109,7 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 	if desc.GetProtocolVersion() != pluginrpc.ProtocolVersion {
 		return nil, fmt.Errorf("plugin %s: speaks plugin protocol %d, this host speaks %d", p.Name, desc.GetProtocolVersion(), pluginrpc.ProtocolVersion)
 	}
-	if err := validateTools(p, desc.GetTools()); err != nil {
+	if err := validateDescription(p, desc); err != nil {
 		return nil, err
 	}
 	inst.desc = desc

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/config"
@@ -47,20 +48,25 @@ const MCPPath = "/mcp"
 // NewServer wires the HTTP routes for h.
 func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOptions) *Server {
 	mux := http.NewServeMux()
-	var mcpHandler http.Handler = NewMCPHandler(h, MCPOptions{
+	mo := MCPOptions{
 		Version:        opts.Version,
 		Stateless:      cfg.Server.Stateless,
 		JSONResponse:   cfg.Server.JSONResponse,
 		Logger:         logger,
 		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
 		SessionTimeout: cfg.Server.SessionTimeout,
-	})
+	}
+	if cfg.Server.EventStore == "memory" && !cfg.Server.Stateless {
+		mo.EventStore = mcp.NewMemoryEventStore(nil)
+	}
+	var mcpHandler http.Handler = NewMCPHandler(h, mo)
 	if opts.Gate != nil {
 		// The gate verifies; the SDK's bearer middleware then carries the caller to
 		// tool handlers and binds each session to the user who started it.
 		mcpHandler = opts.Gate.Middleware(sdkauth.RequireBearerToken(callerTokenInfo, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true})(mcpHandler))
 		opts.Gate.RegisterDiscovery(mux)
 	}
+	mcpHandler = withCORS(cfg.Server.AllowedOrigins, mcpHandler)
 	mux.Handle(MCPPath, mcpHandler)
 	mux.Handle(MCPPath+"/", mcpHandler)
 	if opts.Routes != nil {

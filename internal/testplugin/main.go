@@ -102,6 +102,30 @@ func main() {
 			return sdk.Text(extraTool), nil
 		}))
 	}
+	tools = append(tools,
+		sdk.NewTool("ask-llm", "Asks the client's model (sampling) and returns its answer.", func(ctx context.Context, req *sdk.Request, in echoIn) (*sdk.Result, error) {
+			res, err := req.Sample(ctx, sdk.SamplingRequest{Messages: []sdk.SamplingMessage{{Role: "user", Text: in.Text}}, MaxTokens: 50})
+			if err != nil {
+				return sdk.Errorf("sampling failed: %v", err), nil
+			}
+			return sdk.Textf("model %s said: %s", res.Model, res.Text), nil
+		}),
+		sdk.NewTool("ask-user", "Asks the user for a name (elicitation).", func(ctx context.Context, req *sdk.Request, _ struct{}) (*sdk.Result, error) {
+			res, err := req.Elicit(ctx, "What is your name?", map[string]any{
+				"type":       "object",
+				"properties": map[string]any{"name": map[string]any{"type": "string"}},
+				"required":   []string{"name"},
+			})
+			if err != nil {
+				return sdk.Errorf("elicitation failed: %v", err), nil
+			}
+			return sdk.Textf("%s: %v", res.Action, res.Content["name"]), nil
+		}),
+		sdk.NewTool("touch", "Announces that test://counter changed.", func(context.Context, *sdk.Request, struct{}) (*sdk.Result, error) {
+			sdk.NotifyResourceUpdated("test://counter")
+			return sdk.Text("touched"), nil
+		}),
+	)
 	unreachable := func(context.Context, *sdk.Request, json.RawMessage) (*sdk.Result, error) {
 		return sdk.Text("unreachable"), nil
 	}
@@ -111,7 +135,57 @@ func main() {
 	case "no-schema":
 		tools = append(tools, sdk.NewRawTool("broken", "Has no input schema.", nil, unreachable))
 	}
-	sdk.Serve(sdk.Plugin{Name: "testplugin", Version: version, Tools: tools})
+	p := sdk.Plugin{Name: "testplugin", Version: version, Tools: tools}
+	// Resources and prompts are opt-in: URIs cannot be prefixed, so two copies of
+	// this plugin in one host would collide on them.
+	if os.Getenv("TESTPLUGIN_FEATURES") != "" {
+		addFeatures(&p)
+	}
+	if mode == "bad-template" {
+		p.ResourceTemplates[0].URITemplate = "test://items/{id"
+	}
+	sdk.Serve(p)
+}
+
+func addFeatures(p *sdk.Plugin) {
+	p.Resources = []sdk.Resource{{
+		URI: "test://counter", Name: "counter", Description: "A text resource.", MIMEType: "text/plain",
+		Read: func(_ context.Context, req *sdk.ResourceRequest) ([]sdk.ResourceContents, error) {
+			return []sdk.ResourceContents{{URI: req.URI, MIMEType: "text/plain", Text: "count for " + req.Caller.UserID}}, nil
+		},
+	}}
+	p.ResourceTemplates = []sdk.ResourceTemplate{{
+		URITemplate: "test://items/{id}", Name: "item", Description: "Items by id.", MIMEType: "application/json",
+		Read: func(_ context.Context, req *sdk.ResourceRequest) ([]sdk.ResourceContents, error) {
+			id := strings.TrimPrefix(req.URI, "test://items/")
+			if id == "missing" {
+				return nil, sdk.ErrNotFound
+			}
+			return []sdk.ResourceContents{{URI: req.URI, MIMEType: "application/json", Text: `{"id":"` + id + `"}`}}, nil
+		},
+		Complete: func(_ context.Context, req *sdk.CompleteRequest) ([]string, error) {
+			return []string{req.Value + "1", req.Value + "2"}, nil
+		},
+	}}
+	p.Prompts = []sdk.Prompt{{
+		Name: "greet", Description: "Greets someone.",
+		Arguments: []sdk.PromptArgument{{Name: "who", Required: true}},
+		Get: func(_ context.Context, req *sdk.PromptRequest) (*sdk.PromptResult, error) {
+			return &sdk.PromptResult{Description: "a greeting", Messages: []sdk.PromptMessage{
+				sdk.UserMessage(sdk.Text("Say hello to " + req.Arguments["who"])),
+				sdk.AssistantMessage(sdk.Mix(sdk.Text("Hello!"), sdk.Image([]byte{1}, "image/png"))),
+			}}, nil
+		},
+		Complete: func(_ context.Context, req *sdk.CompleteRequest) ([]string, error) {
+			var out []string
+			for _, n := range []string{"alice", "albert", "bob"} {
+				if strings.HasPrefix(n, req.Value) {
+					out = append(out, n)
+				}
+			}
+			return out, nil
+		},
+	}}
 }
 
 func slow(ctx context.Context, req *sdk.Request, in slowIn) (*sdk.Result, error) {
