@@ -13,6 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/yosida95/uritemplate/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
@@ -234,4 +237,67 @@ func (p Plugin) Invoke(ctx context.Context, tool string, caller *Caller, args []
 	}
 	start := &pluginv1.CallToolStart{Tool: tool, ArgumentsJson: args, Caller: pluginrpc.CallerToProto(caller)}
 	return s.run(ctx, start, func(*pluginv1.CallToolResponse) error { return nil }, nil), nil
+}
+
+// ReadResource reads uri in-process, matching fixed resources first and then
+// resource templates, as the host would route it. Meant for plugin tests.
+func (p Plugin) ReadResource(ctx context.Context, uri string, caller *Caller) ([]ResourceContents, error) {
+	s, err := newServer(p, hclog.NewNullLogger())
+	if err != nil {
+		return nil, err
+	}
+	in := &pluginv1.ReadResourceRequest{Uri: uri, Caller: pluginrpc.CallerToProto(caller)}
+	if _, fixed := s.resources[uri]; !fixed {
+		for tmpl := range s.templates {
+			if t, err := uritemplate.New(tmpl); err == nil && t.Match(uri) != nil {
+				in.UriTemplate = tmpl
+				break
+			}
+		}
+	}
+	res, err := s.ReadResource(ctx, in)
+	if err != nil {
+		return nil, testError(err)
+	}
+	var out []ResourceContents
+	for _, c := range res.GetContents() {
+		out = append(out, ResourceContents{URI: c.GetUri(), MIMEType: c.GetMimeType(), Text: c.GetText(), Blob: c.GetBlob()})
+	}
+	return out, nil
+}
+
+// GetPrompt renders a prompt in-process, checking required arguments as the host
+// path does, and returns its messages as role and text (non-text content is
+// described as "[kind]"). Meant for plugin tests.
+func (p Plugin) GetPrompt(ctx context.Context, name string, args map[string]string, caller *Caller) ([]string, error) {
+	s, err := newServer(p, hclog.NewNullLogger())
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: name, Arguments: args, Caller: pluginrpc.CallerToProto(caller)})
+	if err != nil {
+		return nil, testError(err)
+	}
+	var out []string
+	for _, m := range res.GetMessages() {
+		c := m.GetContent()
+		text := c.GetText().GetText()
+		switch {
+		case c.GetResource() != nil:
+			text = "[resource " + c.GetResource().GetContents().GetUri() + "] " + c.GetResource().GetContents().GetText()
+		case c.GetText() == nil:
+			text = "[non-text content]"
+		}
+		out = append(out, m.GetRole()+": "+text)
+	}
+	return out, nil
+}
+
+// testError maps a gRPC status back to what a handler returned: ErrNotFound for
+// NOT_FOUND, otherwise an error with the status message.
+func testError(err error) error {
+	if status.Code(err) == codes.NotFound {
+		return ErrNotFound
+	}
+	return errors.New(status.Convert(err).Message())
 }

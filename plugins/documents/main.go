@@ -211,6 +211,8 @@ func newPlugin(s Store) sdk.Plugin {
 			sdk.NewTypedTool("delete-document", "Deletes one of your organization's documents by id. Requires the admin role.", t.delete,
 				sdk.WithTitle("Delete document")),
 		},
+		ResourceTemplates: []sdk.ResourceTemplate{t.documentTemplate()},
+		Prompts:           []sdk.Prompt{t.summarizePrompt()},
 	}
 }
 
