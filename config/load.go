@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -206,7 +207,7 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, key string) {
 			}
 			f, ok := fields[k.Value]
 			if !ok {
-				l.fail(k.Line, join(key, k.Value), "unknown key (known: %s)", strings.Join(sortedKeys(fields), ", "))
+				l.fail(k.Line, join(key, k.Value), "unknown key (known: %s)", strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
 				continue
 			}
 			l.decode(val, f, join(key, k.Value))
@@ -364,15 +365,6 @@ func structFields(v reflect.Value) map[string]reflect.Value {
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func join(prefix, key string) string {

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +28,7 @@ plugins:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(sortedKeys(cfg.Plugins), ","); got != "alpha,beta" {
+	if got := strings.Join(slices.Sorted(maps.Keys(cfg.Plugins)), ","); got != "alpha,beta" {
 		t.Fatalf("plugins = %s", got)
 	}
 	if p := cfg.Plugins["alpha"]; p.Path != filepath.Join(dir, "plugins", "alpha") || p.CallTimeout != DefaultCallTimeout {

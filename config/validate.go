@@ -4,12 +4,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -84,7 +86,7 @@ func (l *loader) validate(c *Config, opts Options) {
 		l.scanPluginDir(c)
 	}
 
-	for _, name := range sortedKeys(c.Plugins) {
+	for _, name := range slices.Sorted(maps.Keys(c.Plugins)) {
 		l.validatePlugin(c, c.Plugins[name], opts)
 	}
 }
@@ -161,14 +163,14 @@ func (l *loader) validatePlugin(c *Config, p *Plugin, opts Options) {
 	if p.MaxConcurrency < 1 {
 		l.fail(0, key+".max_concurrency", "must be at least 1")
 	}
-	for _, name := range sortedKeys(p.Env) {
+	for _, name := range slices.Sorted(maps.Keys(p.Env)) {
 		if !validEnvName(name) {
 			l.fail(0, key+".env."+name, "not a valid environment variable name")
 			continue
 		}
 		p.Env[name] = l.expand(p.Env[name], key+".env."+name)
 	}
-	for _, name := range sortedKeys(p.Tools) {
+	for _, name := range slices.Sorted(maps.Keys(p.Tools)) {
 		if p.Tools[name] == nil {
 			p.Tools[name] = &Tool{}
 		}

@@ -252,4 +252,3 @@ plugins:
 		t.Fatalf("CORS on a real request: %v", resp.Header)
 	}
 }
-

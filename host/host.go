@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -172,7 +173,7 @@ func (h *Host) setRoutesLocked(table *routeTable) {
 func (h *Host) Tools(caller *auth.Caller) []*route {
 	table := h.routes.Load()
 	var out []*route
-	for _, n := range sortedKeys(table.tools) {
+	for _, n := range slices.Sorted(maps.Keys(table.tools)) {
 		if r := table.tools[n]; allowed(caller, r.policies) {
 			out = append(out, r)
 		}
@@ -281,7 +282,7 @@ type ToolInfo struct {
 func (h *Host) Catalog() []ToolInfo {
 	table := h.routes.Load()
 	out := make([]ToolInfo, 0, len(table.tools))
-	for _, n := range sortedKeys(table.tools) {
+	for _, n := range slices.Sorted(maps.Keys(table.tools)) {
 		r := table.tools[n]
 		info := ToolInfo{
 			Plugin:      r.slot.cfg.Name,

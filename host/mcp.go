@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -79,7 +81,7 @@ func syncFeatures(srv *mcp.Server, h *Host, old, new *routeTable) {
 	if gone := removed(old.tools, new.tools); len(gone) > 0 {
 		srv.RemoveTools(gone...)
 	}
-	for _, name := range sortedKeys(new.tools) {
+	for _, name := range slices.Sorted(maps.Keys(new.tools)) {
 		r := new.tools[name]
 		if o := old.tools[name]; o != nil && o.tool == r.tool && o.slot == r.slot {
 			continue
@@ -89,7 +91,7 @@ func syncFeatures(srv *mcp.Server, h *Host, old, new *routeTable) {
 	if gone := removed(old.prompts, new.prompts); len(gone) > 0 {
 		srv.RemovePrompts(gone...)
 	}
-	for _, name := range sortedKeys(new.prompts) {
+	for _, name := range slices.Sorted(maps.Keys(new.prompts)) {
 		if fr := new.prompts[name]; changedFeature(old.prompts[name], fr) {
 			srv.AddPrompt(mcpPrompt(fr), promptHandler(h, name))
 		}
@@ -97,7 +99,7 @@ func syncFeatures(srv *mcp.Server, h *Host, old, new *routeTable) {
 	if gone := removed(old.resources, new.resources); len(gone) > 0 {
 		srv.RemoveResources(gone...)
 	}
-	for _, uri := range sortedKeys(new.resources) {
+	for _, uri := range slices.Sorted(maps.Keys(new.resources)) {
 		if fr := new.resources[uri]; changedFeature(old.resources[uri], fr) {
 			srv.AddResource(mcpResource(fr.resource), resourceHandler(h, ""))
 		}
@@ -105,7 +107,7 @@ func syncFeatures(srv *mcp.Server, h *Host, old, new *routeTable) {
 	if gone := removed(old.templates, new.templates); len(gone) > 0 {
 		srv.RemoveResourceTemplates(gone...)
 	}
-	for _, tmpl := range sortedKeys(new.templates) {
+	for _, tmpl := range slices.Sorted(maps.Keys(new.templates)) {
 		if fr := new.templates[tmpl]; changedFeature(old.templates[tmpl], fr) {
 			srv.AddResourceTemplate(mcpTemplate(fr.template), resourceHandler(h, tmpl))
 		}

@@ -92,13 +92,3 @@ func buildRoutes(slots []*slot, descs map[*slot]*pluginv1.DescribeResponse) (*ro
 	}
 	return table, nil
 }
-
-// sortedKeys lists a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
