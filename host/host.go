@@ -85,13 +85,16 @@ func (h *Host) Start(ctx context.Context) error {
 		return err
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	table, err := buildRoutes(h.slots, descriptions(h.slots, nil, nil))
+	if err == nil {
+		h.setRoutesLocked(table)
+	}
+	h.mu.Unlock()
 	if err != nil {
+		// Not under h.mu: a supervisor restarting a plugin right now needs it.
 		stopSlots(slots)
 		return err
 	}
-	h.setRoutesLocked(table)
 	h.ready.Store(true)
 	return nil
 }

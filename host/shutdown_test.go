@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -115,5 +116,53 @@ plugins:
 		if processAlive(pid) {
 			t.Errorf("plugin pid %d outlived the host", pid)
 		}
+	}
+}
+
+// TestHostKilledTakesPluginsWithIt: even a host that cannot clean up (SIGKILL)
+// leaves no plugin behind.
+func TestHostKilledTakesPluginsWithIt(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "mcphost.yaml")
+	yaml := strings.ReplaceAll(`
+server: {listen: "127.0.0.1:0"}
+auth: {provider: none}
+plugins:
+  whoami: {path: "{{bin}}/whoami"}
+  test: {path: "{{bin}}/testplugin"}
+`, "{{bin}}", binDir)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin("mcphost"), "--config", cfgPath)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	url := ""
+	lines := bufio.NewScanner(stderr)
+	for url == "" && lines.Scan() {
+		if i := strings.Index(lines.Text(), "url=http://"); i >= 0 {
+			url = strings.TrimSuffix(strings.Fields(lines.Text()[i+4:])[0], host.MCPPath)
+		}
+	}
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready struct{ Plugins []host.PluginStatus }
+	_ = json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if len(ready.Plugins) != 2 {
+		t.Fatalf("plugins %+v", ready.Plugins)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	for _, p := range ready.Plugins {
+		eventually(t, 5*time.Second, fmt.Sprintf("plugin %s (pid %d) to die with the host", p.Name, p.PID), func() bool { return !processAlive(p.PID) })
 	}
 }

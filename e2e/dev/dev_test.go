@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	for _, p := range []string{"cmd/mcphost", "plugins/whoami", "plugins/admin", "plugins/documents"} {
+	for _, p := range []string{"cmd/mcphost", "plugins/whoami", "plugins/admin", "plugins/documents", "plugins/workosuser"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, filepath.Base(p)), "./"+p)
 		cmd.Dir = "../.."
 		cmd.Stderr = os.Stderr
