@@ -54,6 +54,10 @@ func (s *server) GetPrompt(ctx context.Context, in *pluginv1.GetPromptRequest) (
 	var res *PromptResult
 	err := s.guard("prompt "+p.Name, func() (err error) {
 		res, err = p.Get(ctx, req)
+		if errors.Is(err, ErrNotFound) {
+			// The prompt exists; what its arguments name does not.
+			return status.Errorf(codes.InvalidArgument, "prompt %s: %v", p.Name, err)
+		}
 		return err
 	})
 	if err != nil {

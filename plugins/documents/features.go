@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/mcphost/mcphost/sdk"
@@ -61,11 +62,11 @@ func (t tools) summarizePrompt() sdk.Prompt {
 // foreign one is sdk.ErrNotFound.
 func (t tools) readDocument(ctx context.Context, caller *sdk.Caller, id string) (Document, error) {
 	if caller.OrganizationID == "" || id == "" {
-		return Document{}, sdk.ErrNotFound
+		return Document{}, fmt.Errorf("document %q: %w", id, sdk.ErrNotFound)
 	}
 	doc, err := t.store.Get(ctx, caller.OrganizationID, id)
 	if errors.Is(err, ErrNotFound) {
-		return Document{}, sdk.ErrNotFound
+		return Document{}, fmt.Errorf("document %q: %w", id, sdk.ErrNotFound)
 	}
 	return doc, storageError(err)
 }

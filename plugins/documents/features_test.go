@@ -30,8 +30,13 @@ func TestDocumentResourceAndPromptAreTenantScoped(t *testing.T) {
 		if _, err := p.ReadResource(ctx, "documents://"+doc.ID, c); !errors.Is(err, sdk.ErrNotFound) {
 			t.Errorf("%s read another tenant's document: %v", c.UserID, err)
 		}
-		if _, err := p.GetPrompt(ctx, "summarize-document", map[string]string{"id": doc.ID}, c); !errors.Is(err, sdk.ErrNotFound) {
-			t.Errorf("%s prompted with another tenant's document: %v", c.UserID, err)
+		// The prompt exists, so the answer is about the argument, and it reads
+		// exactly like the answer for an id that never existed.
+		_, foreign := p.GetPrompt(ctx, "summarize-document", map[string]string{"id": doc.ID}, c)
+		_, made := p.GetPrompt(ctx, "summarize-document", map[string]string{"id": "doc_never"}, c)
+		if foreign == nil || made == nil || strings.ReplaceAll(foreign.Error(), doc.ID, "X") != strings.ReplaceAll(made.Error(), "doc_never", "X") ||
+			!strings.Contains(foreign.Error(), "not found") {
+			t.Errorf("%s prompted with another tenant's document: %v (missing: %v)", c.UserID, foreign, made)
 		}
 	}
 	for _, uri := range []string{"documents://", "documents://nope", "documents://' OR 1=1 --"} {
