@@ -3,9 +3,11 @@
 // maps their claims to an auth.Caller, gates HTTP requests with RFC 6750 bearer
 // challenges, and serves the discovery documents MCP clients use to find AuthKit.
 //
-// JOSE handling is implemented on the standard library on purpose: only a handful
-// of asymmetric algorithms are needed, and owning the parse path lets us cap sizes,
-// refuse symmetric algorithms structurally and rate-limit JWKS fetches precisely.
+// JWS parsing, signature verification and JWK handling use lestrrat-go/jwx/v2
+// (jws.Verify against a jwk.Set). Around it this package keeps what jwx does not
+// express: size caps and canonical-encoding checks before parsing, an
+// asymmetric-only key policy and alg allow-list, the claim rules, and a JWKS
+// refresher whose unknown-kid refetches are rate-limited (see jwksCache).
 package workos
 
 import (

@@ -154,7 +154,15 @@ func TestMetadataPassthroughAndStale(t *testing.T) {
 			t.Fatalf("stale copy not served: %s", raw3)
 		}
 	}
-	eventually(t, "background refresh attempt", func() bool { return d.metaHits.Load() >= 3 })
+	// Wait for the failed attempt to be recorded, not just to reach upstream:
+	// otherwise its lastFail can land after the Advance below and the retry
+	// window would never elapse on the frozen clock.
+	e := p.meta[asMetadataPath]
+	eventually(t, "background refresh attempt", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return d.metaHits.Load() >= 3 && e.inflight == nil && !e.lastFail.IsZero()
+	})
 
 	// Upstream recovers with a new document: after the retry window the next
 	// request triggers a refresh and later requests see the new document.

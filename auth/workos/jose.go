@@ -1,200 +1,139 @@
 package workos
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"slices"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
-// b64 is strict unpadded base64url: strictness rejects non-canonical encodings,
-// so one token has exactly one spelling (and one verified-cache key).
+// b64 is strict unpadded base64url. jwx decodes leniently (padding, the standard
+// alphabet), so tokens are checked with this first: one token has exactly one
+// spelling (and one verified-cache key), and non-canonical ones are malformed.
 var b64 = base64.RawURLEncoding.Strict()
-
-// publicKey is one usable verification key from the JWKS.
-type publicKey struct {
-	kid string
-	// alg is the key's declared algorithm; empty means any algorithm that fits kty.
-	alg string
-	pub crypto.PublicKey
-	// raw is the JWK as served, to notice material changes under the same kid.
-	raw string
-}
-
-// rawJWK holds the members of a JWK we read.
-type rawJWK struct {
-	Kty    string   `json:"kty"`
-	Kid    string   `json:"kid"`
-	Use    string   `json:"use"`
-	Alg    string   `json:"alg"`
-	KeyOps []string `json:"key_ops"`
-	N      string   `json:"n"`
-	E      string   `json:"e"`
-	Crv    string   `json:"crv"`
-	X      string   `json:"x"`
-	Y      string   `json:"y"`
-}
 
 const (
 	minRSABits = 2048
 	maxRSABits = 8192 // bounds verification cost of a hostile or broken JWKS
 )
 
-// parseJWK turns a JWK into a verification key. Symmetric ("oct") keys and keys
-// not meant for signatures are refused: accepting them would let a token choose
-// HMAC with public material as the secret.
-func parseJWK(data []byte) (*publicKey, error) {
-	var j rawJWK
-	if err := json.Unmarshal(data, &j); err != nil {
+// parseJWK parses one JWK with jwx and applies our key policy, returning the
+// public key to put in the verification set. Symmetric ("oct") keys and keys not
+// meant for signatures are refused: accepting them would let a token choose HMAC
+// with public material as the secret. jwx parses the members but does not check
+// key strength or that an EC point lies on its curve, so that is done here.
+func parseJWK(data []byte) (jwk.Key, error) {
+	parsed, err := jwk.ParseKey(data)
+	if err != nil {
 		return nil, fmt.Errorf("invalid JWK: %w", err)
 	}
-	if j.Kid == "" {
+	kid := parsed.KeyID()
+	if kid == "" {
 		return nil, errors.New("JWK has no kid")
 	}
-	if j.Use != "" && j.Use != "sig" {
-		return nil, fmt.Errorf("JWK %q: use %q is not sig", j.Kid, j.Use)
+	if u := parsed.KeyUsage(); u != "" && u != jwk.ForSignature.String() {
+		return nil, fmt.Errorf("JWK %q: use %q is not sig", kid, u)
 	}
-	if len(j.KeyOps) > 0 && !slices.Contains(j.KeyOps, "verify") {
-		return nil, fmt.Errorf("JWK %q: key_ops lacks verify", j.Kid)
+	if ops := parsed.KeyOps(); len(ops) > 0 && !slices.Contains(ops, jwk.KeyOpVerify) {
+		return nil, fmt.Errorf("JWK %q: key_ops lacks verify", kid)
 	}
-	k := &publicKey{kid: j.Kid, alg: j.Alg, raw: string(data)}
-	switch j.Kty {
-	case "RSA":
-		n, err := b64.DecodeString(j.N)
-		if err != nil || len(n) == 0 {
-			return nil, fmt.Errorf("JWK %q: bad n", j.Kid)
+	switch kty := parsed.KeyType(); kty {
+	case jwa.RSA, jwa.EC, jwa.OKP:
+	default:
+		return nil, fmt.Errorf("JWK %q: unsupported kty %q", kid, kty)
+	}
+	// Keep only the public half (a JWKS should not carry private members, but
+	// if it does they must not end up in the verification set).
+	key, err := parsed.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("JWK %q: %w", kid, err)
+	}
+	switch k := key.(type) {
+	case jwk.RSAPublicKey:
+		e := k.E()
+		if len(k.N()) == 0 {
+			return nil, fmt.Errorf("JWK %q: bad n", kid)
 		}
-		e, err := b64.DecodeString(j.E)
-		if err != nil || len(e) == 0 || len(e) > 4 {
-			return nil, fmt.Errorf("JWK %q: bad e", j.Kid)
+		if len(e) == 0 || len(e) > 4 {
+			return nil, fmt.Errorf("JWK %q: bad e", kid)
 		}
 		var exp int
 		for _, b := range e {
 			exp = exp<<8 | int(b)
 		}
-		nn := new(big.Int).SetBytes(n)
-		if exp < 3 || exp%2 == 0 || nn.BitLen() < minRSABits || nn.BitLen() > maxRSABits {
-			return nil, fmt.Errorf("JWK %q: unacceptable RSA key (%d bits, e=%d)", j.Kid, nn.BitLen(), exp)
+		bits := new(big.Int).SetBytes(k.N()).BitLen()
+		if exp < 3 || exp%2 == 0 || bits < minRSABits || bits > maxRSABits {
+			return nil, fmt.Errorf("JWK %q: unacceptable RSA key (%d bits, e=%d)", kid, bits, exp)
 		}
-		k.pub = &rsa.PublicKey{N: nn, E: exp}
-	case "EC":
-		var curve elliptic.Curve
-		switch j.Crv {
-		case "P-256":
-			curve = elliptic.P256()
-		case "P-384":
-			curve = elliptic.P384()
-		case "P-521":
-			curve = elliptic.P521()
+	case jwk.ECDSAPublicKey:
+		switch k.Crv() {
+		case jwa.P256, jwa.P384, jwa.P521:
 		default:
-			return nil, fmt.Errorf("JWK %q: unsupported curve %q", j.Kid, j.Crv)
+			return nil, fmt.Errorf("JWK %q: unsupported curve %q", kid, k.Crv())
 		}
-		size := (curve.Params().BitSize + 7) / 8
-		x, errX := b64.DecodeString(j.X)
-		y, errY := b64.DecodeString(j.Y)
-		if errX != nil || errY != nil || len(x) != size || len(y) != size {
-			return nil, fmt.Errorf("JWK %q: bad EC coordinates", j.Kid)
+		if err := k.Validate(); err != nil { // coordinate lengths
+			return nil, fmt.Errorf("JWK %q: bad EC coordinates: %w", kid, err)
 		}
-		pub, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
-		if err != nil {
-			return nil, fmt.Errorf("JWK %q: %w", j.Kid, err)
+		var pub ecdsa.PublicKey
+		if err := k.Raw(&pub); err != nil {
+			return nil, fmt.Errorf("JWK %q: %w", kid, err)
 		}
-		k.pub = pub
-	case "OKP":
-		if j.Crv != "Ed25519" {
-			return nil, fmt.Errorf("JWK %q: unsupported OKP curve %q", j.Kid, j.Crv)
+		if _, err := pub.ECDH(); err != nil { // rejects points not on the curve
+			return nil, fmt.Errorf("JWK %q: %w", kid, err)
 		}
-		x, err := b64.DecodeString(j.X)
-		if err != nil || len(x) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("JWK %q: bad Ed25519 key", j.Kid)
+	case jwk.OKPPublicKey:
+		if k.Crv() != jwa.Ed25519 {
+			return nil, fmt.Errorf("JWK %q: unsupported OKP curve %q", kid, k.Crv())
 		}
-		k.pub = ed25519.PublicKey(x)
+		if len(k.X()) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("JWK %q: bad Ed25519 key", kid)
+		}
 	default:
-		return nil, fmt.Errorf("JWK %q: unsupported kty %q", j.Kid, j.Kty)
+		return nil, fmt.Errorf("JWK %q: unsupported key %T", kid, key)
 	}
-	if k.alg != "" && !k.fits(k.alg) {
-		return nil, fmt.Errorf("JWK %q: alg %q does not match the key type", j.Kid, k.alg)
+	if alg := key.Algorithm().String(); alg != "" && !fits(key, alg) {
+		return nil, fmt.Errorf("JWK %q: alg %q does not match the key type", kid, alg)
 	}
-	return k, nil
+	return key, nil
 }
 
-// fits reports whether alg can be used with this key's type (and curve).
-func (k *publicKey) fits(alg string) bool {
-	switch pub := k.pub.(type) {
-	case *rsa.PublicKey:
-		switch alg {
-		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+// fits reports whether the JWS algorithm alg can be used with key's type (and
+// curve). Only asymmetric algorithms ever fit: there is no symmetric key type.
+func fits(key jwk.Key, alg string) bool {
+	switch k := key.(type) {
+	case jwk.RSAPublicKey:
+		switch jwa.SignatureAlgorithm(alg) {
+		case jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512:
 			return true
 		}
-	case *ecdsa.PublicKey:
-		switch alg {
-		case "ES256":
-			return pub.Curve == elliptic.P256()
-		case "ES384":
-			return pub.Curve == elliptic.P384()
-		case "ES512":
-			return pub.Curve == elliptic.P521()
+	case jwk.ECDSAPublicKey:
+		switch jwa.SignatureAlgorithm(alg) {
+		case jwa.ES256:
+			return k.Crv() == jwa.P256
+		case jwa.ES384:
+			return k.Crv() == jwa.P384
+		case jwa.ES512:
+			return k.Crv() == jwa.P521
 		}
-	case ed25519.PublicKey:
-		return alg == "EdDSA"
+	case jwk.OKPPublicKey:
+		return jwa.SignatureAlgorithm(alg) == jwa.EdDSA && k.Crv() == jwa.Ed25519
 	}
 	return false
 }
 
-// verify checks sig over signingInput with alg. The algorithm must be the key's
-// declared one (when it declares one) and fit its type; there is no code path
-// for symmetric algorithms at all.
-func (k *publicKey) verify(alg string, signingInput, sig []byte) bool {
-	if (k.alg != "" && k.alg != alg) || !k.fits(alg) {
+// usableWith reports whether a token whose header names alg may be checked
+// with key. jws.WithKeySet verifies with the key's declared alg and ignores the
+// header's, so a header naming a different algorithm is refused here rather
+// than silently verified under another one.
+func usableWith(key jwk.Key, alg string) bool {
+	if declared := key.Algorithm().String(); declared != "" && declared != alg {
 		return false
 	}
-	hashFor := func(h crypto.Hash) []byte {
-		switch h {
-		case crypto.SHA256:
-			s := sha256.Sum256(signingInput)
-			return s[:]
-		case crypto.SHA384:
-			s := sha512.Sum384(signingInput)
-			return s[:]
-		default:
-			s := sha512.Sum512(signingInput)
-			return s[:]
-		}
-	}
-	var h crypto.Hash
-	switch alg {
-	case "RS256", "PS256", "ES256":
-		h = crypto.SHA256
-	case "RS384", "PS384", "ES384":
-		h = crypto.SHA384
-	case "RS512", "PS512", "ES512":
-		h = crypto.SHA512
-	}
-	switch pub := k.pub.(type) {
-	case *rsa.PublicKey:
-		if alg[0] == 'P' {
-			return rsa.VerifyPSS(pub, h, hashFor(h), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
-		}
-		return rsa.VerifyPKCS1v15(pub, h, hashFor(h), sig) == nil
-	case *ecdsa.PublicKey:
-		size := (pub.Curve.Params().BitSize + 7) / 8
-		if len(sig) != 2*size {
-			return false
-		}
-		r := new(big.Int).SetBytes(sig[:size])
-		s := new(big.Int).SetBytes(sig[size:])
-		return ecdsa.Verify(pub, hashFor(h), r, s)
-	case ed25519.PublicKey:
-		return ed25519.Verify(pub, signingInput, sig)
-	}
-	return false
+	return fits(key, alg)
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 const (
@@ -20,10 +22,17 @@ const (
 )
 
 // keySet is an immutable snapshot of the usable keys, swapped atomically so the
-// verification hot path reads it without locks.
+// verification hot path reads it without locks of ours. set is what jws.Verify
+// checks signatures against; it is never modified once published.
 type keySet struct {
-	keys map[string]*publicKey
+	set jwk.Set
+	// raw maps kid to the JWK as served, to notice material changes under the
+	// same kid.
+	raw map[string]string
 }
+
+// lookup returns the key with this kid, if the snapshot has one.
+func (s *keySet) lookup(kid string) (jwk.Key, bool) { return s.set.LookupKeyID(kid) }
 
 // flight is one JWKS fetch that concurrent callers share.
 type flight struct {
@@ -31,10 +40,19 @@ type flight struct {
 	err  error
 }
 
-// jwksCache keeps the issuer's signing keys. Keys survive failed refreshes (an
-// AuthKit outage must not log everyone out), every fetch is shared by all who
-// need it, and fetches caused by unknown key ids are rate-limited because the kid
-// comes from the unauthenticated token.
+// jwksCache keeps the issuer's signing keys as a jwx jwk.Set. Keys survive
+// failed refreshes (an AuthKit outage must not log everyone out), every fetch is
+// shared by all who need it, and fetches caused by unknown key ids are
+// rate-limited because the kid comes from the unauthenticated token.
+//
+// Why a wrapper and not jwk.Cache: jwx parses the keys and verifies with the
+// set, but jwk.Cache (httprc) cannot express the refresh policy we need. Its
+// on-demand Refresh has no rate limit, so an unknown-kid miss would fetch once
+// per request (the kid is attacker-chosen), and it cannot run on the injected
+// clock MinRefetchInterval is measured with. Its default parse also takes a
+// JWKS all or nothing, while we skip single keys that fail our policy (oct,
+// small RSA, off-curve EC, mismatched alg), cap the body size, and drop
+// verified-token cache entries when a key is removed or changed (onChange).
 type jwksCache struct {
 	url         string
 	client      *http.Client
@@ -63,11 +81,12 @@ func newJWKSCache(ctx context.Context, url string, cfg Config, onChange func()) 
 		minInterval: cfg.MinRefetchInterval, every: cfg.JWKSRefresh,
 		onChange: onChange, ctx: ctx,
 	}
-	c.set.Store(&keySet{keys: map[string]*publicKey{}})
+	c.set.Store(&keySet{set: jwk.NewSet(), raw: map[string]string{}})
 	return c
 }
 
-func (c *jwksCache) lookup(kid string) *publicKey { return c.set.Load().keys[kid] }
+// snapshot returns the current key set.
+func (c *jwksCache) snapshot() *keySet { return c.set.Load() }
 
 // refresh starts or joins a fetch and waits for it (or for waitCtx). Unless
 // force is set, it does nothing when the last attempt is younger than
@@ -178,28 +197,33 @@ func (c *jwksCache) fetchOnce(ctx context.Context) error {
 	if doc.Keys == nil {
 		return errors.New(`JWKS has no "keys" member`)
 	}
-	next := &keySet{keys: make(map[string]*publicKey, len(doc.Keys))}
+	next := &keySet{set: jwk.NewSet(), raw: make(map[string]string, len(doc.Keys))}
 	for _, raw := range doc.Keys {
 		k, err := parseJWK(raw)
 		if err != nil {
 			c.log.Debug("workos: skipping JWK", "err", err)
 			continue
 		}
-		if _, dup := next.keys[k.kid]; dup {
-			c.log.Warn("workos: duplicate kid in JWKS; using the first", "kid", k.kid)
+		kid := k.KeyID()
+		if _, dup := next.raw[kid]; dup {
+			c.log.Warn("workos: duplicate kid in JWKS; using the first", "kid", kid)
 			continue
 		}
-		next.keys[k.kid] = k
+		if err := next.set.AddKey(k); err != nil {
+			c.log.Debug("workos: skipping JWK", "kid", kid, "err", err)
+			continue
+		}
+		next.raw[kid] = string(raw)
 	}
-	if len(next.keys) == 0 {
+	if next.set.Len() == 0 {
 		c.log.Warn("workos: JWKS has no usable keys", "url", c.url)
 	}
 	prev := c.set.Swap(next)
 	if !c.loaded.Swap(true) {
-		c.log.Info("workos: JWKS loaded", "url", c.url, "keys", len(next.keys))
+		c.log.Info("workos: JWKS loaded", "url", c.url, "keys", next.set.Len())
 	}
-	for kid, old := range prev.keys {
-		if k, ok := next.keys[kid]; !ok || k.raw != old.raw {
+	for kid, old := range prev.raw {
+		if now, ok := next.raw[kid]; !ok || now != old {
 			c.onChange()
 			break
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/lestrrat-go/jwx/v2/jws"
+
 	"github.com/mcphost/mcphost/auth"
 )
 
@@ -189,6 +191,12 @@ func (p *Provider) verify(ctx context.Context, token string) (*auth.Caller, erro
 
 // verifyUncached is the full verification path: structure, header, algorithm,
 // key, signature (before any claim is trusted), then registered claims.
+//
+// The JWS itself is parsed and its signature verified by jwx (verifySignature).
+// The checks before it are ours because they decide the public error
+// description and enforce limits jwx does not have: size caps, canonical
+// base64, crit, and an alg allow-list that must classify "none" or "HS256" as
+// an unsupported algorithm (jwx refuses to even parse unknown algs).
 func (p *Provider) verifyUncached(ctx context.Context, token string) (*auth.Caller, time.Time, error) {
 	var zero time.Time
 	first := strings.IndexByte(token, '.')
@@ -207,6 +215,7 @@ func (p *Provider) verifyUncached(ctx context.Context, token string) (*auth.Call
 		Alg  string          `json:"alg"`
 		Kid  string          `json:"kid"`
 		Crit json.RawMessage `json:"crit"`
+		B64  *bool           `json:"b64"`
 	}
 	if err := json.Unmarshal(hdrJSON, &hdr); err != nil || hdrJSON[0] != '{' {
 		return nil, zero, reject(DescMalformed, causeError("header is not a JSON object"))
@@ -216,33 +225,21 @@ func (p *Provider) verifyUncached(ctx context.Context, token string) (*auth.Call
 		// demands one must be rejected.
 		return nil, zero, reject(DescMalformed, causeError("crit header not supported"))
 	}
+	if hdr.B64 != nil && !*hdr.B64 {
+		// RFC 7797 unencoded payloads need crit (refused above); jwx would
+		// honour b64=false anyway, so refuse it rather than read it two ways.
+		return nil, zero, reject(DescMalformed, causeError("b64=false not supported"))
+	}
 	payload, err := b64.DecodeString(token[first+1 : last])
 	if err != nil {
 		return nil, zero, reject(DescMalformed, err)
 	}
-	sig, err := b64.DecodeString(token[last+1:])
-	if err != nil {
+	if _, err := b64.DecodeString(token[last+1:]); err != nil {
 		return nil, zero, reject(DescMalformed, err)
 	}
 	if p.cfg.VerifyJWT {
-		if !slices.Contains(p.cfg.Algorithms, hdr.Alg) {
-			return nil, zero, reject(DescAlgorithm, causeError("alg "+quoteForLog(hdr.Alg)+" not in allow-list"))
-		}
-		if hdr.Kid == "" {
-			return nil, zero, reject(DescUnknownKey, causeError("token has no kid"))
-		}
-		k := p.keys.lookup(hdr.Kid)
-		if k == nil {
-			// Possibly a rotated-in key: refetch, rate-limited because the
-			// kid is attacker-controlled.
-			_ = p.keys.refresh(ctx, false)
-			k = p.keys.lookup(hdr.Kid)
-		}
-		if k == nil {
-			return nil, zero, reject(DescUnknownKey, causeError("kid "+quoteForLog(hdr.Kid)+" not in JWKS"))
-		}
-		if !k.verify(hdr.Alg, []byte(token[:last]), sig) {
-			return nil, zero, reject(DescSignature, nil)
+		if payload, err = p.verifySignature(ctx, token, hdr.Alg, hdr.Kid); err != nil {
+			return nil, zero, err
 		}
 	}
 	var claims map[string]any
@@ -254,6 +251,58 @@ func (p *Provider) verifyUncached(ctx context.Context, token string) (*auth.Call
 		return nil, zero, err
 	}
 	return callerFromClaims(claims, exp), exp, nil
+}
+
+// verifySignature checks the allow-list and finds the key (refetching the JWKS,
+// rate-limited, for an unknown kid), then has jwx parse the compact JWS and
+// verify it against the key set, returning the verified payload. alg and kid
+// are our reading of the header, used to classify failures.
+//
+// jws.WithKeySet is set up so that only the set's keys can verify, matched by
+// kid (no default key), each with its declared alg, or for a key without one an
+// alg inferred from its type that must equal the header's. The set holds only
+// RSA, EC and Ed25519 public keys (parseJWK), so no symmetric key, and hence
+// no HMAC keyed with public material, can ever be used.
+func (p *Provider) verifySignature(ctx context.Context, token, alg, kid string) ([]byte, error) {
+	if !slices.Contains(p.cfg.Algorithms, alg) {
+		return nil, reject(DescAlgorithm, causeError("alg "+quoteForLog(alg)+" not in allow-list"))
+	}
+	if kid == "" {
+		return nil, reject(DescUnknownKey, causeError("token has no kid"))
+	}
+	ks := p.keys.snapshot()
+	key, ok := ks.lookup(kid)
+	if !ok {
+		// Possibly a rotated-in key: refetch, rate-limited because the kid is
+		// attacker-controlled.
+		_ = p.keys.refresh(ctx, false)
+		ks = p.keys.snapshot()
+		key, ok = ks.lookup(kid)
+	}
+	if !ok {
+		return nil, reject(DescUnknownKey, causeError("kid "+quoteForLog(kid)+" not in JWKS"))
+	}
+	if !usableWith(key, alg) {
+		return nil, reject(DescSignature, causeError("alg "+quoteForLog(alg)+" does not fit key "+quoteForLog(kid)))
+	}
+	var msg jws.Message
+	payload, err := jws.Verify([]byte(token),
+		jws.WithCompact(),
+		jws.WithKeySet(ks.set,
+			jws.WithRequireKid(true),
+			jws.WithUseDefault(false),
+			jws.WithMultipleKeysPerKeyID(false),
+			jws.WithInferAlgorithmFromKey(true)),
+		jws.WithMessage(&msg))
+	if err != nil {
+		return nil, reject(DescSignature, err)
+	}
+	// Belt and braces: jwx must have read the same alg and kid we checked.
+	if sigs := msg.Signatures(); len(sigs) != 1 ||
+		sigs[0].ProtectedHeaders().Algorithm().String() != alg || sigs[0].ProtectedHeaders().KeyID() != kid {
+		return nil, reject(DescMalformed, causeError("JOSE header read inconsistently"))
+	}
+	return payload, nil
 }
 
 func quoteForLog(s string) string {
