@@ -28,6 +28,7 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -race -timeout 20m ./...
 	$(MAKE) fuzz
+	$(MAKE) conformance
 
 # Each fuzz target runs briefly on every `make test`; raise FUZZTIME to dig deeper.
 fuzz:
@@ -54,3 +55,20 @@ $(TOOLS)/protoc-gen-go-grpc:
 
 clean:
 	rm -rf $(BIN) .mcphost
+
+# --- conformance (owned by conformance/; see conformance/README.md) -------------
+# The MCP conformance suite (pinned in conformance/package.json, with its own
+# Node 22 from npm) against mcphost serving conformance/fixture: stateful,
+# stateless, and through the auth gate. Runner flags go in CONFORMANCE_FLAGS, e.g.
+#   make conformance CONFORMANCE_FLAGS='-runs stateful -scenario tools-call-sampling'
+CONFORMANCE_FLAGS ?=
+CONFORMANCE_NPM   := conformance/node_modules/.package-lock.json
+
+.PHONY: conformance
+conformance: build $(CONFORMANCE_NPM)
+	GO=$(GO) $(GO) run ./conformance/runner $(CONFORMANCE_FLAGS)
+
+$(CONFORMANCE_NPM): conformance/package.json conformance/package-lock.json
+	cd conformance && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+# --- end conformance -------------------------------------------------------------
