@@ -157,3 +157,13 @@ func (h *Host) resourceUpdated(s *slot, uri string) {
 		fn(uri)
 	}
 }
+
+// offers reports whether any live plugin declares capability.
+func (h *Host) offers(capability string) bool {
+	for _, s := range h.currentSlots() {
+		if inst := s.current(); inst != nil && inst.has(capability) {
+			return true
+		}
+	}
+	return false
+}

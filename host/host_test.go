@@ -47,6 +47,10 @@ func TestListAndCallWhoami(t *testing.T) {
 			t.Errorf("tools/list = %v, missing %s", names, want)
 		}
 	}
+	// Tools-only plugins: only what they offer is advertised.
+	if caps := cs.InitializeResult().Capabilities; caps.Tools == nil || caps.Completions != nil || caps.Prompts != nil || caps.Resources != nil {
+		t.Errorf("capabilities of a tools-only host = %+v", caps)
+	}
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "whoami"})
 	if err != nil {
 		t.Fatal(err)

@@ -128,7 +128,8 @@ func changedFeature(old, new *featureRoute) bool {
 	return old == nil || old.slot != new.slot || old.prompt != new.prompt || old.resource != new.resource || old.template != new.template
 }
 
-// policyMiddleware hides what the caller may not use from every list. Calls and
+// policyMiddleware hides what the caller may not use from every list, and trims
+// the advertised capabilities to what the live plugins offer. Calls and
 // reads are checked by Host, which answers exactly as for something missing.
 func policyMiddleware(h *Host) mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
@@ -140,6 +141,17 @@ func policyMiddleware(h *Host) mcp.Middleware {
 			caller := callerFromExtra(req.GetExtra())
 			table := h.routes.Load()
 			switch list := res.(type) {
+			case *mcp.InitializeResult:
+				// The SDK infers tools, resources and prompts from what is
+				// registered; completions only from the handler, which is always
+				// set. Advertise them only when a live plugin offers them.
+				if list.Capabilities != nil && !h.offers("completions") {
+					out := *list
+					caps := *list.Capabilities
+					caps.Completions = nil
+					out.Capabilities = &caps
+					return &out, nil
+				}
 			case *mcp.ListToolsResult:
 				out := *list
 				out.Tools = filter(list.Tools, func(t *mcp.Tool) bool { _, err := h.lookup(caller, t.Name); return err == nil })
