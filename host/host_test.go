@@ -264,7 +264,7 @@ plugins:
 auth: {provider: none}
 plugins:
   dead: {path: "{{bin}}/testplugin", env: {TESTPLUGIN_MODE: crash-at-start}}`,
-			want: []string{"plugin dead"},
+			want: []string{"plugin dead", "its last output: testplugin: failing at start on purpose"},
 		},
 		{
 			name: "sha256 pin mismatch",

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,6 +63,7 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 		return nil, fmt.Errorf("plugin %s: data directory: %w", p.Name, err)
 	}
 
+	stderrTail := &tailBuffer{max: 2048}
 	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Dir = filepath.Dir(p.Path)
 	cmd.Env = pluginEnv(p, pluginData)
@@ -76,7 +78,7 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 		AutoMTLS:         true,
 		StartTimeout:     p.StartTimeout,
 		Logger:           newHCLogAdapter(logger, p.Name),
-		Stderr:           io.Discard,
+		Stderr:           stderrTail, // raw lines; the logger above gets them parsed
 	})
 	inst := &instance{cmd: cmd, client: client, sha256: sum, started: time.Now()}
 	inst.ctx, inst.cancel = context.WithCancel(context.Background())
@@ -89,7 +91,7 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 
 	proto, err := client.Client()
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: start %s: %w", p.Name, p.Path, err)
+		return nil, fmt.Errorf("plugin %s: start %s: %w%s", p.Name, p.Path, err, stderrTail.lastWords())
 	}
 	raw, err := proto.Dispense(pluginrpc.PluginName)
 	if err != nil {
@@ -222,6 +224,38 @@ func (i *instance) retire(timeout time.Duration) (abandoned int) {
 	}
 	i.stop()
 	return abandoned
+}
+
+// tailBuffer keeps the end of a plugin's stderr, so a plugin that dies at start
+// can say why in the host's error instead of only in debug logs.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+// lastWords is "; its last output: ..." with the last few lines, or "".
+func (t *tailBuffer) lastWords() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(t.b)), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		return ""
+	}
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return "; its last output: " + strings.Join(lines, " | ")
 }
 
 func fileSHA256(path string) (string, error) {

@@ -39,6 +39,7 @@ func main() {
 	mode := os.Getenv("TESTPLUGIN_MODE")
 	switch {
 	case mode == "crash-at-start":
+		fmt.Fprintln(os.Stderr, "testplugin: failing at start on purpose")
 		os.Exit(3)
 	case strings.HasPrefix(mode, "exit-after="): // a crash loop: up briefly, then gone
 		if d, err := time.ParseDuration(strings.TrimPrefix(mode, "exit-after=")); err == nil {
