@@ -23,6 +23,13 @@ func TestResourcesPromptsAndCompletions(t *testing.T) {
 	cs := connect(t, r, userClient("user_7", "org_a", ""), nil)
 	ctx := context.Background()
 
+	var kinds []string
+	for _, e := range r.host.Catalog() {
+		kinds = append(kinds, e.Kind+":"+e.Name)
+	}
+	if got := strings.Join(kinds, ","); !strings.Contains(got, "tool:echo,") || !strings.Contains(got, "prompt:greet,resource:test://counter,resource-template:test://items/{id}") {
+		t.Errorf("catalog = %s", got)
+	}
 	init := cs.InitializeResult().Capabilities
 	if init.Resources == nil || !init.Resources.Subscribe || init.Prompts == nil || init.Completions == nil {
 		t.Fatalf("capabilities = %+v", init)

@@ -270,37 +270,49 @@ func stopSlots(slots []*slot) {
 	wg.Wait()
 }
 
-// ToolInfo describes one exposed tool for listings (mcphost tools).
-type ToolInfo struct {
-	Plugin        string          `json:"plugin"`
-	PluginVersion string          `json:"plugin_version"`
-	Name          string          `json:"name"`
-	Title         string          `json:"title,omitempty"`
-	Description   string          `json:"description"`
-	InputSchema   json.RawMessage `json:"input_schema"`
-	OutputSchema  json.RawMessage `json:"output_schema,omitempty"`
+// CatalogEntry describes one exposed tool, prompt, resource or resource
+// template for listings (mcphost tools).
+type CatalogEntry struct {
+	// Kind is "tool", "prompt", "resource" or "resource-template".
+	Kind          string `json:"kind"`
+	Plugin        string `json:"plugin"`
+	PluginVersion string `json:"plugin_version"`
+	// Name is the tool or prompt name, the resource URI, or the URI template.
+	Name         string          `json:"name"`
+	Title        string          `json:"title,omitempty"`
+	Description  string          `json:"description"`
+	InputSchema  json.RawMessage `json:"input_schema,omitempty"`
+	OutputSchema json.RawMessage `json:"output_schema,omitempty"`
 }
 
-// Catalog lists every exposed tool regardless of policy, in name order.
-func (h *Host) Catalog() []ToolInfo {
+// Catalog lists everything exposed regardless of policy: tools, then prompts,
+// resources and resource templates, each in name order.
+func (h *Host) Catalog() []CatalogEntry {
 	table := h.routes.Load()
-	out := make([]ToolInfo, 0, len(table.tools))
+	var out []CatalogEntry
+	entry := func(kind string, s *slot, name, title, desc string) CatalogEntry {
+		return CatalogEntry{Kind: kind, Plugin: s.cfg.Name, PluginVersion: s.status().Version, Name: name, Title: title, Description: desc}
+	}
 	for _, n := range slices.Sorted(maps.Keys(table.tools)) {
 		r := table.tools[n]
-		info := ToolInfo{
-			Plugin:      r.slot.cfg.Name,
-			Name:        r.name,
-			Title:       r.tool.GetTitle(),
-			Description: r.tool.GetDescription(),
-			InputSchema: r.tool.GetInputSchemaJson(),
+		e := entry("tool", r.slot, r.name, r.tool.GetTitle(), r.tool.GetDescription())
+		e.InputSchema = r.tool.GetInputSchemaJson()
+		if o := r.tool.GetOutputSchemaJson(); len(o) > 0 {
+			e.OutputSchema = o
 		}
-		if out := r.tool.GetOutputSchemaJson(); len(out) > 0 {
-			info.OutputSchema = out
-		}
-		if st := r.slot.status(); st.Version != "" {
-			info.PluginVersion = st.Version
-		}
-		out = append(out, info)
+		out = append(out, e)
+	}
+	for _, n := range slices.Sorted(maps.Keys(table.prompts)) {
+		fr := table.prompts[n]
+		out = append(out, entry("prompt", fr.slot, fr.key, fr.prompt.GetTitle(), fr.prompt.GetDescription()))
+	}
+	for _, n := range slices.Sorted(maps.Keys(table.resources)) {
+		fr := table.resources[n]
+		out = append(out, entry("resource", fr.slot, fr.key, fr.resource.GetTitle(), fr.resource.GetDescription()))
+	}
+	for _, n := range slices.Sorted(maps.Keys(table.templates)) {
+		fr := table.templates[n]
+		out = append(out, entry("resource-template", fr.slot, fr.key, fr.template.GetTitle(), fr.template.GetDescription()))
 	}
 	return out
 }

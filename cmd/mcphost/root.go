@@ -70,7 +70,7 @@ Run "mcphost --config mcphost.yaml" (the same as "mcphost serve") to serve.`,
 	var asJSON bool
 	toolsCmd := &cobra.Command{
 		Use:   "tools",
-		Short: "Start every plugin once and print the tools each one offers",
+		Short: "Start every plugin once and print the tools, prompts and resources each offers",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return printTools(cmd, g, asJSON)
@@ -190,12 +190,12 @@ func printTools(cmd *cobra.Command, g globalFlags, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"plugins": h.Status(), "tools": tools})
 	}
-	sort.Slice(tools, func(i, j int) bool { return tools[i].Plugin+tools[i].Name < tools[j].Plugin+tools[j].Name })
+	sort.SliceStable(tools, func(i, j int) bool { return tools[i].Plugin < tools[j].Plugin })
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PLUGIN\tVERSION\tTOOL\tDESCRIPTION")
+	fmt.Fprintln(tw, "PLUGIN\tVERSION\tKIND\tNAME\tDESCRIPTION")
 	for _, t := range tools {
 		desc, _, _ := strings.Cut(t.Description, "\n")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Plugin, t.PluginVersion, t.Name, desc)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Plugin, t.PluginVersion, t.Kind, t.Name, desc)
 	}
 	return tw.Flush()
 }
