@@ -19,6 +19,10 @@ import (
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
 
+// maxClientRequests bounds the sampling/elicitation requests one call may have
+// open at once.
+const maxClientRequests = 4
+
 // CallMeta is what the transport knows about the MCP request behind a call.
 type CallMeta struct {
 	SessionID string
@@ -79,8 +83,19 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 		log.Warn("call failed", "error", err, "duration", time.Since(start))
 		return toolError(err.Error()), nil
 	}
+	if sc := res.GetStructuredContentJson(); len(sc) > 0 && !isJSONObject(sc) {
+		// The transport could not encode it, and the client would wait forever.
+		log.Warn("plugin returned invalid structured content", "duration", time.Since(start))
+		return toolError(fmt.Sprintf("plugin %s returned invalid structured content for tool %s (it must be a JSON object)", r.slot.cfg.Name, name)), nil
+	}
 	log.Debug("call done", "duration", time.Since(start), "is_error", res.GetIsError())
 	return res, nil
+}
+
+// isJSONObject reports whether raw is one valid JSON object.
+func isJSONObject(raw []byte) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(raw, &m) == nil && m != nil
 }
 
 func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args json.RawMessage, meta CallMeta, callID string, ev Events) (*pluginv1.CallToolResult, error) {
@@ -106,6 +121,7 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 		return nil, h.pluginFailure(ctx, r, err)
 	}
 	var sendMu sync.Mutex // the start message and answers to client requests share the stream
+	asking := make(chan struct{}, maxClientRequests)
 	send := func(m *pluginv1.CallToolRequest) error {
 		sendMu.Lock()
 		defer sendMu.Unlock()
@@ -127,7 +143,9 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 		}
 		switch out := msg.GetOutput().(type) {
 		case *pluginv1.CallToolResponse_Result:
+			sendMu.Lock()
 			_ = stream.CloseSend()
+			sendMu.Unlock()
 			return out.Result, nil
 		case *pluginv1.CallToolResponse_Progress:
 			if ev != nil && meta.ProgressToken != nil {
@@ -139,8 +157,18 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 			}
 		case *pluginv1.CallToolResponse_ClientRequest:
 			// Asking the client can take as long as a person takes to answer a
-			// form: do it beside the loop so progress keeps flowing.
+			// form: do it beside the loop so progress keeps flowing. A plugin may
+			// have a few questions open at once, not an unbounded number.
+			select {
+			case asking <- struct{}{}:
+			default:
+				_ = send(&pluginv1.CallToolRequest{Input: &pluginv1.CallToolRequest_ClientResponse{ClientResponse: &pluginv1.ClientResponse{
+					Id: out.ClientRequest.GetId(), Error: fmt.Sprintf("more than %d requests to the client at once", maxClientRequests),
+				}}})
+				continue
+			}
 			go func(req *pluginv1.ClientRequest) {
+				defer func() { <-asking }()
 				resp := &pluginv1.ClientResponse{Id: req.GetId()}
 				if ev == nil {
 					resp.Error = "no client to ask"

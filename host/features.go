@@ -28,16 +28,15 @@ func (e *InvalidArgumentError) Error() string { return e.Msg }
 // ReadResource reads uri from the plugin serving it. template names the resource
 // template the URI matched ("" for a fixed resource).
 func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, template string) (*pluginv1.ReadResourceResponse, error) {
-	table := h.routes.Load()
-	fr := table.resources[uri]
-	if template != "" {
-		fr = table.templates[template]
-	}
-	if fr == nil || !allowed(caller, fr.policies) {
-		return nil, ErrNotFound
+	route := func() *featureRoute {
+		table := h.routes.Load()
+		if template != "" {
+			return table.templates[template]
+		}
+		return table.resources[uri]
 	}
 	var out *pluginv1.ReadResourceResponse
-	err := h.unary(ctx, fr.slot, "resource "+uri, func(ctx context.Context, inst *instance) (err error) {
+	err := h.unary(ctx, caller, route, "resource "+uri, func(ctx context.Context, inst *instance, _ *featureRoute) (err error) {
 		out, err = inst.rpc.ReadResource(ctx, &pluginv1.ReadResourceRequest{Uri: uri, UriTemplate: template, Caller: pluginrpc.CallerToProto(caller)})
 		return err
 	})
@@ -46,12 +45,9 @@ func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, templ
 
 // GetPrompt renders prompt name (as exposed) with args.
 func (h *Host) GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string) (*pluginv1.GetPromptResponse, error) {
-	fr := h.routes.Load().prompts[name]
-	if fr == nil || !allowed(caller, fr.policies) {
-		return nil, ErrNotFound
-	}
+	route := func() *featureRoute { return h.routes.Load().prompts[name] }
 	var out *pluginv1.GetPromptResponse
-	err := h.unary(ctx, fr.slot, "prompt "+name, func(ctx context.Context, inst *instance) (err error) {
+	err := h.unary(ctx, caller, route, "prompt "+name, func(ctx context.Context, inst *instance, fr *featureRoute) (err error) {
 		out, err = inst.rpc.GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: fr.prompt.GetName(), Arguments: args, Caller: pluginrpc.CallerToProto(caller)})
 		return err
 	})
@@ -62,32 +58,35 @@ func (h *Host) GetPrompt(ctx context.Context, caller *auth.Caller, name string, 
 // completions. Refs that no plugin owns, or whose plugin offers no completions,
 // get an empty answer.
 func (h *Host) Complete(ctx context.Context, caller *auth.Caller, refType, refName, argument, value string, filled map[string]string) (*pluginv1.CompleteResponse, error) {
-	table := h.routes.Load()
-	var fr *featureRoute
-	pluginRef := refName
-	switch refType {
-	case "ref/prompt":
-		if fr = table.prompts[refName]; fr != nil {
-			pluginRef = fr.prompt.GetName()
+	route := func() *featureRoute {
+		table := h.routes.Load()
+		if refType == "ref/prompt" {
+			return table.prompts[refName]
 		}
-	case "ref/resource":
-		fr = table.templates[refName]
+		if refType == "ref/resource" {
+			return table.templates[refName]
+		}
+		return nil
 	}
 	empty := &pluginv1.CompleteResponse{}
-	if fr == nil || !allowed(caller, fr.policies) {
-		return empty, nil
-	}
-	if inst := fr.slot.current(); inst == nil || !inst.has("completions") {
-		return empty, nil
-	}
-	var out *pluginv1.CompleteResponse
-	err := h.unary(ctx, fr.slot, "completion", func(ctx context.Context, inst *instance) (err error) {
+	out := empty
+	err := h.unary(ctx, caller, route, "completion", func(ctx context.Context, inst *instance, fr *featureRoute) (err error) {
+		if !inst.has("completions") {
+			return nil
+		}
+		pluginRef := refName
+		if fr.prompt != nil {
+			pluginRef = fr.prompt.GetName()
+		}
 		out, err = inst.rpc.Complete(ctx, &pluginv1.CompleteRequest{
 			RefType: refType, RefName: pluginRef, ArgumentName: argument, ArgumentValue: value,
 			ContextArguments: filled, Caller: pluginrpc.CallerToProto(caller),
 		})
 		return err
 	})
+	if errors.Is(err, ErrNotFound) {
+		return empty, nil // nothing to complete for a ref nobody (visible) owns
+	}
 	return out, err
 }
 
@@ -95,11 +94,30 @@ func (h *Host) Complete(ctx context.Context, caller *auth.Caller, refType, refNa
 // and concurrency limit, and translates its errors: NOT_FOUND to ErrNotFound,
 // INVALID_ARGUMENT to *InvalidArgumentError, anything else to an error naming the
 // plugin.
-func (h *Host) unary(ctx context.Context, s *slot, what string, fn func(context.Context, *instance) error) error {
+//
+// route is resolved again if a config reload replaced the plugin meanwhile; a
+// route the caller may not use is ErrNotFound, like a missing one.
+func (h *Host) unary(ctx context.Context, caller *auth.Caller, route func() *featureRoute, what string, fn func(context.Context, *instance, *featureRoute) error) error {
 	if err := h.beginCall(); err != nil {
 		return err
 	}
 	defer h.inflight.Done()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		fr := route()
+		if fr == nil || !allowed(caller, fr.policies) {
+			return ErrNotFound
+		}
+		err = h.unaryOnce(ctx, fr, what, fn)
+		if !errors.Is(err, errSlotRetired) {
+			break
+		}
+	}
+	return err
+}
+
+func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, what string, fn func(context.Context, *instance, *featureRoute) error) error {
+	s := fr.slot
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	release, err := s.acquire(ctx)
@@ -112,7 +130,7 @@ func (h *Host) unary(ctx context.Context, s *slot, what string, fn func(context.
 		return err
 	}
 	defer inst.leave()
-	err = fn(ctx, inst)
+	err = fn(ctx, inst, fr)
 	switch {
 	case err == nil:
 		return nil

@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 	for _, b := range []struct{ name, pkg, ldflags string }{
 		{"whoami", "../plugins/whoami", ""},
 		{"testplugin", "../internal/testplugin", ""},
+		{"rawplugin", "../internal/rawplugin", ""},
 		{"mcphost", "../cmd/mcphost", ""},
 		// Two builds that answer differently, for hot swaps; B has one more tool.
 		{"testplugin-a", "../internal/testplugin", "-X main.buildVersion=A"},

@@ -42,6 +42,8 @@ type Host struct {
 	updateListeners []func(uri string)
 	routes          atomic.Pointer[routeTable]
 	binWatch        *filewatch.Watcher // nil unless WatchBinaries runs
+	stopped         bool               // the plugins were stopped for good (shutdown)
+	reloadMu        sync.Mutex         // one Reload at a time
 	retiring        sync.WaitGroup     // slots a reload replaced, still draining
 	draining        map[*slot]bool     // the same slots, so shutdown can stop them now
 
@@ -252,10 +254,12 @@ func (h *Host) drain(ctx context.Context) error {
 
 func (h *Host) stopPlugins() {
 	h.mu.Lock()
-	for s := range h.draining {
+	h.stopped = true // from now on Reload installs nothing and retires nothing
+	draining := slices.Collect(maps.Keys(h.draining))
+	h.mu.Unlock()
+	for _, s := range draining {
 		s.kill() // their calls lose to shutdown; retire then returns at once
 	}
-	h.mu.Unlock()
 	stopSlots(h.currentSlots())
 	h.retiring.Wait()
 }

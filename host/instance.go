@@ -34,8 +34,9 @@ type instance struct {
 	started time.Time
 
 	// ctx ends when the instance is stopped (ends its notification stream).
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx      context.Context
+	cancel   context.CancelFunc
+	stopOnce sync.Once
 
 	// In-flight calls, so a replaced instance can finish them before it stops.
 	mu       sync.Mutex
@@ -142,16 +143,21 @@ const stopGrace = 2 * time.Second
 // stop ends the process: gracefully through go-plugin first, then by killing its
 // process group, which also takes any children it started (they could otherwise
 // hold its output pipes open and outlive it).
+//
+// It runs once: the group kill must follow the plugin's exit closely, before its
+// pid (which names the group) can be reused.
 func (i *instance) stop() {
-	i.cancel()
-	done := make(chan struct{})
-	go func() { i.client.Kill(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(stopGrace + time.Second):
-	}
-	killProcessGroup(i.cmd)
-	<-done
+	i.stopOnce.Do(func() {
+		i.cancel()
+		done := make(chan struct{})
+		go func() { i.client.Kill(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(stopGrace + time.Second):
+		}
+		killProcessGroup(i.cmd)
+		<-done
+	})
 }
 
 // has reports whether the plugin declared a capability ("resources", ...).

@@ -20,12 +20,18 @@ import (
 // Settings outside plugins (server, auth, log, data_dir) need a restart; Reload
 // logs which of them differ and otherwise ignores them.
 func (h *Host) Reload(ctx context.Context, next *config.Config) error {
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
 	h.mu.Lock()
 	prev, current := h.cfg, slices.Clone(h.slots)
 	h.mu.Unlock()
 	for _, key := range restartOnlyChanges(prev, next) {
 		h.log.Warn("config change needs a restart to take effect", "key", key)
 	}
+	// What is in effect: the new plugins, the old everything else.
+	applied := *prev
+	applied.Plugins, applied.PluginDir = next.Plugins, next.PluginDir
+	next = &applied
 
 	byName := map[string]*slot{}
 	for _, s := range current {
@@ -60,11 +66,19 @@ func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 		h.mu.Unlock()
 		return nil
 	}
+	if h.closing.Load() {
+		return fmt.Errorf("config reload changed nothing: %w", ErrShuttingDown)
+	}
 	if err := startSlots(ctx, started); err != nil {
 		return fmt.Errorf("config reload changed nothing: %w", err)
 	}
 
 	h.mu.Lock()
+	if h.stopped || h.closing.Load() {
+		h.mu.Unlock()
+		stopSlots(started)
+		return fmt.Errorf("config reload changed nothing: %w", ErrShuttingDown)
+	}
 	slots := append(keep, started...)
 	slices.SortFunc(slots, func(a, b *slot) int { return strings.Compare(a.cfg.Name, b.cfg.Name) })
 	table, err := buildRoutes(slots, descriptions(slots, nil, nil))

@@ -1,11 +1,14 @@
 package host
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/yosida95/uritemplate/v3"
 
 	"github.com/mcphost/mcphost/config"
@@ -83,12 +86,15 @@ func validateTools(p *config.Plugin, tools []*pluginv1.Tool) error {
 		}
 		if out := t.GetOutputSchemaJson(); len(out) > 0 {
 			var m map[string]any
-			if err := json.Unmarshal(out, &m); err != nil {
-				return fmt.Errorf("plugin %s: tool %s: output schema is not a JSON object", p.Name, name)
+			if err := json.Unmarshal(out, &m); err != nil || m == nil || m["type"] != "object" {
+				return fmt.Errorf(`plugin %s: tool %s: output schema must be a JSON Schema object with "type": "object"`, p.Name, name)
 			}
 		}
 		if meta := t.GetMetaJson(); len(meta) > 0 && !json.Valid(meta) {
 			return fmt.Errorf("plugin %s: tool %s: _meta is not valid JSON", p.Name, name)
+		}
+		if err := trialAddTool(&route{name: p.Prefix + name, tool: t}); err != nil {
+			return fmt.Errorf("plugin %s: tool %s: %v", p.Name, name, err)
 		}
 	}
 	for name := range p.Tools {
@@ -110,5 +116,19 @@ func checkInputSchema(raw []byte) error {
 	if m["type"] != "object" {
 		return fmt.Errorf(`must have "type": "object", got %v`, m["type"])
 	}
+	return nil
+}
+
+// trialAddTool registers the tool on a throwaway MCP server, so every check the
+// SDK makes (and panics on), present or future, fails here as an error naming the
+// plugin and tool instead of taking the host down later during a swap or reload.
+func trialAddTool(r *route) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("rejected by the MCP server: %v", p)
+		}
+	}()
+	srv := mcp.NewServer(&mcp.Implementation{Name: "validate", Version: "0"}, &mcp.ServerOptions{Logger: slog.New(slog.DiscardHandler)})
+	srv.AddTool(mcpTool(r), func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return nil, nil })
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
@@ -63,7 +64,12 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 	if opts.Gate != nil {
 		// The gate verifies; the SDK's bearer middleware then carries the caller to
 		// tool handlers and binds each session to the user who started it.
-		mcpHandler = opts.Gate.Middleware(sdkauth.RequireBearerToken(callerTokenInfo, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true})(mcpHandler))
+		mcpHandler = opts.Gate.Middleware(sdkauth.RequireBearerToken(callerTokenInfo, &sdkauth.RequireBearerTokenOptions{
+			AllowMissingExpiration: true,
+			// The gate already accepted the token within this skew; the SDK's own
+			// expiry check must agree, or it would answer 401 without a challenge.
+			ClockSkew: cfg.Auth.WorkOS.ClockSkew,
+		})(mcpHandler))
 		opts.Gate.RegisterDiscovery(mux)
 	}
 	mcpHandler = withCORS(cfg.Server.AllowedOrigins, mcpHandler)
@@ -75,12 +81,18 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		code := http.StatusOK
 		if !h.Ready() {
 			code = http.StatusServiceUnavailable
 		}
-		writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "plugins": h.Status()})
+		body := map[string]any{"ready": code == http.StatusOK}
+		// Plugin details (pids, checksums, tool names, last errors) are for
+		// operators on this machine, not for anyone who can reach the port.
+		if isLoopbackPeer(r) {
+			body["plugins"] = h.Status()
+		}
+		writeJSON(w, code, body)
 	})
 	return &Server{
 		host: h,
@@ -149,4 +161,14 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// isLoopbackPeer reports whether the request comes from this machine.
+func isLoopbackPeer(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -121,17 +121,15 @@ func (s *slot) current() *instance {
 func (s *slot) enter() (*instance, error) {
 	for {
 		s.mu.Lock()
-		inst, state, retired, lastErr := s.cur, s.state, s.retired, s.lastError
+		inst, state, retired := s.cur, s.state, s.retired
 		s.mu.Unlock()
 		if retired {
 			return nil, errSlotRetired
 		}
 		if inst == nil || state != StateRunning {
-			msg := fmt.Sprintf("plugin %s is not running (%s)", s.cfg.Name, state)
-			if lastErr != "" {
-				msg += ": " + lastErr
-			}
-			return nil, errors.New(msg)
+			// The reason (lastError, possibly plugin output) is for operators, in
+			// the log and on /readyz from loopback, not for MCP clients.
+			return nil, fmt.Errorf("plugin %s is unavailable (%s); try again shortly", s.cfg.Name, state)
 		}
 		if inst.enter() {
 			return inst, nil
@@ -173,11 +171,18 @@ func (s *slot) setCurrent(next *instance) *instance {
 // replace starts a new instance from the binary on disk and installs it; the old
 // instance finishes its in-flight calls (up to the drain timeout) and stops. On any
 // failure the old instance keeps serving and the error is returned.
-func (s *slot) replace(ctx context.Context, why string) error {
+//
+// needed, checked under the replace lock against the current instance, lets a
+// caller skip work another path already did (a swap installed the same binary, or
+// replaced the instance a restart meant to replace).
+func (s *slot) replace(ctx context.Context, why string, needed func(cur *instance) bool) error {
 	s.replaceMu.Lock()
 	defer s.replaceMu.Unlock()
 	if s.isStopping() {
 		return errSlotRetired
+	}
+	if needed != nil && !needed(s.current()) {
+		return nil
 	}
 	next, err := startInstance(ctx, s.cfg, s.dataDir, s.log)
 	if err != nil {
@@ -297,9 +302,14 @@ func (s *slot) supervise() {
 			case <-time.After(backoff):
 			}
 			backoff = min(backoff*2, backoffMax)
-			err := s.replace(context.Background(), "restart after exit")
-			if errors.Is(err, errSlotRetired) {
+			err := s.replace(context.Background(), "restart after exit", func(cur *instance) bool {
+				return cur == nil || cur.exited() // a swap may have brought a new one meanwhile
+			})
+			if s.isStopping() {
 				return
+			}
+			if errors.Is(err, errSlotRetired) {
+				continue // a reload has not installed this slot yet: try again
 			}
 			if err == nil {
 				s.mu.Lock()

@@ -75,10 +75,8 @@ func (h *Host) swapBinary(ctx context.Context, s *slot) {
 		h.log.Info("plugin binary changed but is not ready; waiting for the next change", "plugin", s.cfg.Name, "reason", err)
 		return
 	}
-	if cur := s.current(); cur != nil && cur.sha256 == sum && !cur.exited() {
-		return // touched, not changed
-	}
-	if err := s.replace(ctx, "binary changed"); err != nil {
+	changed := func(cur *instance) bool { return cur == nil || cur.exited() || cur.sha256 != sum }
+	if err := s.replace(ctx, "binary changed", changed); err != nil {
 		if err != errSlotRetired {
 			h.log.Error("new plugin binary rejected; the running instance keeps serving", "plugin", s.cfg.Name, "sha256", sum, "error", err)
 		}

@@ -96,3 +96,26 @@ func TestResultHelpers(t *testing.T) {
 		t.Errorf("non-object structured content is wrapped: %s", r.StructuredContent())
 	}
 }
+
+func TestTypedToolWithNonObjectOutput(t *testing.T) {
+	p := sdk.Plugin{Name: "n", Tools: []sdk.Tool{
+		sdk.NewTypedTool("names", "Lists names.", func(context.Context, *sdk.Request, struct{}) ([]string, error) {
+			return []string{"a"}, nil
+		}),
+	}}
+	res, err := p.Invoke(context.Background(), "names", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.StructuredContent()) != `{"result":["a"]}` {
+		t.Fatalf("structured = %s", res.StructuredContent())
+	}
+	var schema struct {
+		Type       string
+		Properties map[string]struct{ Type any }
+		Required   []string
+	}
+	if err := json.Unmarshal(p.Tools[0].OutputSchema(), &schema); err != nil || schema.Type != "object" || schema.Properties["result"].Type == nil || schema.Required[0] != "result" {
+		t.Fatalf("output schema %s does not describe the wrapped result", p.Tools[0].OutputSchema())
+	}
+}

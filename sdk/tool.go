@@ -66,6 +66,12 @@ func ReadOnly() ToolOption {
 // Name returns the tool's name.
 func (t Tool) Name() string { return t.name }
 
+// InputSchema returns the tool's input JSON Schema as advertised to clients.
+func (t Tool) InputSchema() json.RawMessage { return t.inputSchema }
+
+// OutputSchema returns the tool's output JSON Schema, or nil.
+func (t Tool) OutputSchema() json.RawMessage { return t.outputSchema }
+
 // NewTool declares a tool whose input schema is inferred from In (a struct; use
 // `json` tags for names and `jsonschema` tags for descriptions). Arguments are
 // validated against that schema before the handler runs; invalid arguments become a
@@ -116,12 +122,22 @@ func NewTypedTool[In, Out any](name, description string, h func(ctx context.Cont
 	if t.err != nil {
 		return t
 	}
-	out, _, err := schemaFor[Out]()
+	out, err := jsonschema.For[Out](nil)
 	if err != nil {
 		t.err = fmt.Errorf("tool %s: output schema: %w", name, err)
 		return t
 	}
-	t.outputSchema = out
+	if out.Type != "object" {
+		// MCP structured content is an object, so Object wraps other values as
+		// {"result": v}; the advertised schema says the same.
+		out = &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{"result": out}, Required: []string{"result"}}
+	}
+	raw, err := json.Marshal(out)
+	if err != nil {
+		t.err = fmt.Errorf("tool %s: output schema: %w", name, err)
+		return t
+	}
+	t.outputSchema = raw
 	return t
 }
 

@@ -299,3 +299,16 @@ func TestSessionCannotBeHijacked(t *testing.T) {
 		t.Fatalf("mallory on alice's session: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestTokenWithinClockSkew: a token just past exp but within auth.workos.clock_skew
+// is accepted end to end (the gate and the session layer agree), not answered
+// with a bare 401.
+func TestTokenWithinClockSkew(t *testing.T) {
+	d := startDev(t, "")
+	tok := d.token(t, "--sub", "late", "--ttl", "1s")
+	time.Sleep(2 * time.Second) // expired, but within the default 60s skew
+	cs := d.connect(t, tok)
+	if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "whoami"}); err != nil {
+		t.Fatalf("whoami with a token inside the clock skew: %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,10 @@ func main() {
 	case mode == "crash-at-start":
 		fmt.Fprintln(os.Stderr, "testplugin: failing at start on purpose")
 		os.Exit(3)
+	case strings.HasPrefix(mode, "slow-start="): // takes a while before it is ready
+		if d, err := time.ParseDuration(strings.TrimPrefix(mode, "slow-start=")); err == nil {
+			time.Sleep(d)
+		}
 	case strings.HasPrefix(mode, "exit-after="): // a crash loop: up briefly, then gone
 		if d, err := time.ParseDuration(strings.TrimPrefix(mode, "exit-after=")); err == nil {
 			time.AfterFunc(d, func() { os.Exit(4) })
@@ -121,6 +126,27 @@ func main() {
 				return sdk.Errorf("elicitation failed: %v", err), nil
 			}
 			return sdk.Textf("%s: %v", res.Action, res.Content["name"]), nil
+		}),
+		sdk.NewTool("ask-llm-many", "Asks the client's model six questions at once and counts the answers.", func(ctx context.Context, req *sdk.Request, _ struct{}) (*sdk.Result, error) {
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			answered, refused := 0, 0
+			for i := 0; i < 6; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := req.Sample(ctx, sdk.SamplingRequest{Messages: []sdk.SamplingMessage{{Role: "user", Text: "q"}}, MaxTokens: 5})
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						refused++
+					} else {
+						answered++
+					}
+				}()
+			}
+			wg.Wait()
+			return sdk.Textf("answered=%d refused=%d", answered, refused), nil
 		}),
 		sdk.NewTool("touch", "Announces that test://counter changed.", func(context.Context, *sdk.Request, struct{}) (*sdk.Result, error) {
 			sdk.NotifyResourceUpdated("test://counter")
