@@ -33,19 +33,28 @@ func (p PublicURL) Origin(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	host := r.Host
+	// Never the request's Host header: a client must not be able to choose the
+	// resource URL this server advertises (or a cache could keep its choice).
+	host := listenHost(p.Listen)
 	if p.trusted(r.RemoteAddr) {
-		if v := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); v == "http" || v == "https" {
+		if v := strings.ToLower(lastValue(r.Header.Get("X-Forwarded-Proto"))); v == "http" || v == "https" {
 			scheme = v
 		}
-		if v := firstValue(r.Header.Get("X-Forwarded-Host")); validHost(v) {
+		if v := lastValue(r.Header.Get("X-Forwarded-Host")); validHost(v) {
 			host = v
 		}
 	}
-	if !validHost(host) {
-		host = listenHost(p.Listen)
-	}
 	return scheme + "://" + host
+}
+
+// Default is the origin without a request: Base, else derived from Listen. It
+// names the default audience and the dev issuer, so it must agree with Origin
+// for direct (not proxied) requests.
+func (p PublicURL) Default() string {
+	if p.Base != "" {
+		return strings.TrimRight(p.Base, "/")
+	}
+	return "http://" + listenHost(p.Listen)
 }
 
 // trusted reports whether the peer address is inside one of TrustedProxies.
@@ -70,11 +79,12 @@ func (p PublicURL) trusted(remoteAddr string) bool {
 	return false
 }
 
-// firstValue returns the first element of a comma-separated header value: each
-// proxy in a chain appends its own, and the first is the one the client used.
-func firstValue(v string) string {
-	if i := strings.IndexByte(v, ','); i >= 0 {
-		v = v[:i]
+// lastValue returns the last element of a comma-separated header value: each
+// proxy in a chain appends its own, so the last one is what the trusted proxy
+// itself set; earlier ones may come from the client.
+func lastValue(v string) string {
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
 	}
 	return strings.TrimSpace(v)
 }

@@ -297,7 +297,7 @@ server:
   shutdown_timeout: 500ms
   max_body_bytes: 1024
   event_store: none
-  allowed_origins: ["https://app.example.com/", "*"]
+  allowed_origins: ["https://app.example.com/", "https://b.example.com"]
 log:
   level: debug
   format: json
@@ -354,7 +354,7 @@ plugins:
 		ShutdownTimeout: 500 * time.Millisecond,
 		MaxBodyBytes:    1024,
 		EventStore:      "none",
-		AllowedOrigins:  []string{"https://app.example.com", "*"},
+		AllowedOrigins:  []string{"https://app.example.com", "https://b.example.com"},
 	}
 	if !reflect.DeepEqual(cfg.Server, wantServer) {
 		t.Errorf("Server = %+v\nwant     %+v", cfg.Server, wantServer)

@@ -75,3 +75,31 @@ func TestHotReloadDefaults(t *testing.T) {
 		t.Errorf("hot_reload = %+v", cfg.HotReload)
 	}
 }
+
+func TestLocalOnlyModesStayLocal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ yaml, key, problem string }{
+		{"auth: {provider: none}\nserver: {allowed_origins: [\"*\"]}\n", "server.allowed_origins", "refused while callers are not verified"},
+		{"auth: {provider: workos, workos: {subdomain: x.authkit.app, verify_jwt: false}}\nserver: {allowed_origins: [\"*\"]}\n", "server.allowed_origins", "refused while callers are not verified"},
+		{"auth: {provider: workos, workos: {subdomain: \"http://127.0.0.1:9000\"}}\nserver: {listen: \"0.0.0.0:8080\"}\n", "auth.workos.subdomain", "only listens on loopback"},
+	} {
+		_, _, err := loadYAML(t, tc.yaml, Options{})
+		if err == nil {
+			t.Errorf("%q: no error", tc.yaml)
+			continue
+		}
+		errs := configErrors(t, err)
+		if len(errs) != 1 || errs[0].Key != tc.key || !strings.Contains(errs[0].Problem, tc.problem) {
+			t.Errorf("%q: errors %v, want %s: %s", tc.yaml, errs, tc.key, tc.problem)
+		}
+	}
+	// The same settings are fine where callers are verified, or on loopback.
+	for _, ok := range []string{
+		"auth: {provider: workos, workos: {subdomain: x.authkit.app}}\nserver: {allowed_origins: [\"*\"]}\n",
+		"auth: {provider: workos, workos: {subdomain: \"http://127.0.0.1:9000\"}}\n",
+	} {
+		if _, _, err := loadYAML(t, ok, Options{}); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+}

@@ -109,6 +109,15 @@ func (l *loader) validateAuth(c *Config) {
 	default:
 		l.fail(0, "auth.provider", "%q is not one of workos, dev, none", a.Provider)
 	}
+	if a.Provider == "workos" && strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.WorkOS.Subdomain)), "http://") && !IsLoopbackListen(c.Server.Listen) {
+		// Any local process that binds that port could serve keys and mint tokens.
+		l.fail(0, "auth.workos.subdomain", "an http:// issuer is a local stand-in for AuthKit, so the server only listens on loopback; %s is not", c.Server.Listen)
+	}
+	unverified := a.Provider == "none" || (a.Provider == "workos" && !a.WorkOS.VerifyJWT)
+	if unverified && slices.Contains(c.Server.AllowedOrigins, "*") {
+		// Any web page the user visits could call tools as anyone.
+		l.fail(0, "server.allowed_origins", `"*" is refused while callers are not verified (auth.provider none or verify_jwt false); list the origins you trust`)
+	}
 	if !a.WorkOS.VerifyJWT && a.Provider == "workos" && !IsLoopbackListen(c.Server.Listen) {
 		l.fail(0, "auth.workos.verify_jwt", "false accepts unverified tokens, so it only listens on loopback; %s is not", c.Server.Listen)
 	}

@@ -60,11 +60,15 @@ plugins:
 func TestReadyzDetailsOnlyForLoopback(t *testing.T) {
 	r := startHost(t, basicYAML, host.ServerOptions{})
 	for _, tc := range []struct {
-		peer   string
-		detail bool
-	}{{"127.0.0.1:5555", true}, {"[::1]:5555", true}, {"192.0.2.7:5555", false}} {
+		peer      string
+		forwarded bool
+		detail    bool
+	}{{"127.0.0.1:5555", false, true}, {"[::1]:5555", false, true}, {"192.0.2.7:5555", false, false}, {"127.0.0.1:5555", true, false}} {
 		req := httptest.NewRequest(http.MethodGet, "/readyz", nil)
 		req.RemoteAddr = tc.peer
+		if tc.forwarded { // a proxy on this machine: the real client is elsewhere
+			req.Header.Set("X-Forwarded-For", "198.51.100.4")
+		}
 		rec := httptest.NewRecorder()
 		r.srv.Handler().ServeHTTP(rec, req)
 		body := rec.Body.String()
@@ -79,24 +83,27 @@ func TestReadyzDetailsOnlyForLoopback(t *testing.T) {
 
 func TestClientRequestsPerCallAreBounded(t *testing.T) {
 	r := startHost(t, featuresYAML, host.ServerOptions{})
-	var mu sync.Mutex
-	arrived := 0
+	// The client holds every question until the plugin reports (by a log line)
+	// that two of its six were refused, so four are open at once for sure.
 	release := make(chan struct{})
+	var once sync.Once
 	cs := connect(t, r, nil, &mcp.ClientOptions{
 		CreateMessageHandler: func(ctx context.Context, _ *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
-			mu.Lock()
-			arrived++
-			if arrived == 4 {
-				close(release)
-			}
-			mu.Unlock()
-			select { // hold every question until four are open at once
+			select {
 			case <-release:
-			case <-time.After(10 * time.Second):
+			case <-time.After(20 * time.Second):
 			}
 			return &mcp.CreateMessageResult{Role: "assistant", Model: "m", Content: &mcp.TextContent{Text: "a"}}, nil
 		},
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
+			if req.Params.Data == "refused=2" {
+				once.Do(func() { close(release) })
+			}
+		},
 	})
+	if err := cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+		t.Fatal(err)
+	}
 	text, isErr := callText(t, cs, "ask-llm-many", nil)
 	if isErr || text != "answered=4 refused=2" {
 		t.Fatalf("ask-llm-many = %q (isError %v), want 4 answered and 2 refused", text, isErr)

@@ -64,12 +64,9 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 	if opts.Gate != nil {
 		// The gate verifies; the SDK's bearer middleware then carries the caller to
 		// tool handlers and binds each session to the user who started it.
-		mcpHandler = opts.Gate.Middleware(sdkauth.RequireBearerToken(callerTokenInfo, &sdkauth.RequireBearerTokenOptions{
-			AllowMissingExpiration: true,
-			// The gate already accepted the token within this skew; the SDK's own
-			// expiry check must agree, or it would answer 401 without a challenge.
-			ClockSkew: cfg.Auth.WorkOS.ClockSkew,
-		})(mcpHandler))
+		// Expiry is the gate's decision alone (with its clock skew): the SDK's
+		// check would answer 401 without a challenge, so it gets no expiry.
+		mcpHandler = opts.Gate.Middleware(sdkauth.RequireBearerToken(callerTokenInfo, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true})(mcpHandler))
 		opts.Gate.RegisterDiscovery(mux)
 	}
 	mcpHandler = withCORS(cfg.Server.AllowedOrigins, mcpHandler)
@@ -114,10 +111,9 @@ func callerTokenInfo(ctx context.Context, _ string, _ *http.Request) (*sdkauth.T
 		return nil, sdkauth.ErrInvalidToken
 	}
 	return &sdkauth.TokenInfo{
-		UserID:     c.UserID,
-		Scopes:     c.Scopes,
-		Expiration: c.ExpiresAt,
-		Extra:      map[string]any{callerKey: c},
+		UserID: c.UserID,
+		Scopes: c.Scopes,
+		Extra:  map[string]any{callerKey: c},
 	}, nil
 }
 
@@ -163,8 +159,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// isLoopbackPeer reports whether the request comes from this machine.
+// isLoopbackPeer reports whether the request comes from this machine, and not
+// through a proxy on this machine (which would make everyone look local).
 func isLoopbackPeer(r *http.Request) bool {
+	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != "" {
+		return false
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return false

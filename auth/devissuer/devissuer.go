@@ -88,10 +88,10 @@ func loadKey(path string) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if info.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(path, 0o600); err != nil {
-			return nil, fmt.Errorf("dev issuer: %s is readable by others and cannot be fixed: %w", path, err)
-		}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		// Others may already have read it, and then minted tokens with it:
+		// tightening the mode now would not undo that.
+		return nil, fmt.Errorf("dev issuer: %s is accessible to other users (mode %04o), so it may have been copied; delete it and a new key is created on the next start", path, perm)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

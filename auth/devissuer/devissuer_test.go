@@ -63,20 +63,29 @@ func TestOpenCreatesAndReusesKey(t *testing.T) {
 	}
 }
 
-func TestOpenTightensModes(t *testing.T) {
+func TestOpenModes(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := Open(dir); err != nil {
 		t.Fatal(err)
 	}
 	sub := filepath.Join(dir, "dev-issuer")
 	keyPath := filepath.Join(sub, "signing-key.pem")
+	// A directory others can list is tightened; the key inside stays private.
 	_ = os.Chmod(sub, 0o755)
-	_ = os.Chmod(keyPath, 0o644)
 	if _, err := Open(dir); err != nil {
 		t.Fatal(err)
 	}
 	if mode(t, sub) != 0o700 || mode(t, keyPath) != 0o600 {
-		t.Fatalf("modes not tightened: dir %o file %o", mode(t, sub), mode(t, keyPath))
+		t.Fatalf("modes: dir %o file %o", mode(t, sub), mode(t, keyPath))
+	}
+	// A key others could read may have been copied: refuse it, say what to do.
+	_ = os.Chmod(keyPath, 0o644)
+	_, err := Open(dir)
+	if err == nil || !strings.Contains(err.Error(), "accessible to other users (mode 0644)") || !strings.Contains(err.Error(), "delete it") {
+		t.Fatalf("Open with a 0644 key: %v", err)
+	}
+	if mode(t, keyPath) != 0o644 {
+		t.Fatal("the refused key's mode was changed")
 	}
 }
 

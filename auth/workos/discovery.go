@@ -127,6 +127,8 @@ func (p *Provider) serveProtectedResource(w http.ResponseWriter, r *http.Request
 		BearerMethodsSupported: []string{"header"},
 		ResourceName:           p.cfg.ResourceName,
 	})
+	// It may name a forwarded host, so no shared cache may keep it.
+	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, body)
 }
 

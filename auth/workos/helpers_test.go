@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/mcphost/mcphost/auth"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -258,6 +259,8 @@ func newProvider(t testing.TB, d *idp, mutate func(*Config)) *Provider {
 		JWKSRefresh:        time.Hour,
 		MinRefetchInterval: time.Hour,
 		Logger:             quietLogger(),
+		// The origin comes from the listen address, never the Host header.
+		PublicURL: auth.PublicURL{Listen: "mcp.local:8080"},
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -163,21 +163,21 @@ func TestMiddlewareOrigin(t *testing.T) {
 		hdr    map[string]string
 		want   string
 	}{
-		{"request host", auth.PublicURL{}, "", "203.0.113.1:1", nil,
+		{"listen address", auth.PublicURL{Listen: "mcp.local:8080"}, "", "203.0.113.1:1", nil,
 			"http://mcp.local:8080/.well-known/oauth-protected-resource/mcp"},
 		{"configured base", auth.PublicURL{Base: "https://mcp.example.com"}, "", "203.0.113.1:1", nil,
 			"https://mcp.example.com/.well-known/oauth-protected-resource/mcp"},
-		{"custom mcp path", auth.PublicURL{}, "/api/v1/mcp", "203.0.113.1:1", nil,
+		{"custom mcp path", auth.PublicURL{Listen: "mcp.local:8080"}, "/api/v1/mcp", "203.0.113.1:1", nil,
 			"http://mcp.local:8080/.well-known/oauth-protected-resource/api/v1/mcp"},
-		{"root mcp path", auth.PublicURL{}, "/", "203.0.113.1:1", nil,
+		{"root mcp path", auth.PublicURL{Listen: "mcp.local:8080"}, "/", "203.0.113.1:1", nil,
 			"http://mcp.local:8080/.well-known/oauth-protected-resource"},
 		{"trusted proxy", auth.PublicURL{TrustedProxies: proxies}, "", "192.0.2.10:1",
 			map[string]string{"X-Forwarded-Host": "pub.example.com", "X-Forwarded-Proto": "https"},
 			"https://pub.example.com/.well-known/oauth-protected-resource/mcp"},
-		{"spoof from untrusted peer", auth.PublicURL{TrustedProxies: proxies}, "", "198.51.100.1:1",
+		{"spoof from untrusted peer", auth.PublicURL{Listen: "mcp.local:8080", TrustedProxies: proxies}, "", "198.51.100.1:1",
 			map[string]string{"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"},
 			"http://mcp.local:8080/.well-known/oauth-protected-resource/mcp"},
-		{"quote injection via trusted proxy", auth.PublicURL{TrustedProxies: proxies}, "", "192.0.2.10:1",
+		{"quote injection via trusted proxy", auth.PublicURL{Listen: "mcp.local:8080", TrustedProxies: proxies}, "", "192.0.2.10:1",
 			map[string]string{"X-Forwarded-Host": `x", error="evil`},
 			"http://mcp.local:8080/.well-known/oauth-protected-resource/mcp"},
 	}

@@ -138,7 +138,19 @@ const (
 	DescFutureIssued  = "token issued in the future"
 	DescMissingExpiry = "missing expiry"
 	DescMissingSub    = "missing subject"
+	// DescNotAccessToken: the JWT is of another kind (an ID token, say).
+	DescNotAccessToken = "not an access token"
 )
+
+// accessTokenType accepts the JOSE typ values access tokens carry: none, "JWT",
+// or RFC 9068's "at+jwt" (with or without the "application/" prefix).
+func accessTokenType(typ string) bool {
+	switch strings.ToLower(strings.TrimPrefix(strings.ToLower(typ), "application/")) {
+	case "", "jwt", "at+jwt":
+		return true
+	}
+	return false
+}
 
 type causeError string
 
@@ -216,6 +228,7 @@ func (p *Provider) verifyUncached(ctx context.Context, token string) (*auth.Call
 		Kid  string          `json:"kid"`
 		Crit json.RawMessage `json:"crit"`
 		B64  *bool           `json:"b64"`
+		Typ  string          `json:"typ"`
 	}
 	if err := json.Unmarshal(hdrJSON, &hdr); err != nil || hdrJSON[0] != '{' {
 		return nil, zero, reject(DescMalformed, causeError("header is not a JSON object"))
@@ -224,6 +237,11 @@ func (p *Provider) verifyUncached(ctx context.Context, token string) (*auth.Call
 		// RFC 7515 §4.1.11: we understand no extensions, so a token that
 		// demands one must be rejected.
 		return nil, zero, reject(DescMalformed, causeError("crit header not supported"))
+	}
+	if !accessTokenType(hdr.Typ) {
+		// An ID token (or any other JWT) of the same issuer must not pass as
+		// an access token for this resource.
+		return nil, zero, reject(DescNotAccessToken, causeError("typ "+quoteForLog(hdr.Typ)))
 	}
 	if hdr.B64 != nil && !*hdr.B64 {
 		// RFC 7797 unencoded payloads need crit (refused above); jwx would
@@ -348,20 +366,29 @@ func (p *Provider) checkClaims(claims map[string]any) (time.Time, error) {
 	if p.cfg.VerifyJWT && !p.audienceOK(claims) {
 		return time.Time{}, reject(DescAudience, nil)
 	}
+	for _, idTokenOnly := range []string{"nonce", "at_hash", "c_hash"} {
+		if _, ok := claims[idTokenOnly]; ok {
+			return time.Time{}, reject(DescNotAccessToken, causeError(idTokenOnly+" claim present"))
+		}
+	}
 	if sub, _ := claims["sub"].(string); sub == "" {
 		return time.Time{}, reject(DescMissingSub, nil)
 	}
 	return exp, nil
 }
 
-// audienceOK accepts the token when `aud` or `resource` (string or array) names
-// one of the configured audiences; trailing slashes are not significant.
+// audienceOK accepts the token when `aud` (string or array) names one of the
+// configured audiences; trailing slashes are not significant. A `resource`
+// claim counts only for tokens without `aud`: a token whose aud names another
+// API was issued for that API, whatever else it says.
 func (p *Provider) audienceOK(claims map[string]any) bool {
-	for _, name := range []string{"aud", "resource"} {
-		for _, v := range stringList(claims[name]) {
-			if p.audiences[strings.TrimSuffix(v, "/")] {
-				return true
-			}
+	name := "aud"
+	if _, has := claims["aud"]; !has {
+		name = "resource"
+	}
+	for _, v := range stringList(claims[name]) {
+		if p.audiences[strings.TrimSuffix(v, "/")] {
+			return true
 		}
 	}
 	return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,13 +28,29 @@ type authSetup struct {
 	close  func()
 }
 
-// publicBase is the server's public origin: server.public_url (or MCP_URL), else
-// derived from the bound listen address.
-func publicBase(cfg *config.Config, addr string) string {
-	if cfg.Server.PublicURL != "" {
-		return cfg.Server.PublicURL
+// publicURL derives the server's public origin: server.public_url (or MCP_URL),
+// else the listen address (see advertisedAddr).
+func publicURL(cfg *config.Config, addr string) auth.PublicURL {
+	proxies, _ := auth.ParsePrefixes(cfg.Server.TrustedProxies) // validated by config.Load
+	return auth.PublicURL{Base: cfg.Server.PublicURL, Listen: addr, TrustedProxies: proxies}
+}
+
+// publicBase is the origin clients are told about when there is no request to
+// look at: it names the default audience and the dev issuer.
+func publicBase(cfg *config.Config, addr string) string { return publicURL(cfg, addr).Default() }
+
+// advertisedAddr is the address clients use: the configured host (so
+// "localhost:8080" stays localhost, as `mcphost token` sees it) with the port
+// actually bound (which differs for ":0").
+func advertisedAddr(configured, bound string) string {
+	host, port, err := net.SplitHostPort(configured)
+	if err != nil {
+		return bound
 	}
-	return "http://" + addr
+	if port == "0" {
+		_, port, _ = net.SplitHostPort(bound)
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // setupAuth builds the gate for cfg.Auth.Provider. addr is the bound listen address.
@@ -55,6 +72,9 @@ func setupAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger, add
 	if p.Loopback() {
 		logger.Warn("auth.workos.subdomain is a loopback http issuer: only for local stand-ins of AuthKit", "issuer", p.Issuer())
 	}
+	if cfg.Server.PublicURL == "" && !config.IsLoopbackListen(cfg.Server.Listen) {
+		logger.Warn("server.public_url is not set: discovery documents and the default audience name " + publicBase(cfg, addr) + "; set it (or MCP_URL) to the URL clients use")
+	}
 	if !cfg.Auth.WorkOS.VerifyJWT {
 		logger.Warn("auth.workos.verify_jwt is false: token signatures are NOT verified; never use this outside local development")
 	}
@@ -66,7 +86,6 @@ func setupAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger, add
 // issuer uses the same provider, so both verify through one code path.
 func providerConfig(cfg *config.Config, logger *slog.Logger, addr string) workos.Config {
 	w := cfg.Auth.WorkOS
-	proxies, _ := auth.ParsePrefixes(cfg.Server.TrustedProxies) // validated by config.Load
 	audiences := w.Audiences
 	if len(audiences) == 0 {
 		audiences = []string{publicBase(cfg, addr) + host.MCPPath}
@@ -79,7 +98,7 @@ func providerConfig(cfg *config.Config, logger *slog.Logger, addr string) workos
 		ClockSkew:       w.ClockSkew,
 		RequiredScopes:  w.RequiredScopes,
 		ResourceName:    w.ResourceName,
-		PublicURL:       auth.PublicURL{Base: cfg.Server.PublicURL, Listen: addr, TrustedProxies: proxies},
+		PublicURL:       publicURL(cfg, addr),
 		MCPPath:         host.MCPPath,
 		Logger:          logger,
 	}

@@ -133,7 +133,8 @@ func serve(ctx context.Context, g globalFlags, dev bool) error {
 	}
 	defer ln.Close()
 
-	authSetup, err := setupAuth(ctx, cfg, logger, ln.Addr().String())
+	addr := advertisedAddr(cfg.Server.Listen, ln.Addr().String())
+	authSetup, err := setupAuth(ctx, cfg, logger, addr)
 	if err != nil {
 		return err
 	}

@@ -312,3 +312,24 @@ func TestTokenWithinClockSkew(t *testing.T) {
 		t.Fatalf("whoami with a token inside the clock skew: %v", err)
 	}
 }
+
+// TestLocalhostListen: with listen localhost:PORT, the issuer and audience that
+// `mcphost dev` expects are the ones `mcphost token` mints (both say localhost).
+func TestLocalhostListen(t *testing.T) {
+	d := startDev(t, "")
+	cfg, err := os.ReadFile(d.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.stop(t)
+	local := strings.Replace(d.base, "http://127.0.0.1:", "localhost:", 1)
+	if err := os.WriteFile(d.config, []byte(strings.Replace(string(cfg), strings.TrimPrefix(d.base, "http://"), local, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.base = "http://" + local
+	d.launch(t)
+	cs := d.connect(t, d.token(t, "--sub", "local_user"))
+	if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "whoami"}); err != nil {
+		t.Fatalf("whoami via localhost: %v", err)
+	}
+}

@@ -140,6 +140,9 @@ func main() {
 					defer mu.Unlock()
 					if err != nil {
 						refused++
+						if refused == 2 { // tells the test client it may answer now
+							_ = req.Log("info", "refused=2")
+						}
 					} else {
 						answered++
 					}
