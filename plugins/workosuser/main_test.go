@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,13 +17,25 @@ import (
 const testKey = "sk_test_LEAKCANARY_9f8e7d6c5b4a"
 
 // fakeWorkOS answers like the WorkOS API for a few fixed ids. It records the
-// escaped path of the last request so tests can check what was asked for.
-func fakeWorkOS(t *testing.T) (*httptest.Server, *string) {
+// escaped path of the last request so tests can check what was asked for
+// (requests may overlap: an abandoned slow one is still being served).
+func fakeWorkOS(t *testing.T) (*httptest.Server, func() string) {
 	t.Helper()
-	var lastPath string
+	var mu sync.Mutex
+	var last string
+	record := func(r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		last = r.URL.EscapedPath()
+	}
+	lastPath := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return last
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /user_management/users/{id}", func(w http.ResponseWriter, r *http.Request) {
-		lastPath = r.URL.EscapedPath()
+		record(r)
 		switch id := r.PathValue("id"); id {
 		case "user_01HXYZ":
 			writeJSON(w, 200, `{
@@ -53,7 +66,7 @@ func fakeWorkOS(t *testing.T) (*httptest.Server, *string) {
 		}
 	})
 	mux.HandleFunc("GET /organizations/{id}", func(w http.ResponseWriter, r *http.Request) {
-		lastPath = r.URL.EscapedPath()
+		record(r)
 		if r.PathValue("id") != "org_01EHZNVPK3SFK441A1RGBFSHRT" {
 			writeJSON(w, 404, `{"message":"Organization not found: '`+r.PathValue("id")+`'.","code":"entity_not_found"}`)
 			return
@@ -74,7 +87,7 @@ func fakeWorkOS(t *testing.T) (*httptest.Server, *string) {
 		mux.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return srv, &lastPath
+	return srv, lastPath
 }
 
 func writeJSON(w http.ResponseWriter, status int, body string) {
@@ -139,8 +152,8 @@ func TestGetUser(t *testing.T) {
 	if got != want {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
-	if *lastPath != "/user_management/users/user_01HXYZ" {
-		t.Errorf("requested %s", *lastPath)
+	if lastPath() != "/user_management/users/user_01HXYZ" {
+		t.Errorf("requested %s", lastPath())
 	}
 
 	// WorkOS sends null for unset names and pictures.
@@ -156,8 +169,8 @@ func TestGetUserEscapesID(t *testing.T) {
 	// An id that would climb to another endpoint if it were not escaped.
 	res := invoke(t, context.Background(), p, "get-workos-user", &sdk.Caller{UserID: "../../organizations/org_01EHZNVPK3SFK441A1RGBFSHRT?x=1"})
 	wantError(t, res, "404")
-	if want := "/user_management/users/..%2F..%2Forganizations%2Forg_01EHZNVPK3SFK441A1RGBFSHRT%3Fx=1"; *lastPath != want {
-		t.Errorf("requested %s, want %s", *lastPath, want)
+	if want := "/user_management/users/..%2F..%2Forganizations%2Forg_01EHZNVPK3SFK441A1RGBFSHRT%3Fx=1"; lastPath() != want {
+		t.Errorf("requested %s, want %s", lastPath(), want)
 	}
 }
 
@@ -211,8 +224,8 @@ func TestBadOrMissingKey(t *testing.T) {
 	for _, tool := range []string{"get-workos-user", "get-workos-organization"} {
 		wantError(t, invoke(t, context.Background(), p, tool, caller), "WorkOS API key not configured")
 	}
-	if *lastPath != "" {
-		t.Errorf("called WorkOS without a key: %s", *lastPath)
+	if lastPath() != "" {
+		t.Errorf("called WorkOS without a key: %s", lastPath())
 	}
 
 	p = testPlugin(t, srv.URL, "sk_test_wrong")
