@@ -1,13 +1,9 @@
 package host_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -144,33 +140,15 @@ plugins:
 		}
 	}
 	write("")
-	cmd := exec.Command(bin("mcphost"), "--config", cfgPath)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
-	base := ""
-	sc := bufio.NewScanner(stderr)
-	for base == "" && sc.Scan() {
-		if i := strings.Index(sc.Text(), "url=http://"); i >= 0 {
-			base = strings.TrimSuffix(strings.Fields(sc.Text()[i+4:])[0], host.MCPPath)
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	cmd, base := runBinary(t, cfgPath)
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM) })
 	plugins := func() string {
-		resp, err := http.Get(base + "/readyz")
+		ps, err := readyPlugins(t, base)
 		if err != nil {
 			return "down"
 		}
-		defer resp.Body.Close()
-		var ready struct{ Plugins []host.PluginStatus }
-		_ = json.NewDecoder(resp.Body).Decode(&ready)
 		var names []string
-		for _, p := range ready.Plugins {
+		for _, p := range ps {
 			names = append(names, p.Name)
 		}
 		return strings.Join(names, ",")

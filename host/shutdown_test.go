@@ -1,13 +1,9 @@
 package host_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -35,44 +31,17 @@ plugins:
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin("mcphost"), "--config", cfgPath)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-
-	// The host logs its URL once serving.
-	url := ""
-	lines := bufio.NewScanner(stderr)
-	for url == "" && lines.Scan() {
-		line := lines.Text()
-		if i := strings.Index(line, "url=http://"); i >= 0 {
-			url = strings.TrimSuffix(strings.Fields(line[i+4:])[0], host.MCPPath)
-		}
-	}
-	if url == "" {
-		t.Fatal("mcphost never logged its URL")
-	}
-	go func() { // keep draining stderr so the host never blocks on it
-		for lines.Scan() {
-		}
-	}()
-
-	resp, err := http.Get(url + "/readyz")
+	cmd, url := runBinary(t, cfgPath)
+	plugins, err := readyPlugins(t, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ready struct{ Plugins []host.PluginStatus }
-	_ = json.NewDecoder(resp.Body).Decode(&ready)
-	resp.Body.Close()
 	var pids []int
-	for _, p := range ready.Plugins {
+	for _, p := range plugins {
 		pids = append(pids, p.PID)
 	}
 	if len(pids) != 2 {
-		t.Fatalf("readyz plugins = %+v", ready.Plugins)
+		t.Fatalf("readyz plugins = %+v", plugins)
 	}
 
 	client := mcp.NewClient(&mcp.Implementation{Name: "shutdown-test", Version: "1"}, nil)
@@ -134,35 +103,17 @@ plugins:
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin("mcphost"), "--config", cfgPath)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	url := ""
-	lines := bufio.NewScanner(stderr)
-	for url == "" && lines.Scan() {
-		if i := strings.Index(lines.Text(), "url=http://"); i >= 0 {
-			url = strings.TrimSuffix(strings.Fields(lines.Text()[i+4:])[0], host.MCPPath)
-		}
-	}
-	go func() {
-		for lines.Scan() {
-		}
-	}()
-	resp, err := http.Get(url + "/readyz")
+	cmd, url := runBinary(t, cfgPath)
+	plugins, err := readyPlugins(t, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ready struct{ Plugins []host.PluginStatus }
-	_ = json.NewDecoder(resp.Body).Decode(&ready)
-	resp.Body.Close()
-	if len(ready.Plugins) != 2 {
-		t.Fatalf("plugins %+v", ready.Plugins)
+	if len(plugins) != 2 {
+		t.Fatalf("plugins %+v", plugins)
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	for _, p := range ready.Plugins {
+	for _, p := range plugins {
 		eventually(t, 5*time.Second, fmt.Sprintf("plugin %s (pid %d) to die with the host", p.Name, p.PID), func() bool { return !processAlive(p.PID) })
 	}
 }
