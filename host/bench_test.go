@@ -2,8 +2,6 @@ package host_test
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -60,27 +58,7 @@ plugins:
 // 8 sessions calling the plugin meanwhile. failed-calls must be 0.
 func BenchmarkHotSwap(b *testing.B) {
 	r, plug := swapHost(b, "")
-	stop := make(chan struct{})
-	var failed atomic.Int64
-	var wg sync.WaitGroup
-	for range 8 {
-		cs := connect(b, r, nil, nil)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}})
-				if err != nil || res.IsError {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
+	l := startLoad(b, r, 8, func(res *mcp.CallToolResult, err error) bool { return err == nil && !res.IsError })
 	probe := connect(b, r, nil, nil)
 	params := &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}}
 	b.ResetTimer()
@@ -98,7 +76,6 @@ func BenchmarkHotSwap(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	close(stop)
-	wg.Wait()
-	b.ReportMetric(float64(failed.Load()), "failed-calls")
+	l.end()
+	b.ReportMetric(float64(l.failures.Load()), "failed-calls")
 }

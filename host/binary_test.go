@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,4 +54,15 @@ func readyPlugins(t *testing.T, base string) ([]host.PluginStatus, error) {
 	var ready struct{ Plugins []host.PluginStatus }
 	err = json.NewDecoder(resp.Body).Decode(&ready)
 	return ready.Plugins, err
+}
+
+// writeConfigFile writes yaml (with {{bin}} replaced) as mcphost.yaml in a temp
+// dir and returns its path, for tests that run the real binary.
+func writeConfigFile(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "mcphost.yaml")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(yaml, "{{bin}}", binDir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -73,31 +73,9 @@ func waitForAnswer(t testing.TB, cs *mcp.ClientSession, want string, maxCalls in
 
 func TestHotSwapUnderLoadLosesNoCall(t *testing.T) {
 	r, plug := swapHost(t, "")
-	const sessions = 8
-	var calls, failures atomic.Int64
-	var firstFailure atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := 0; i < sessions; i++ {
-		cs := connect(t, r, nil, nil)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}})
-				calls.Add(1)
-				if err != nil || res.IsError || (resultText(res) != "A:x" && resultText(res) != "B:x") {
-					failures.Add(1)
-					firstFailure.CompareAndSwap(nil, fmt.Sprintf("err=%v res=%v", err, res))
-				}
-			}
-		}()
-	}
+	l := startLoad(t, r, 8, func(res *mcp.CallToolResult, err error) bool {
+		return err == nil && !res.IsError && (resultText(res) == "A:x" || resultText(res) == "B:x")
+	})
 	probe := connect(t, r, nil, nil)
 	waitForAnswer(t, probe, "A:x", 1)
 	var worst int
@@ -112,14 +90,13 @@ func TestHotSwapUnderLoadLosesNoCall(t *testing.T) {
 			worst = n
 		}
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("20 swaps under load: %d calls, %d failed, at most %d probe calls until a new version answered", calls.Load(), failures.Load(), worst)
-	if failures.Load() != 0 {
-		t.Fatalf("%d of %d calls failed during swaps; first: %v", failures.Load(), calls.Load(), firstFailure.Load())
+	l.end()
+	t.Logf("20 swaps under load: %d calls, %d failed, at most %d probe calls until a new version answered", l.calls.Load(), l.failures.Load(), worst)
+	if l.failures.Load() != 0 {
+		t.Fatalf("%d of %d calls failed during swaps; first: %v", l.failures.Load(), l.calls.Load(), l.firstFailure.Load())
 	}
-	if calls.Load() < 100 {
-		t.Fatalf("only %d calls ran during the swaps; the load did not overlap them", calls.Load())
+	if l.calls.Load() < 100 {
+		t.Fatalf("only %d calls ran during the swaps; the load did not overlap them", l.calls.Load())
 	}
 	if st := pluginStatus(t, r.host, "swap"); st.Version != "A" || st.Restarts != 0 {
 		t.Errorf("after 20 swaps status = %+v", st)
@@ -256,4 +233,43 @@ plugins:
 			t.Errorf("pid %d outlived shutdown", pid)
 		}
 	}
+}
+
+// load keeps sessions calling echo until stop; ok judges each answer.
+type load struct {
+	stop            chan struct{}
+	wg              sync.WaitGroup
+	calls, failures atomic.Int64
+	firstFailure    atomic.Value
+}
+
+func startLoad(t testing.TB, r *running, sessions int, ok func(*mcp.CallToolResult, error) bool) *load {
+	l := &load{stop: make(chan struct{})}
+	for range sessions {
+		cs := connect(t, r, nil, nil)
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}})
+				l.calls.Add(1)
+				if !ok(res, err) {
+					l.failures.Add(1)
+					l.firstFailure.CompareAndSwap(nil, fmt.Sprintf("err=%v res=%v", err, res))
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// end stops the sessions and waits for their last calls.
+func (l *load) end() {
+	close(l.stop)
+	l.wg.Wait()
 }

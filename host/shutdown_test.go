@@ -3,9 +3,6 @@ package host_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,18 +16,13 @@ import (
 // slow call, sends SIGTERM, and checks that the call still completes, the host
 // exits 0, and no plugin process survives it.
 func TestSIGTERMDrainsCallsAndLeavesNoOrphans(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "mcphost.yaml")
-	yaml := strings.ReplaceAll(`
+	cfgPath := writeConfigFile(t, `
 server: {listen: "127.0.0.1:0", shutdown_timeout: 20s}
 auth: {provider: none}
 plugins:
   whoami: {path: "{{bin}}/whoami"}
   test: {path: "{{bin}}/testplugin"}
-`, "{{bin}}", binDir)
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`)
 	cmd, url := runBinary(t, cfgPath)
 	plugins, err := readyPlugins(t, url)
 	if err != nil {
@@ -91,18 +83,13 @@ plugins:
 // TestHostKilledTakesPluginsWithIt: even a host that cannot clean up (SIGKILL)
 // leaves no plugin behind.
 func TestHostKilledTakesPluginsWithIt(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "mcphost.yaml")
-	yaml := strings.ReplaceAll(`
+	cfgPath := writeConfigFile(t, `
 server: {listen: "127.0.0.1:0"}
 auth: {provider: none}
 plugins:
   whoami: {path: "{{bin}}/whoami"}
   test: {path: "{{bin}}/testplugin"}
-`, "{{bin}}", binDir)
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`)
 	cmd, url := runBinary(t, cfgPath)
 	plugins, err := readyPlugins(t, url)
 	if err != nil {
