@@ -52,6 +52,15 @@ type Server struct {
 	// AllowedOrigins lists browser origins allowed to call /mcp cross-origin
 	// (CORS); "*" allows any. Empty: none.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// StateSecret signs the request state of 2026-07-28 input-required round
+	// trips (at least 32 bytes); replicas behind one load balancer must share
+	// it. StateSecretFile names a file holding it instead. Neither: a random
+	// secret per process (fine for one replica).
+	StateSecret     string `yaml:"state_secret"`
+	StateSecretFile string `yaml:"state_secret_file"`
+	// RequestStateTTL bounds how long a client may take to answer an
+	// input-required round (a person filling in a form).
+	RequestStateTTL time.Duration `yaml:"request_state_ttl"`
 }
 
 // Log configures the host's log output.
@@ -130,6 +139,7 @@ const (
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultSessionTimeout  = 30 * time.Minute
 	DefaultMaxBodyBytes    = 4 << 20
+	DefaultRequestStateTTL = 15 * time.Minute
 	DefaultClockSkew       = 60 * time.Second
 	DefaultDataDir         = ".mcphost"
 )
@@ -145,6 +155,7 @@ func defaults() *Config {
 			ShutdownTimeout: DefaultShutdownTimeout,
 			MaxBodyBytes:    DefaultMaxBodyBytes,
 			EventStore:      "memory",
+			RequestStateTTL: DefaultRequestStateTTL,
 		},
 		Log:       Log{Level: "info", Format: "text"},
 		DataDir:   DefaultDataDir,

@@ -298,6 +298,8 @@ server:
   max_body_bytes: 1024
   event_store: none
   allowed_origins: ["https://app.example.com/", "https://b.example.com"]
+  state_secret: 0123456789abcdef0123456789abcdef
+  request_state_ttl: 2m
 log:
   level: debug
   format: json
@@ -355,6 +357,8 @@ plugins:
 		MaxBodyBytes:    1024,
 		EventStore:      "none",
 		AllowedOrigins:  []string{"https://app.example.com", "https://b.example.com"},
+		StateSecret:     "0123456789abcdef0123456789abcdef",
+		RequestStateTTL: 2 * time.Minute,
 	}
 	if !reflect.DeepEqual(cfg.Server, wantServer) {
 		t.Errorf("Server = %+v\nwant     %+v", cfg.Server, wantServer)
@@ -672,6 +676,26 @@ func TestLoadErrors(t *testing.T) {
 			name: "zero max_body_bytes",
 			yaml: "server:\n  max_body_bytes: 0\n",
 			want: []wantErr{{key: "server.max_body_bytes", problem: "must be greater than 0"}},
+		},
+		{
+			name: "short state_secret",
+			yaml: "server:\n  state_secret: tooshort\n",
+			want: []wantErr{{key: "server.state_secret", problem: "is 8 bytes; it must be at least 32 (for example the output of: openssl rand -hex 32)"}},
+		},
+		{
+			name: "state_secret and state_secret_file",
+			yaml: "server:\n  state_secret: 0123456789abcdef0123456789abcdef\n  state_secret_file: secret\n",
+			want: []wantErr{{key: "server.state_secret_file", problem: "set either server.state_secret or server.state_secret_file, not both"}},
+		},
+		{
+			name: "missing state_secret_file",
+			yaml: "server:\n  state_secret_file: /nonexistent/mcphost-secret\n",
+			want: []wantErr{{key: "server.state_secret_file", problem: "cannot read /nonexistent/mcphost-secret: no such file or directory"}},
+		},
+		{
+			name: "zero request_state_ttl",
+			yaml: "server:\n  request_state_ttl: 0s\n",
+			want: []wantErr{{key: "server.request_state_ttl", problem: "must be greater than 0"}},
 		},
 		{
 			name: "empty data_dir",
@@ -1637,5 +1661,39 @@ func TestEnvVarFor(t *testing.T) {
 		if got := EnvVarFor(key); got != want {
 			t.Errorf("EnvVarFor(%q) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+// server.state_secret_file is read relative to the config file, trimmed, and
+// held to the same minimum length as server.state_secret; the environment can
+// set the secret too, so replicas get it from a Kubernetes Secret.
+func TestStateSecretSources(t *testing.T) {
+	dir := t.TempDir()
+	secret := "0123456789abcdef0123456789abcdef0123"
+	writeFile(t, dir, "secrets/state", secret+"\n", 0o600)
+	writeFile(t, dir, "secrets/short", "abc\n", 0o600)
+	path := writeFile(t, dir, "mcphost.yaml", "server:\n  state_secret_file: secrets/state\n", 0o644)
+	cfg, err := Load(path, Options{LookupEnv: envFrom(withSub)})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.Server.StateSecret != secret {
+		t.Errorf("state secret from file = %q", cfg.Server.StateSecret)
+	}
+
+	path = writeFile(t, dir, "short.yaml", "server:\n  state_secret_file: secrets/short\n", 0o644)
+	_, err = Load(path, Options{LookupEnv: envFrom(withSub)})
+	if err == nil || !strings.Contains(err.Error(), "server.state_secret_file") || !strings.Contains(err.Error(), "holds 3 bytes") || strings.Contains(err.Error(), "abc") {
+		t.Errorf("short secret file: %v", err)
+	}
+
+	env := map[string]string{"MCPHOST_SERVER_STATE_SECRET": secret}
+	for k, v := range withSub {
+		env[k] = v
+	}
+	path = writeFile(t, dir, "plain.yaml", "{}\n", 0o644)
+	cfg, err = Load(path, Options{LookupEnv: envFrom(env)})
+	if err != nil || cfg.Server.StateSecret != secret {
+		t.Errorf("state secret from env = %q, %v", cfg.Server.StateSecret, err)
 	}
 }

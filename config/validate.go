@@ -62,6 +62,7 @@ func (l *loader) validate(c *Config, opts Options) {
 	if c.Server.MaxBodyBytes <= 0 {
 		l.fail(0, "server.max_body_bytes", "must be greater than 0")
 	}
+	c.validateStateSecret(l)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -272,4 +273,35 @@ func IsLoopbackListen(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// MinStateSecretLen is the shortest server.state_secret accepted.
+const MinStateSecretLen = 32
+
+// validateStateSecret reads server.state_secret_file and checks the secret's
+// length; the secret itself never appears in a message.
+func (c *Config) validateStateSecret(l *loader) {
+	if c.Server.RequestStateTTL <= 0 {
+		l.fail(0, "server.request_state_ttl", "must be greater than 0")
+	}
+	if c.Server.StateSecretFile != "" {
+		if c.Server.StateSecret != "" {
+			l.fail(0, "server.state_secret_file", "set either server.state_secret or server.state_secret_file, not both")
+			return
+		}
+		path := c.abs(c.Server.StateSecretFile)
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			l.fail(0, "server.state_secret_file", "cannot read %s: %v", path, errors.Unwrap(err))
+			return
+		}
+		c.Server.StateSecret = strings.TrimSpace(string(raw))
+		if len(c.Server.StateSecret) < MinStateSecretLen {
+			l.fail(0, "server.state_secret_file", "%s holds %d bytes; the secret must be at least %d (for example: openssl rand -hex 32 > %s)", path, len(c.Server.StateSecret), MinStateSecretLen, path)
+		}
+		return
+	}
+	if c.Server.StateSecret != "" && len(c.Server.StateSecret) < MinStateSecretLen {
+		l.fail(0, "server.state_secret", "is %d bytes; it must be at least %d (for example the output of: openssl rand -hex 32)", len(c.Server.StateSecret), MinStateSecretLen)
+	}
 }

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/mcphost/mcphost/auth"
+	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
@@ -23,28 +26,17 @@ import (
 // open at once.
 const maxClientRequests = 4
 
-// CallMeta is what the transport knows about the MCP request behind a call.
-type CallMeta struct {
-	SessionID string
-	// ProgressToken is the client's progress token (nil when it asked for none).
-	ProgressToken any
-}
-
-// Events receives what a plugin reports while a call runs, and carries its
-// requests to the calling client.
-type Events interface {
-	Progress(progress float64, total *float64, message string)
-	Log(level, logger string, data json.RawMessage)
-	// Ask sends a request (sampling/createMessage, elicitation/create) to the
-	// calling client and returns its result.
-	Ask(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error)
-}
-
 // CallTool runs tool name for caller on its plugin. Unknown and forbidden tools
 // both return ErrUnknownTool. Failures of the plugin (timeout, crash, overload)
 // are tool results with IsError set and a message naming the plugin, so the
 // client always gets an answer and other plugins are unaffected.
-func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, args json.RawMessage, meta CallMeta, ev Events) (*pluginv1.CallToolResult, error) {
+//
+// call carries the MCP request's metadata and lets the plugin talk to the client
+// (progress, logs, questions); nil means none of that. On the 2026-07-28 protocol
+// a plugin's question ends the call with an error wrapping
+// mcpserver.ErrInputRequired, which the engine answers with an input-required
+// result.
+func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, args json.RawMessage, call *mcpserver.Call) (*pluginv1.CallToolResult, error) {
 	r, err := h.lookup(caller, name)
 	if err != nil {
 		return nil, err
@@ -63,15 +55,19 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	res, err := h.runCall(ctx, r, caller, args, meta, callID, ev)
+	res, err := h.runCall(ctx, r, caller, args, call, callID)
 	for retry := 0; errors.Is(err, errSlotRetired) && retry < 3; retry++ {
 		// A config reload replaced the plugin after the lookup: route again.
 		if r, err = h.lookup(caller, name); err != nil {
 			return nil, err
 		}
-		res, err = h.runCall(ctx, r, caller, args, meta, callID, ev)
+		res, err = h.runCall(ctx, r, caller, args, call, callID)
 	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) && (err != nil || res.GetIsError()) {
+	if errors.Is(err, mcpserver.ErrInputRequired) {
+		log.Debug("call needs input from the client", "duration", time.Since(start))
+		return nil, err
+	}
+	if (errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)) && (err != nil || res.GetIsError()) {
 		// The plugin sees the same deadline and may answer "context deadline
 		// exceeded" first; either way the caller hears about the timeout.
 		err = fmt.Errorf("tool %s (plugin %s) timed out after %s", name, r.slot.cfg.Name, r.timeout)
@@ -92,13 +88,7 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 	return res, nil
 }
 
-// isJSONObject reports whether raw is one valid JSON object.
-func isJSONObject(raw []byte) bool {
-	var m map[string]json.RawMessage
-	return json.Unmarshal(raw, &m) == nil && m != nil
-}
-
-func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args json.RawMessage, meta CallMeta, callID string, ev Events) (*pluginv1.CallToolResult, error) {
+func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args json.RawMessage, call *mcpserver.Call, callID string) (*pluginv1.CallToolResult, error) {
 	release, err := r.slot.acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s is at its limit of %d concurrent calls: %w", r.slot.cfg.Name, r.slot.cfg.MaxConcurrency, err)
@@ -112,10 +102,25 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}
-	pm := &pluginv1.RequestMeta{CallId: callID, McpSessionId: meta.SessionID}
-	if meta.ProgressToken != nil {
-		pm.ProgressTokenJson, _ = json.Marshal(meta.ProgressToken)
+	start := &pluginv1.CallToolStart{Tool: r.tool.GetName(), ArgumentsJson: args, Caller: pluginrpc.CallerToProto(caller)}
+	pm := &pluginv1.RequestMeta{CallId: callID}
+	resumable := inst.has(pluginrpc.CapabilityInputResponses)
+	if call != nil {
+		pm.McpSessionId = call.SessionID
+		pm.ProgressTokenJson = call.ProgressToken
+		pm.MetaJson = call.Meta
+		if resumable && len(call.Answers) > 0 {
+			start.InputResponses = make(map[string]*pluginv1.InputResponse, len(call.Answers))
+			for k, a := range call.Answers {
+				start.InputResponses[k] = &pluginv1.InputResponse{ResultJson: a.Result, ParamsSha256: a.ParamsDigest[:]}
+			}
+		}
 	}
+	start.Meta = pm
+	// A question the client must answer in a new round ends the stream early.
+	ctx, endStream := context.WithCancel(ctx)
+	defer endStream()
+	var needInput atomic.Bool
 	stream, err := inst.rpc.CallTool(ctx)
 	if err != nil {
 		return nil, h.pluginFailure(ctx, r, err)
@@ -127,18 +132,16 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 		defer sendMu.Unlock()
 		return stream.Send(m)
 	}
-	err = send(&pluginv1.CallToolRequest{Input: &pluginv1.CallToolRequest_Start{Start: &pluginv1.CallToolStart{
-		Tool:          r.tool.GetName(),
-		ArgumentsJson: args,
-		Caller:        pluginrpc.CallerToProto(caller),
-		Meta:          pm,
-	}}})
+	err = send(&pluginv1.CallToolRequest{Input: &pluginv1.CallToolRequest_Start{Start: start}})
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, h.pluginFailure(ctx, r, err)
 	}
 	for {
 		msg, err := stream.Recv()
 		if err != nil {
+			if needInput.Load() {
+				return nil, fmt.Errorf("tool %s: %w", r.name, mcpserver.ErrInputRequired)
+			}
 			return nil, h.pluginFailure(ctx, r, err)
 		}
 		switch out := msg.GetOutput().(type) {
@@ -148,12 +151,12 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 			sendMu.Unlock()
 			return out.Result, nil
 		case *pluginv1.CallToolResponse_Progress:
-			if ev != nil && meta.ProgressToken != nil {
-				ev.Progress(out.Progress.GetProgress(), out.Progress.Total, out.Progress.GetMessage())
+			if call != nil {
+				call.Progress(out.Progress.GetProgress(), out.Progress.Total, out.Progress.GetMessage())
 			}
 		case *pluginv1.CallToolResponse_Log:
-			if ev != nil {
-				ev.Log(out.Log.GetLevel(), out.Log.GetLogger(), out.Log.GetDataJson())
+			if call != nil {
+				call.Log(out.Log.GetLevel(), out.Log.GetLogger(), out.Log.GetDataJson())
 			}
 		case *pluginv1.CallToolResponse_ClientRequest:
 			// Asking the client can take as long as a person takes to answer a
@@ -170,12 +173,24 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 			go func(req *pluginv1.ClientRequest) {
 				defer func() { <-asking }()
 				resp := &pluginv1.ClientResponse{Id: req.GetId()}
-				if ev == nil {
+				key := strconv.FormatUint(req.GetId(), 10)
+				switch {
+				case call == nil:
 					resp.Error = "no client to ask"
-				} else if result, err := ev.Ask(ctx, req.GetMethod(), req.GetParamsJson()); err != nil {
-					resp.Error = err.Error()
-				} else {
-					resp.ResultJson = result
+				case !resumable && isModernCall(call):
+					resp.Error = fmt.Sprintf("plugin %s cannot ask the client on MCP protocol %s: rebuild it with a plugin SDK that supports input_responses", r.slot.cfg.Name, call.ProtocolVersion)
+				default:
+					result, err := call.Ask(ctx, key, req.GetMethod(), req.GetParamsJson())
+					if errors.Is(err, mcpserver.ErrInputRequired) {
+						needInput.Store(true)
+						endStream()
+						return
+					}
+					if err != nil {
+						resp.Error = err.Error()
+					} else {
+						resp.ResultJson = result
+					}
 				}
 				_ = send(&pluginv1.CallToolRequest{Input: &pluginv1.CallToolRequest_ClientResponse{ClientResponse: resp}})
 			}(out.ClientRequest)
@@ -184,6 +199,8 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 		}
 	}
 }
+
+func isModernCall(c *mcpserver.Call) bool { return c.ProtocolVersion == mcpserver.ModernVersion }
 
 // pluginFailure turns a stream error into a message naming the plugin. A call
 // that ended because ctx ended keeps ctx's error so the caller can tell.
@@ -198,6 +215,9 @@ func (h *Host) pluginFailure(ctx context.Context, r *route, err error) error {
 	}
 	if st, ok := status.FromError(err); ok {
 		switch st.Code() {
+		case codes.DeadlineExceeded:
+			// gRPC's own timer can fire a moment before ctx's.
+			return context.DeadlineExceeded
 		case codes.Unavailable, codes.Canceled:
 			return fmt.Errorf("plugin %s stopped while running tool %s; it is being restarted", name, r.name)
 		case codes.ResourceExhausted:

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mcphost/mcphost/auth"
+	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
@@ -18,7 +19,8 @@ import (
 
 // ErrNotFound is returned for a resource or prompt that does not exist or that
 // the caller may not see (the two are indistinguishable, as for tools).
-var ErrNotFound = errors.New("not found")
+// It is the engine's own, so the engine answers it as "unknown".
+var ErrNotFound = mcpserver.ErrNotFound
 
 // InvalidArgumentError carries a plugin's complaint about arguments.
 type InvalidArgumentError struct{ Msg string }

@@ -120,7 +120,8 @@ plugins:
 	if _, err := member.GetPrompt(ctx, &mcp.GetPromptParams{Name: "greet", Arguments: map[string]string{"who": "x"}}); err == nil || !strings.Contains(err.Error(), `unknown prompt "greet"`) {
 		t.Errorf("hidden prompt: %v", err)
 	}
-	if err := member.Subscribe(ctx, &mcp.SubscribeParams{URI: "test://counter"}); err == nil {
+	legacyMember := connectVersion(t, r, userClient("pat", "org_a", "member"), nil, legacy)
+	if err := legacyMember.Subscribe(ctx, &mcp.SubscribeParams{URI: "test://counter"}); err == nil {
 		t.Error("member could subscribe to a hidden resource")
 	}
 	if res, _ := admin.ListResources(ctx, nil); len(res.Resources) != 1 {
@@ -184,23 +185,30 @@ func TestResourceUpdatedReachesSubscriber(t *testing.T) {
 	}
 }
 
-func TestStatelessCannotAskClient(t *testing.T) {
+// A stateless legacy server has no session to ask the client on; a 2026-07-28
+// client is asked with an input-required round trip, so it works there too.
+func TestStatelessCannotAskLegacyClient(t *testing.T) {
 	r := startHost(t, `
 server: {stateless: true}
 auth: {provider: none}
 plugins:
   test: {path: "{{bin}}/testplugin", env: {TESTPLUGIN_FEATURES: "1"}}
 `, host.ServerOptions{})
-	cs := connect(t, r, nil, &mcp.ClientOptions{
+	opts := &mcp.ClientOptions{
 		CreateMessageHandler: func(context.Context, *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
 			return &mcp.CreateMessageResult{Content: &mcp.TextContent{Text: "x"}}, nil
 		},
-	})
+	}
+	cs := connectVersion(t, r, nil, opts, legacy)
 	if text, isErr := callText(t, cs, "ask-llm", map[string]any{"text": "x"}); !isErr || !strings.Contains(text, "sampling failed") {
 		t.Fatalf("stateless ask-llm = %q (isError %v), want a tool error", text, isErr)
 	}
 	if read, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "test://counter"}); err != nil || read.Contents[0].Text != "count for " {
 		t.Fatalf("stateless read = %+v, %v", read, err)
+	}
+	mc := connectVersion(t, r, nil, opts, modern)
+	if text, isErr := callText(t, mc, "ask-llm", map[string]any{"text": "x"}); isErr || !strings.Contains(text, "said: x") {
+		t.Fatalf("2026-07-28 ask-llm on a stateless server = %q (isError %v), want the model's answer", text, isErr)
 	}
 }
 

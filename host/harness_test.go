@@ -115,14 +115,28 @@ func startHost(t testing.TB, yaml string, opts host.ServerOptions) *running {
 	return &running{host: h, srv: srv, url: "http://" + ln.Addr().String(), cfg: cfg}
 }
 
-// connect opens a go-sdk client session to r's /mcp endpoint.
+// Protocol versions the go-sdk client is asked to speak: it prefers the
+// sessionless 2026-07-28 (server/discover first); legacy opens a session.
+const (
+	modern = "2026-07-28"
+	legacy = "2025-11-25"
+)
+
+// connect opens a go-sdk client session to r's /mcp endpoint with the client's
+// default (newest) protocol version.
 func connect(t testing.TB, r *running, httpClient *http.Client, opts *mcp.ClientOptions) *mcp.ClientSession {
+	t.Helper()
+	return connectVersion(t, r, httpClient, opts, "")
+}
+
+// connectVersion is connect speaking protocol version (modern or legacy).
+func connectVersion(t testing.TB, r *running, httpClient *http.Client, opts *mcp.ClientOptions, version string) *mcp.ClientSession {
 	t.Helper()
 	client := mcp.NewClient(&mcp.Implementation{Name: "host-test", Version: "1"}, opts)
 	transport := &mcp.StreamableClientTransport{Endpoint: r.url + host.MCPPath, HTTPClient: httpClient}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cs, err := client.Connect(ctx, transport, nil)
+	cs, err := client.Connect(ctx, transport, &mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}

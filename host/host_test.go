@@ -424,12 +424,20 @@ plugins:
 	}
 }
 
+// Progress and logs reach the client on both eras: the legacy session's level
+// comes from logging/setLevel, the 2026-07-28 request's from its _meta.
 func TestProgressLogsAndContentKinds(t *testing.T) {
 	r := startHost(t, basicYAML, host.ServerOptions{})
+	for _, version := range []string{modern, legacy} {
+		t.Run(version, func(t *testing.T) { progressLogsAndContent(t, r, version) })
+	}
+}
+
+func progressLogsAndContent(t *testing.T, r *running, version string) {
 	var mu sync.Mutex
 	var progress []string
 	var logs []string
-	cs := connect(t, r, nil, &mcp.ClientOptions{
+	cs := connectVersion(t, r, nil, &mcp.ClientOptions{
 		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -441,12 +449,16 @@ func TestProgressLogsAndContentKinds(t *testing.T) {
 			b, _ := json.Marshal(req.Params.Data)
 			logs = append(logs, string(req.Params.Level)+" "+string(b))
 		},
-	})
+	}, version)
 	ctx := context.Background()
-	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
-		t.Fatal(err)
-	}
 	params := &mcp.CallToolParams{Name: "t.progress"}
+	if version == legacy {
+		if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		params.Meta = mcp.Meta{"io.modelcontextprotocol/logLevel": "debug"}
+	}
 	params.SetProgressToken("tok-1")
 	res, err := cs.CallTool(ctx, params)
 	if err != nil || res.IsError {

@@ -17,9 +17,9 @@ import (
 // Plugins that describe what the MCP server would panic on, or send what the
 // transport cannot encode, must cost only their own tools.
 
-func TestSchemasTheMCPServerRejectsAreStartupErrors(t *testing.T) {
+func TestSchemasClientsWouldRejectAreStartupErrors(t *testing.T) {
 	for mode, want := range map[string]string{
-		"header-schema": "plugin raw: tool raw: rejected by the MCP server",
+		"header-schema": "plugin raw: tool raw: input schema: x-mcp-header",
 		"array-output":  `plugin raw: tool raw: output schema must be a JSON Schema object with "type": "object"`,
 	} {
 		t.Run(mode, func(t *testing.T) {
@@ -87,7 +87,8 @@ func TestClientRequestsPerCallAreBounded(t *testing.T) {
 	// that two of its six were refused, so four are open at once for sure.
 	release := make(chan struct{})
 	var once sync.Once
-	cs := connect(t, r, nil, &mcp.ClientOptions{
+	// A legacy session, where questions stay open while the client answers.
+	cs := connectVersion(t, r, nil, &mcp.ClientOptions{
 		CreateMessageHandler: func(ctx context.Context, _ *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
 			select {
 			case <-release:
@@ -100,7 +101,7 @@ func TestClientRequestsPerCallAreBounded(t *testing.T) {
 				once.Do(func() { close(release) })
 			}
 		},
-	})
+	}, legacy)
 	if err := cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
 		t.Fatal(err)
 	}

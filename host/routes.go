@@ -5,7 +5,10 @@ import (
 	"sort"
 	"time"
 
+	"github.com/yosida95/uritemplate/v3"
+
 	"github.com/mcphost/mcphost/config"
+	"github.com/mcphost/mcphost/mcpserver"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
 
@@ -17,6 +20,9 @@ type route struct {
 	slot     *slot
 	timeout  time.Duration
 	policies []config.Policy
+	// wire is the tool's tools/list entry; headers its x-mcp-header parameters.
+	wire    []byte
+	headers []mcpserver.ParamHeader
 }
 
 // featureRoute is how a resource, resource template or prompt reaches a plugin.
@@ -30,12 +36,14 @@ type featureRoute struct {
 	prompt   *pluginv1.Prompt
 	slot     *slot
 	policies []config.Policy
+	compiled *uritemplate.Template // for templates
 }
 
 // routeTable maps everything clients can name to the plugin that serves it. It
 // is replaced, never mutated.
 type routeTable struct {
 	tools     map[string]*route
+	toolOrder []string                 // tool names, sorted (tools/list is deterministic)
 	resources map[string]*featureRoute // by URI
 	templates map[string]*featureRoute // by URI template
 	prompts   map[string]*featureRoute // by exposed prompt name (prefix + name)
@@ -68,7 +76,11 @@ func buildRoutes(slots []*slot, descs map[*slot]*pluginv1.DescribeResponse) (*ro
 			if err := claim("tool", name, p.Name, hint); err != nil {
 				return nil, err
 			}
-			table.tools[name] = &route{name: name, tool: t, slot: s, timeout: p.ToolTimeout(t.GetName()), policies: p.ToolPolicies(t.GetName())}
+			r := &route{name: name, tool: t, slot: s, timeout: p.ToolTimeout(t.GetName()), policies: p.ToolPolicies(t.GetName())}
+			r.wire = encodeTool(r)
+			r.headers, _ = paramHeaders(t.GetInputSchemaJson())
+			table.tools[name] = r
+			table.toolOrder = append(table.toolOrder, name)
 		}
 		for _, pr := range d.GetPrompts() {
 			name := p.Prefix + pr.GetName()
@@ -87,8 +99,11 @@ func buildRoutes(slots []*slot, descs map[*slot]*pluginv1.DescribeResponse) (*ro
 			if err := claim("resource template", t.GetUriTemplate(), p.Name, ""); err != nil {
 				return nil, err
 			}
-			table.templates[t.GetUriTemplate()] = &featureRoute{key: t.GetUriTemplate(), template: t, slot: s, policies: []config.Policy{p.Policy}}
+			fr := &featureRoute{key: t.GetUriTemplate(), template: t, slot: s, policies: []config.Policy{p.Policy}}
+			fr.compiled, _ = uritemplate.New(t.GetUriTemplate())
+			table.templates[t.GetUriTemplate()] = fr
 		}
 	}
+	sort.Strings(table.toolOrder)
 	return table, nil
 }

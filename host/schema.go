@@ -1,14 +1,11 @@
 package host
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"regexp"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/yosida95/uritemplate/v3"
 
 	"github.com/mcphost/mcphost/config"
@@ -19,8 +16,7 @@ import (
 var toolNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
 
 // validateDescription checks everything a plugin described before any of it
-// reaches the MCP server (which would panic on a missing or non-object input
-// schema) or a client.
+// reaches a client.
 func validateDescription(p *config.Plugin, d *pluginv1.DescribeResponse) error {
 	if err := validateTools(p, d.GetTools()); err != nil {
 		return err
@@ -93,8 +89,8 @@ func validateTools(p *config.Plugin, tools []*pluginv1.Tool) error {
 		if meta := t.GetMetaJson(); len(meta) > 0 && !json.Valid(meta) {
 			return fmt.Errorf("plugin %s: tool %s: _meta is not valid JSON", p.Name, name)
 		}
-		if err := trialAddTool(&route{name: p.Prefix + name, tool: t}); err != nil {
-			return fmt.Errorf("plugin %s: tool %s: %v", p.Name, name, err)
+		if _, err := paramHeaders(t.GetInputSchemaJson()); err != nil {
+			return fmt.Errorf("plugin %s: tool %s: input schema: %v", p.Name, name, err)
 		}
 	}
 	for name := range p.Tools {
@@ -116,19 +112,5 @@ func checkInputSchema(raw []byte) error {
 	if m["type"] != "object" {
 		return fmt.Errorf(`must have "type": "object", got %v`, m["type"])
 	}
-	return nil
-}
-
-// trialAddTool registers the tool on a throwaway MCP server, so every check the
-// SDK makes (and panics on), present or future, fails here as an error naming the
-// plugin and tool instead of taking the host down later during a swap or reload.
-func trialAddTool(r *route) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("rejected by the MCP server: %v", p)
-		}
-	}()
-	srv := mcp.NewServer(&mcp.Implementation{Name: "validate", Version: "0"}, &mcp.ServerOptions{Logger: slog.New(slog.DiscardHandler)})
-	srv.AddTool(mcpTool(r), func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return nil, nil })
 	return nil
 }

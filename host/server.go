@@ -8,13 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
-
-	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/config"
+	"github.com/mcphost/mcphost/mcpserver"
 )
 
 // Gate authenticates requests to the MCP endpoint. An implementation writes its
@@ -28,10 +28,11 @@ type Gate interface {
 // Server is mcphost's HTTP front: /mcp behind the gate, discovery routes, and
 // the health endpoints.
 type Server struct {
-	host *Host
-	cfg  *config.Config
-	log  *slog.Logger
-	http *http.Server
+	engine *mcpserver.Server
+	host   *Host
+	cfg    *config.Config
+	log    *slog.Logger
+	http   *http.Server
 }
 
 // ServerOptions configure NewServer.
@@ -49,24 +50,27 @@ const MCPPath = "/mcp"
 // NewServer wires the HTTP routes for h.
 func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOptions) *Server {
 	mux := http.NewServeMux()
-	mo := MCPOptions{
+	eo := mcpserver.Options{
+		Name:           "mcphost",
 		Version:        opts.Version,
 		Stateless:      cfg.Server.Stateless,
 		JSONResponse:   cfg.Server.JSONResponse,
-		Logger:         logger,
 		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
 		SessionTimeout: cfg.Server.SessionTimeout,
+		StateSecret:    []byte(cfg.Server.StateSecret),
+		StateTTL:       cfg.Server.RequestStateTTL,
+		OriginAllowed:  originPolicy(cfg),
+		Logger:         logger,
 	}
 	if cfg.Server.EventStore == "memory" && !cfg.Server.Stateless {
-		mo.EventStore = mcp.NewMemoryEventStore(nil)
+		eo.Events = mcpserver.NewMemoryEvents(0, 0, 0, nil)
 	}
-	var mcpHandler http.Handler = NewMCPHandler(h, mo)
+	engine := NewEngine(h, eo)
+	var mcpHandler http.Handler = engine
 	if opts.Gate != nil {
-		// The gate verifies; the SDK's bearer middleware then carries the caller to
-		// tool handlers and binds each session to the user who started it.
-		// Expiry is the gate's decision alone (with its clock skew): the SDK's
-		// check would answer 401 without a challenge, so it gets no expiry.
-		mcpHandler = opts.Gate.Middleware(sdkauth.RequireBearerToken(callerTokenInfo, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true})(mcpHandler))
+		// The gate verifies and puts the caller in the request context; the
+		// engine binds sessions and request state to that caller.
+		mcpHandler = opts.Gate.Middleware(mcpHandler)
 		opts.Gate.RegisterDiscovery(mux)
 	}
 	mcpHandler = withCORS(cfg.Server.AllowedOrigins, mcpHandler)
@@ -92,9 +96,10 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		writeJSON(w, code, body)
 	})
 	return &Server{
-		host: h,
-		cfg:  cfg,
-		log:  logger,
+		engine: engine,
+		host:   h,
+		cfg:    cfg,
+		log:    logger,
 		http: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -103,18 +108,13 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 	}
 }
 
-// callerTokenInfo hands the gate's verified caller to the go-sdk: the session is
-// bound to UserID, and handlers find the caller in TokenInfo.Extra.
-func callerTokenInfo(ctx context.Context, _ string, _ *http.Request) (*sdkauth.TokenInfo, error) {
-	c := auth.CallerFromContext(ctx)
-	if c == nil {
-		return nil, sdkauth.ErrInvalidToken
+// originPolicy allows the configured browser origins and the server's own
+// public origin; the engine adds loopback origins on a loopback listener.
+func originPolicy(cfg *config.Config) func(string) bool {
+	own := strings.TrimSuffix(auth.PublicURL{Base: cfg.Server.PublicURL, Listen: cfg.Server.Listen}.Default(), "/")
+	return func(origin string) bool {
+		return origin == own || slices.Contains(cfg.Server.AllowedOrigins, "*") || slices.Contains(cfg.Server.AllowedOrigins, origin)
 	}
-	return &sdkauth.TokenInfo{
-		UserID: c.UserID,
-		Scopes: c.Scopes,
-		Extra:  map[string]any{callerKey: c},
-	}, nil
 }
 
 // Handler returns the server's HTTP handler (for tests that serve it themselves).
@@ -139,6 +139,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
 	err := s.host.drain(ctx)
+	s.engine.Close() // long-lived streams end gracefully
 	// Drained calls still have their responses to write: give them a moment.
 	select {
 	case <-httpDone:

@@ -18,6 +18,11 @@ import (
 // ProtocolVersion is the plugin protocol version of proto/mcphost/plugin/v1.
 const ProtocolVersion = 1
 
+// CapabilityInputResponses is the DescribeResponse capability of a plugin that
+// resumes a call from CallToolStart.input_responses (the 2026-07-28 MCP
+// protocol's input-required round trips).
+const CapabilityInputResponses = "input_responses"
+
 // PluginName is the key of the single plugin every mcphost plugin process serves.
 const PluginName = "mcphost"
 

@@ -1,10 +1,13 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
@@ -87,11 +90,38 @@ func (r *Request) Elicit(ctx context.Context, message string, schema any) (*Elic
 	return &res, nil
 }
 
-// ErrNoClient is returned by Sample and Elicit outside a host call (for example
+// Root is one filesystem root the client shares (roots/list).
+type Root struct {
+	URI  string `json:"uri"`
+	Name string `json:"name,omitempty"`
+}
+
+// Roots asks the calling client for its roots (the client must support roots).
+func (r *Request) Roots(ctx context.Context) ([]Root, error) {
+	raw, err := r.ask(ctx, "roots/list", map[string]any{})
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Roots []Root `json:"roots"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("roots: malformed result: %w", err)
+	}
+	return res.Roots, nil
+}
+
+// ErrNoClient is returned by Sample, Elicit and Roots outside a host call (for example
 // under Plugin.Invoke in tests).
 var ErrNoClient = errors.New("no MCP client to ask")
 
 // ask sends a request to the client and waits for its answer or ctx.
+//
+// On the 2026-07-28 MCP protocol the host cannot hold the call open while the
+// client answers: it ends the call, the client answers and retries, and the
+// host runs the handler again with the answers of every earlier round. The
+// handler then reaches the same questions in the same order, and ask returns
+// the recorded answer without asking again (if the question is the same).
 func (r *Request) ask(ctx context.Context, method string, params any) (json.RawMessage, error) {
 	if r.pending == nil {
 		return nil, ErrNoClient
@@ -102,6 +132,9 @@ func (r *Request) ask(ctx context.Context, method string, params any) (json.RawM
 	}
 	id, ch := r.pending.add()
 	defer r.pending.remove(id)
+	if ans, ok := r.pending.answered(id, body); ok {
+		return ans, nil
+	}
 	err = r.send(&pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_ClientRequest{ClientRequest: &pluginv1.ClientRequest{Id: id, Method: method, ParamsJson: body}}})
 	if err != nil {
 		return nil, err
@@ -117,15 +150,31 @@ func (r *Request) ask(ctx context.Context, method string, params any) (json.RawM
 	}
 }
 
-// pendingRequests matches client responses to the requests waiting for them.
+// pendingRequests matches client responses to the requests waiting for them,
+// and holds the answers of earlier rounds of the call.
 type pendingRequests struct {
-	mu   sync.Mutex
-	next uint64
-	wait map[uint64]chan *pluginv1.ClientResponse
+	mu      sync.Mutex
+	next    uint64
+	wait    map[uint64]chan *pluginv1.ClientResponse
+	answers map[string]*pluginv1.InputResponse
 }
 
-func newPending() *pendingRequests {
-	return &pendingRequests{wait: map[uint64]chan *pluginv1.ClientResponse{}}
+func newPending(answers map[string]*pluginv1.InputResponse) *pendingRequests {
+	return &pendingRequests{wait: map[uint64]chan *pluginv1.ClientResponse{}, answers: answers}
+}
+
+// answered returns the earlier round's answer to request id, if the question
+// asked now is the one that was answered.
+func (p *pendingRequests) answered(id uint64, params []byte) (json.RawMessage, bool) {
+	a := p.answers[strconv.FormatUint(id, 10)]
+	if a == nil {
+		return nil, false
+	}
+	sum := sha256.Sum256(params)
+	if !bytes.Equal(sum[:], a.GetParamsSha256()) {
+		return nil, false
+	}
+	return a.GetResultJson(), true
 }
 
 func (p *pendingRequests) add() (uint64, chan *pluginv1.ClientResponse) {

@@ -93,6 +93,8 @@ func newServer(p Plugin, logger hclog.Logger) (*server, error) {
 	if err := s.addFeatures(p, d); err != nil {
 		return nil, err
 	}
+	// Calls resume from the answers of earlier rounds (Request.ask).
+	d.Capabilities = append(d.Capabilities, pluginrpc.CapabilityInputResponses)
 	s.describe = d
 	return s, nil
 }
@@ -159,7 +161,7 @@ func (s *server) CallTool(stream pluginv1.PluginService_CallToolServer) error {
 		return errors.New("protocol error: first CallTool message must be start")
 	}
 	send := lockedSender(stream.Send)
-	pending := newPending()
+	pending := newPending(start.GetInputResponses())
 	go func() { // answers to the handler's requests to the client (Sample, Elicit)
 		for {
 			in, err := stream.Recv()

@@ -97,7 +97,8 @@ type DescribeResponse struct {
 	ProtocolVersion uint32  `protobuf:"varint,3,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	Tools           []*Tool `protobuf:"bytes,4,rep,name=tools,proto3" json:"tools,omitempty"`
 	// Features the plugin offers beyond tools: "resources", "prompts",
-	// "completions", "notifications". Empty for a tools-only plugin.
+	// "completions", "notifications", and "input_responses" (it resumes calls
+	// from CallToolStart.input_responses). Empty for a tools-only plugin.
 	Capabilities      []string            `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	Resources         []*Resource         `protobuf:"bytes,6,rep,name=resources,proto3" json:"resources,omitempty"`
 	ResourceTemplates []*ResourceTemplate `protobuf:"bytes,7,rep,name=resource_templates,json=resourceTemplates,proto3" json:"resource_templates,omitempty"`
@@ -1610,8 +1611,16 @@ type CallToolStart struct {
 	ArgumentsJson []byte       `protobuf:"bytes,2,opt,name=arguments_json,json=argumentsJson,proto3" json:"arguments_json,omitempty"`
 	Caller        *Caller      `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
 	Meta          *RequestMeta `protobuf:"bytes,4,opt,name=meta,proto3" json:"meta,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Answers the MCP client gave in earlier rounds of this call, keyed by the
+	// ClientRequest id (as a decimal string) that asked. On the 2026-07-28 MCP
+	// protocol a question ends the round (an input-required result) and the
+	// client's retry re-invokes the tool with the answers here. Only sent to
+	// plugins that declare capability "input_responses": such a plugin answers
+	// its own ClientRequest from here, without sending it, when the digest of its
+	// params matches; it must ask its questions in the same order every time.
+	InputResponses map[string]*InputResponse `protobuf:"bytes,5,rep,name=input_responses,json=inputResponses,proto3" json:"input_responses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CallToolStart) Reset() {
@@ -1672,6 +1681,68 @@ func (x *CallToolStart) GetMeta() *RequestMeta {
 	return nil
 }
 
+func (x *CallToolStart) GetInputResponses() map[string]*InputResponse {
+	if x != nil {
+		return x.InputResponses
+	}
+	return nil
+}
+
+// InputResponse is the client's answer to one earlier ClientRequest.
+type InputResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client's result as JSON.
+	ResultJson []byte `protobuf:"bytes,1,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
+	// SHA-256 of the params_json of the ClientRequest it answers.
+	ParamsSha256  []byte `protobuf:"bytes,2,opt,name=params_sha256,json=paramsSha256,proto3" json:"params_sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputResponse) Reset() {
+	*x = InputResponse{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputResponse) ProtoMessage() {}
+
+func (x *InputResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputResponse.ProtoReflect.Descriptor instead.
+func (*InputResponse) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *InputResponse) GetResultJson() []byte {
+	if x != nil {
+		return x.ResultJson
+	}
+	return nil
+}
+
+func (x *InputResponse) GetParamsSha256() []byte {
+	if x != nil {
+		return x.ParamsSha256
+	}
+	return nil
+}
+
 type CallToolRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Input:
@@ -1685,7 +1756,7 @@ type CallToolRequest struct {
 
 func (x *CallToolRequest) Reset() {
 	*x = CallToolRequest{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1768,7 @@ func (x *CallToolRequest) String() string {
 func (*CallToolRequest) ProtoMessage() {}
 
 func (x *CallToolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1781,7 @@ func (x *CallToolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolRequest.ProtoReflect.Descriptor instead.
 func (*CallToolRequest) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CallToolRequest) GetInput() isCallToolRequest_Input {
@@ -1769,7 +1840,7 @@ type CallToolResponse struct {
 
 func (x *CallToolResponse) Reset() {
 	*x = CallToolResponse{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +1852,7 @@ func (x *CallToolResponse) String() string {
 func (*CallToolResponse) ProtoMessage() {}
 
 func (x *CallToolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +1865,7 @@ func (x *CallToolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolResponse.ProtoReflect.Descriptor instead.
 func (*CallToolResponse) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CallToolResponse) GetOutput() isCallToolResponse_Output {
@@ -1880,7 +1951,7 @@ type ProgressEvent struct {
 
 func (x *ProgressEvent) Reset() {
 	*x = ProgressEvent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +1963,7 @@ func (x *ProgressEvent) String() string {
 func (*ProgressEvent) ProtoMessage() {}
 
 func (x *ProgressEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +1976,7 @@ func (x *ProgressEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressEvent.ProtoReflect.Descriptor instead.
 func (*ProgressEvent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ProgressEvent) GetProgress() float64 {
@@ -1943,7 +2014,7 @@ type LogEvent struct {
 
 func (x *LogEvent) Reset() {
 	*x = LogEvent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2026,7 @@ func (x *LogEvent) String() string {
 func (*LogEvent) ProtoMessage() {}
 
 func (x *LogEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2039,7 @@ func (x *LogEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEvent.ProtoReflect.Descriptor instead.
 func (*LogEvent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LogEvent) GetLevel() string {
@@ -1993,7 +2064,8 @@ func (x *LogEvent) GetDataJson() []byte {
 }
 
 // ClientRequest asks the MCP client something on behalf of the running call
-// (for example method "sampling/createMessage" or "elicitation/create").
+// (method "sampling/createMessage", "elicitation/create" or "roots/list"). Ids
+// count from 1 within a call.
 type ClientRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2005,7 +2077,7 @@ type ClientRequest struct {
 
 func (x *ClientRequest) Reset() {
 	*x = ClientRequest{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2089,7 @@ func (x *ClientRequest) String() string {
 func (*ClientRequest) ProtoMessage() {}
 
 func (x *ClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2102,7 @@ func (x *ClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientRequest.ProtoReflect.Descriptor instead.
 func (*ClientRequest) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ClientRequest) GetId() uint64 {
@@ -2066,7 +2138,7 @@ type ClientResponse struct {
 
 func (x *ClientResponse) Reset() {
 	*x = ClientResponse{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2150,7 @@ func (x *ClientResponse) String() string {
 func (*ClientResponse) ProtoMessage() {}
 
 func (x *ClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2163,7 @@ func (x *ClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientResponse.ProtoReflect.Descriptor instead.
 func (*ClientResponse) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ClientResponse) GetId() uint64 {
@@ -2128,7 +2200,7 @@ type CallToolResult struct {
 
 func (x *CallToolResult) Reset() {
 	*x = CallToolResult{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2140,7 +2212,7 @@ func (x *CallToolResult) String() string {
 func (*CallToolResult) ProtoMessage() {}
 
 func (x *CallToolResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2153,7 +2225,7 @@ func (x *CallToolResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolResult.ProtoReflect.Descriptor instead.
 func (*CallToolResult) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CallToolResult) GetContent() []*Content {
@@ -2204,7 +2276,7 @@ type Content struct {
 
 func (x *Content) Reset() {
 	*x = Content{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2288,7 @@ func (x *Content) String() string {
 func (*Content) ProtoMessage() {}
 
 func (x *Content) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2229,7 +2301,7 @@ func (x *Content) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Content.ProtoReflect.Descriptor instead.
 func (*Content) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Content) GetKind() isContent_Kind {
@@ -2341,7 +2413,7 @@ type TextContent struct {
 
 func (x *TextContent) Reset() {
 	*x = TextContent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2353,7 +2425,7 @@ func (x *TextContent) String() string {
 func (*TextContent) ProtoMessage() {}
 
 func (x *TextContent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2366,7 +2438,7 @@ func (x *TextContent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextContent.ProtoReflect.Descriptor instead.
 func (*TextContent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TextContent) GetText() string {
@@ -2386,7 +2458,7 @@ type BinaryContent struct {
 
 func (x *BinaryContent) Reset() {
 	*x = BinaryContent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2470,7 @@ func (x *BinaryContent) String() string {
 func (*BinaryContent) ProtoMessage() {}
 
 func (x *BinaryContent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2483,7 @@ func (x *BinaryContent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinaryContent.ProtoReflect.Descriptor instead.
 func (*BinaryContent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BinaryContent) GetData() []byte {
@@ -2443,7 +2515,7 @@ type ResourceLink struct {
 
 func (x *ResourceLink) Reset() {
 	*x = ResourceLink{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2455,7 +2527,7 @@ func (x *ResourceLink) String() string {
 func (*ResourceLink) ProtoMessage() {}
 
 func (x *ResourceLink) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2468,7 +2540,7 @@ func (x *ResourceLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceLink.ProtoReflect.Descriptor instead.
 func (*ResourceLink) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ResourceLink) GetUri() string {
@@ -2529,7 +2601,7 @@ type EmbeddedResource struct {
 
 func (x *EmbeddedResource) Reset() {
 	*x = EmbeddedResource{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2541,7 +2613,7 @@ func (x *EmbeddedResource) String() string {
 func (*EmbeddedResource) ProtoMessage() {}
 
 func (x *EmbeddedResource) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2554,7 +2626,7 @@ func (x *EmbeddedResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbeddedResource.ProtoReflect.Descriptor instead.
 func (*EmbeddedResource) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *EmbeddedResource) GetContents() *ResourceContents {
@@ -2580,7 +2652,7 @@ type ResourceContents struct {
 
 func (x *ResourceContents) Reset() {
 	*x = ResourceContents{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2592,7 +2664,7 @@ func (x *ResourceContents) String() string {
 func (*ResourceContents) ProtoMessage() {}
 
 func (x *ResourceContents) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2605,7 +2677,7 @@ func (x *ResourceContents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceContents.ProtoReflect.Descriptor instead.
 func (*ResourceContents) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ResourceContents) GetUri() string {
@@ -2806,12 +2878,20 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12$\n" +
 	"\x0emcp_session_id\x18\x02 \x01(\tR\fmcpSessionId\x12.\n" +
 	"\x13progress_token_json\x18\x03 \x01(\fR\x11progressTokenJson\x12\x1b\n" +
-	"\tmeta_json\x18\x04 \x01(\fR\bmetaJson\"\xb1\x01\n" +
+	"\tmeta_json\x18\x04 \x01(\fR\bmetaJson\"\xf5\x02\n" +
 	"\rCallToolStart\x12\x12\n" +
 	"\x04tool\x18\x01 \x01(\tR\x04tool\x12%\n" +
 	"\x0earguments_json\x18\x02 \x01(\fR\rargumentsJson\x121\n" +
 	"\x06caller\x18\x03 \x01(\v2\x19.mcphost.plugin.v1.CallerR\x06caller\x122\n" +
-	"\x04meta\x18\x04 \x01(\v2\x1e.mcphost.plugin.v1.RequestMetaR\x04meta\"\xa2\x01\n" +
+	"\x04meta\x18\x04 \x01(\v2\x1e.mcphost.plugin.v1.RequestMetaR\x04meta\x12]\n" +
+	"\x0finput_responses\x18\x05 \x03(\v24.mcphost.plugin.v1.CallToolStart.InputResponsesEntryR\x0einputResponses\x1ac\n" +
+	"\x13InputResponsesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x126\n" +
+	"\x05value\x18\x02 \x01(\v2 .mcphost.plugin.v1.InputResponseR\x05value:\x028\x01\"U\n" +
+	"\rInputResponse\x12\x1f\n" +
+	"\vresult_json\x18\x01 \x01(\fR\n" +
+	"resultJson\x12#\n" +
+	"\rparams_sha256\x18\x02 \x01(\fR\fparamsSha256\"\xa2\x01\n" +
 	"\x0fCallToolRequest\x128\n" +
 	"\x05start\x18\x01 \x01(\v2 .mcphost.plugin.v1.CallToolStartH\x00R\x05start\x12L\n" +
 	"\x0fclient_response\x18\x02 \x01(\v2!.mcphost.plugin.v1.ClientResponseH\x00R\x0eclientResponseB\a\n" +
@@ -2898,7 +2978,7 @@ func file_mcphost_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_mcphost_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),       // 0: mcphost.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil),      // 1: mcphost.plugin.v1.DescribeResponse
@@ -2922,21 +3002,23 @@ var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
 	(*Caller)(nil),                // 19: mcphost.plugin.v1.Caller
 	(*RequestMeta)(nil),           // 20: mcphost.plugin.v1.RequestMeta
 	(*CallToolStart)(nil),         // 21: mcphost.plugin.v1.CallToolStart
-	(*CallToolRequest)(nil),       // 22: mcphost.plugin.v1.CallToolRequest
-	(*CallToolResponse)(nil),      // 23: mcphost.plugin.v1.CallToolResponse
-	(*ProgressEvent)(nil),         // 24: mcphost.plugin.v1.ProgressEvent
-	(*LogEvent)(nil),              // 25: mcphost.plugin.v1.LogEvent
-	(*ClientRequest)(nil),         // 26: mcphost.plugin.v1.ClientRequest
-	(*ClientResponse)(nil),        // 27: mcphost.plugin.v1.ClientResponse
-	(*CallToolResult)(nil),        // 28: mcphost.plugin.v1.CallToolResult
-	(*Content)(nil),               // 29: mcphost.plugin.v1.Content
-	(*TextContent)(nil),           // 30: mcphost.plugin.v1.TextContent
-	(*BinaryContent)(nil),         // 31: mcphost.plugin.v1.BinaryContent
-	(*ResourceLink)(nil),          // 32: mcphost.plugin.v1.ResourceLink
-	(*EmbeddedResource)(nil),      // 33: mcphost.plugin.v1.EmbeddedResource
-	(*ResourceContents)(nil),      // 34: mcphost.plugin.v1.ResourceContents
-	nil,                           // 35: mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
-	nil,                           // 36: mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
+	(*InputResponse)(nil),         // 22: mcphost.plugin.v1.InputResponse
+	(*CallToolRequest)(nil),       // 23: mcphost.plugin.v1.CallToolRequest
+	(*CallToolResponse)(nil),      // 24: mcphost.plugin.v1.CallToolResponse
+	(*ProgressEvent)(nil),         // 25: mcphost.plugin.v1.ProgressEvent
+	(*LogEvent)(nil),              // 26: mcphost.plugin.v1.LogEvent
+	(*ClientRequest)(nil),         // 27: mcphost.plugin.v1.ClientRequest
+	(*ClientResponse)(nil),        // 28: mcphost.plugin.v1.ClientResponse
+	(*CallToolResult)(nil),        // 29: mcphost.plugin.v1.CallToolResult
+	(*Content)(nil),               // 30: mcphost.plugin.v1.Content
+	(*TextContent)(nil),           // 31: mcphost.plugin.v1.TextContent
+	(*BinaryContent)(nil),         // 32: mcphost.plugin.v1.BinaryContent
+	(*ResourceLink)(nil),          // 33: mcphost.plugin.v1.ResourceLink
+	(*EmbeddedResource)(nil),      // 34: mcphost.plugin.v1.EmbeddedResource
+	(*ResourceContents)(nil),      // 35: mcphost.plugin.v1.ResourceContents
+	nil,                           // 36: mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
+	nil,                           // 37: mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
+	nil,                           // 38: mcphost.plugin.v1.CallToolStart.InputResponsesEntry
 }
 var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	16, // 0: mcphost.plugin.v1.DescribeResponse.tools:type_name -> mcphost.plugin.v1.Tool
@@ -2949,50 +3031,52 @@ var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	18, // 7: mcphost.plugin.v1.Prompt.icons:type_name -> mcphost.plugin.v1.Icon
 	19, // 8: mcphost.plugin.v1.ReadResourceRequest.caller:type_name -> mcphost.plugin.v1.Caller
 	20, // 9: mcphost.plugin.v1.ReadResourceRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	34, // 10: mcphost.plugin.v1.ReadResourceResponse.contents:type_name -> mcphost.plugin.v1.ResourceContents
-	35, // 11: mcphost.plugin.v1.GetPromptRequest.arguments:type_name -> mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
+	35, // 10: mcphost.plugin.v1.ReadResourceResponse.contents:type_name -> mcphost.plugin.v1.ResourceContents
+	36, // 11: mcphost.plugin.v1.GetPromptRequest.arguments:type_name -> mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
 	19, // 12: mcphost.plugin.v1.GetPromptRequest.caller:type_name -> mcphost.plugin.v1.Caller
 	20, // 13: mcphost.plugin.v1.GetPromptRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
 	10, // 14: mcphost.plugin.v1.GetPromptResponse.messages:type_name -> mcphost.plugin.v1.PromptMessage
-	29, // 15: mcphost.plugin.v1.PromptMessage.content:type_name -> mcphost.plugin.v1.Content
-	36, // 16: mcphost.plugin.v1.CompleteRequest.context_arguments:type_name -> mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
+	30, // 15: mcphost.plugin.v1.PromptMessage.content:type_name -> mcphost.plugin.v1.Content
+	37, // 16: mcphost.plugin.v1.CompleteRequest.context_arguments:type_name -> mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
 	19, // 17: mcphost.plugin.v1.CompleteRequest.caller:type_name -> mcphost.plugin.v1.Caller
 	15, // 18: mcphost.plugin.v1.NotificationsResponse.resource_updated:type_name -> mcphost.plugin.v1.ResourceUpdated
 	17, // 19: mcphost.plugin.v1.Tool.annotations:type_name -> mcphost.plugin.v1.ToolAnnotations
 	18, // 20: mcphost.plugin.v1.Tool.icons:type_name -> mcphost.plugin.v1.Icon
 	19, // 21: mcphost.plugin.v1.CallToolStart.caller:type_name -> mcphost.plugin.v1.Caller
 	20, // 22: mcphost.plugin.v1.CallToolStart.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	21, // 23: mcphost.plugin.v1.CallToolRequest.start:type_name -> mcphost.plugin.v1.CallToolStart
-	27, // 24: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
-	24, // 25: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
-	25, // 26: mcphost.plugin.v1.CallToolResponse.log:type_name -> mcphost.plugin.v1.LogEvent
-	28, // 27: mcphost.plugin.v1.CallToolResponse.result:type_name -> mcphost.plugin.v1.CallToolResult
-	26, // 28: mcphost.plugin.v1.CallToolResponse.client_request:type_name -> mcphost.plugin.v1.ClientRequest
-	29, // 29: mcphost.plugin.v1.CallToolResult.content:type_name -> mcphost.plugin.v1.Content
-	30, // 30: mcphost.plugin.v1.Content.text:type_name -> mcphost.plugin.v1.TextContent
-	31, // 31: mcphost.plugin.v1.Content.image:type_name -> mcphost.plugin.v1.BinaryContent
-	31, // 32: mcphost.plugin.v1.Content.audio:type_name -> mcphost.plugin.v1.BinaryContent
-	32, // 33: mcphost.plugin.v1.Content.resource_link:type_name -> mcphost.plugin.v1.ResourceLink
-	33, // 34: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
-	18, // 35: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
-	34, // 36: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
-	0,  // 37: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
-	22, // 38: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
-	6,  // 39: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
-	8,  // 40: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
-	11, // 41: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
-	13, // 42: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
-	1,  // 43: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
-	23, // 44: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
-	7,  // 45: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
-	9,  // 46: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
-	12, // 47: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
-	14, // 48: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
-	43, // [43:49] is the sub-list for method output_type
-	37, // [37:43] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	38, // 23: mcphost.plugin.v1.CallToolStart.input_responses:type_name -> mcphost.plugin.v1.CallToolStart.InputResponsesEntry
+	21, // 24: mcphost.plugin.v1.CallToolRequest.start:type_name -> mcphost.plugin.v1.CallToolStart
+	28, // 25: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
+	25, // 26: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
+	26, // 27: mcphost.plugin.v1.CallToolResponse.log:type_name -> mcphost.plugin.v1.LogEvent
+	29, // 28: mcphost.plugin.v1.CallToolResponse.result:type_name -> mcphost.plugin.v1.CallToolResult
+	27, // 29: mcphost.plugin.v1.CallToolResponse.client_request:type_name -> mcphost.plugin.v1.ClientRequest
+	30, // 30: mcphost.plugin.v1.CallToolResult.content:type_name -> mcphost.plugin.v1.Content
+	31, // 31: mcphost.plugin.v1.Content.text:type_name -> mcphost.plugin.v1.TextContent
+	32, // 32: mcphost.plugin.v1.Content.image:type_name -> mcphost.plugin.v1.BinaryContent
+	32, // 33: mcphost.plugin.v1.Content.audio:type_name -> mcphost.plugin.v1.BinaryContent
+	33, // 34: mcphost.plugin.v1.Content.resource_link:type_name -> mcphost.plugin.v1.ResourceLink
+	34, // 35: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
+	18, // 36: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
+	35, // 37: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
+	22, // 38: mcphost.plugin.v1.CallToolStart.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	0,  // 39: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
+	23, // 40: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
+	6,  // 41: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
+	8,  // 42: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
+	11, // 43: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
+	13, // 44: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
+	1,  // 45: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
+	24, // 46: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
+	7,  // 47: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
+	9,  // 48: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
+	12, // 49: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
+	14, // 50: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
+	45, // [45:51] is the sub-list for method output_type
+	39, // [39:45] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_mcphost_plugin_v1_plugin_proto_init() }
@@ -3006,26 +3090,26 @@ func file_mcphost_plugin_v1_plugin_proto_init() {
 		(*NotificationsResponse_ResourceUpdated)(nil),
 	}
 	file_mcphost_plugin_v1_plugin_proto_msgTypes[17].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[22].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[23].OneofWrappers = []any{
 		(*CallToolRequest_Start)(nil),
 		(*CallToolRequest_ClientResponse)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[23].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[24].OneofWrappers = []any{
 		(*CallToolResponse_Progress)(nil),
 		(*CallToolResponse_Log)(nil),
 		(*CallToolResponse_Result)(nil),
 		(*CallToolResponse_ClientRequest)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[24].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[29].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[25].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[30].OneofWrappers = []any{
 		(*Content_Text)(nil),
 		(*Content_Image)(nil),
 		(*Content_Audio)(nil),
 		(*Content_ResourceLink)(nil),
 		(*Content_Resource)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[32].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[34].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[33].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[35].OneofWrappers = []any{
 		(*ResourceContents_Text)(nil),
 		(*ResourceContents_Blob)(nil),
 	}
@@ -3035,7 +3119,7 @@ func file_mcphost_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcphost_plugin_v1_plugin_proto_rawDesc), len(file_mcphost_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   37,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

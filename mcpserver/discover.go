@@ -1,0 +1,75 @@
+package mcpserver
+
+import (
+	"net/http"
+)
+
+// What the server tells a client about itself: initialize (legacy) and
+// server/discover (2026-07-28).
+
+// appendCapabilities writes the capabilities object for what is on offer now.
+func (s *Server) appendCapabilities(b []byte, modern bool) []byte {
+	c := s.b.Capabilities()
+	b = append(b, `{"tools":{"listChanged":true},"logging":{}`...)
+	if c.Resources {
+		b = append(b, `,"resources":{"subscribe":true,"listChanged":true}`...)
+	}
+	if c.Prompts {
+		b = append(b, `,"prompts":{"listChanged":true}`...)
+	}
+	if c.Completions {
+		b = append(b, `,"completions":{}`...)
+	}
+	return append(b, '}')
+}
+
+func handleInitialize(rq *request) (Encoded, error) {
+	s := rq.s
+	if !s.o.Stateless {
+		sess := &Session{
+			ID:                 newID(),
+			Owner:              s.o.CallerKey(rq.caller),
+			ProtocolVersion:    rq.version,
+			ClientCapabilities: append([]byte(nil), rq.p.capabilities...),
+			ClientInfo:         append([]byte(nil), rq.p.clientInfo...),
+			Created:            s.o.Now(),
+		}
+		if err := s.sessions.Create(rq.ctx, sess); err != nil {
+			s.log.Warn("session store failed", "error", err)
+			return nil, newError(http.StatusServiceUnavailable, CodeInternalError, "the session store is unavailable; try again")
+		}
+		rq.rs.extra = http.Header{"Mcp-Session-Id": {sess.ID}}
+	}
+	b := []byte(`"protocolVersion":`)
+	b = appendString(b, rq.version)
+	b = append(b, `,"capabilities":`...)
+	b = s.appendCapabilities(b, false)
+	b = append(b, `,"serverInfo":`...)
+	b = append(b, s.serverInfo...)
+	if s.o.Instructions != "" {
+		b = append(b, `,"instructions":`...)
+		b = appendString(b, s.o.Instructions)
+	}
+	return Members(b), nil
+}
+
+func handleDiscover(rq *request) (Encoded, error) {
+	s := rq.s
+	b := []byte(`"supportedVersions":[`)
+	for i, v := range supportedVersions {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, v)
+	}
+	b = append(b, `],"capabilities":`...)
+	b = s.appendCapabilities(b, true)
+	b = append(b, `,"_meta":{"io.modelcontextprotocol/serverInfo":`...)
+	b = append(b, s.serverInfo...)
+	b = append(b, '}')
+	if s.o.Instructions != "" {
+		b = append(b, `,"instructions":`...)
+		b = appendString(b, s.o.Instructions)
+	}
+	return Members(b), nil
+}

@@ -1,0 +1,187 @@
+package mcpserver
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Session is a legacy (2024-11-05 .. 2025-11-25) MCP session: opened by
+// initialize, named by Mcp-Session-Id, and owned by the verified user who
+// opened it. Only that user can use it (invariant 9).
+type Session struct {
+	ID    string
+	Owner string
+	// ProtocolVersion is the version initialize negotiated.
+	ProtocolVersion string
+	// ClientCapabilities and ClientInfo are the raw objects of initialize.
+	ClientCapabilities []byte
+	ClientInfo         []byte
+	// LogLevel is the level logging/setLevel chose ("" until then: no logs).
+	LogLevel string
+	// Subscriptions are the resource URIs the client subscribed to.
+	Subscriptions []string
+	Created       time.Time
+}
+
+// ErrNoSession is returned by a SessionStore for an unknown or expired session.
+var ErrNoSession = errors.New("session not found")
+
+// SessionStore keeps legacy sessions. Implementations must be safe for
+// concurrent use; one shared by several replicas lets any of them serve any
+// session. Get returns a value the caller must not modify; changes go through
+// the other methods.
+type SessionStore interface {
+	Create(ctx context.Context, s *Session) error
+	// Get returns the session and marks it used (for the idle timeout).
+	Get(ctx context.Context, id string) (*Session, error)
+	SetLogLevel(ctx context.Context, id, level string) error
+	Subscribe(ctx context.Context, id, uri string) error
+	Unsubscribe(ctx context.Context, id, uri string) error
+	// SubscribersOf lists the sessions subscribed to uri.
+	SubscribersOf(ctx context.Context, uri string) ([]string, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// MemorySessions is the in-process SessionStore. Sessions idle for longer than
+// the timeout are gone (checked on use, and swept once a minute).
+type MemorySessions struct {
+	timeout time.Duration
+	now     func() time.Time
+
+	mu       sync.Mutex
+	sessions map[string]*memSession
+	stop     chan struct{}
+	once     sync.Once
+}
+
+type memSession struct {
+	s        *Session
+	lastUsed time.Time
+}
+
+// NewMemorySessions returns an in-memory store; timeout 0 keeps sessions until
+// they are deleted.
+func NewMemorySessions(timeout time.Duration, now func() time.Time) *MemorySessions {
+	if now == nil {
+		now = time.Now
+	}
+	m := &MemorySessions{timeout: timeout, now: now, sessions: map[string]*memSession{}, stop: make(chan struct{})}
+	if timeout > 0 {
+		go m.sweep()
+	}
+	return m
+}
+
+func (m *MemorySessions) sweep() {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.mu.Lock()
+			for id, ms := range m.sessions {
+				if m.expired(ms) {
+					delete(m.sessions, id)
+				}
+			}
+			m.mu.Unlock()
+		}
+	}
+}
+
+// Close stops the sweeper.
+func (m *MemorySessions) Close() { m.once.Do(func() { close(m.stop) }) }
+
+func (m *MemorySessions) expired(ms *memSession) bool {
+	return m.timeout > 0 && m.now().Sub(ms.lastUsed) > m.timeout
+}
+
+// Len reports how many sessions are live.
+func (m *MemorySessions) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sessions)
+}
+
+func (m *MemorySessions) Create(_ context.Context, s *Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sessions[s.ID] = &memSession{s: s, lastUsed: m.now()}
+	return nil
+}
+
+func (m *MemorySessions) Get(_ context.Context, id string) (*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ms := m.sessions[id]
+	if ms == nil {
+		return nil, ErrNoSession
+	}
+	if m.expired(ms) {
+		delete(m.sessions, id)
+		return nil, ErrNoSession
+	}
+	ms.lastUsed = m.now()
+	return ms.s, nil
+}
+
+// update replaces the session with a changed copy, so values handed out by Get
+// never change under their readers.
+func (m *MemorySessions) update(id string, fn func(*Session)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ms := m.sessions[id]
+	if ms == nil {
+		return ErrNoSession
+	}
+	c := *ms.s
+	c.Subscriptions = slices.Clone(c.Subscriptions)
+	fn(&c)
+	ms.s = &c
+	return nil
+}
+
+func (m *MemorySessions) SetLogLevel(_ context.Context, id, level string) error {
+	return m.update(id, func(s *Session) { s.LogLevel = level })
+}
+
+func (m *MemorySessions) Subscribe(_ context.Context, id, uri string) error {
+	return m.update(id, func(s *Session) {
+		if !slices.Contains(s.Subscriptions, uri) {
+			s.Subscriptions = append(s.Subscriptions, uri)
+		}
+	})
+}
+
+func (m *MemorySessions) Unsubscribe(_ context.Context, id, uri string) error {
+	return m.update(id, func(s *Session) {
+		s.Subscriptions = slices.DeleteFunc(s.Subscriptions, func(u string) bool { return u == uri })
+	})
+}
+
+func (m *MemorySessions) SubscribersOf(_ context.Context, uri string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for id, ms := range m.sessions {
+		if !m.expired(ms) && slices.Contains(ms.s.Subscriptions, uri) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+func (m *MemorySessions) Delete(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sessions[id] == nil {
+		return ErrNoSession
+	}
+	delete(m.sessions, id)
+	return nil
+}
