@@ -57,10 +57,13 @@ clean:
 	rm -rf $(BIN) .mcphost
 
 # --- conformance (owned by conformance/; see conformance/README.md) -------------
-# The MCP conformance suite (pinned in conformance/package.json, with its own
-# Node 22 from npm) against mcphost serving conformance/fixture: stateful,
-# stateless, and through the auth gate. Runner flags go in CONFORMANCE_FLAGS, e.g.
-#   make conformance CONFORMANCE_FLAGS='-runs stateful -scenario tools-call-sampling'
+# The MCP conformance suites (pinned in conformance/package.json, with their own
+# Node 22 from npm) against mcphost serving conformance/fixture in its default
+# configuration, directly and through the auth gate: 0.2.0-alpha.12 with
+# --requirements 2026-07-28 and 2025-11-25, and 0.1.16 --suite all. Runner flags
+# go in CONFORMANCE_FLAGS, e.g.
+#   make conformance CONFORMANCE_FLAGS='-suite 2025-11-25 -scenario tools-call-sampling'
+#   make conformance CONFORMANCE_FLAGS='-runs stateless -suite stable'
 CONFORMANCE_FLAGS ?=
 CONFORMANCE_NPM   := conformance/node_modules/.package-lock.json
 

