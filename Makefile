@@ -75,3 +75,16 @@ $(CONFORMANCE_NPM): conformance/package.json conformance/package-lock.json
 	cd conformance && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 # --- end conformance -------------------------------------------------------------
+
+# --- bench-http (owned by cmd/mcpbench and bench/; see bench/README.md) ---------
+# mcphost vs the go-sdk v1.8.0 and a bare net/http handler, over HTTP, one table.
+# Flags for `mcpbench compare` go in BENCH_FLAGS, e.g.
+#   make bench-http BENCH_FLAGS='-d 20s -rounds 3'
+BENCH_FLAGS ?=
+
+.PHONY: bench-http
+bench-http: build
+	$(GO) build -o $(BIN)/mcpbench ./cmd/mcpbench
+	$(GO) build -o $(BIN)/bench/addplugin ./bench/addplugin
+	./$(BIN)/mcpbench compare -mcphost $(BIN)/mcphost -plugin $(BIN)/bench/addplugin $(BENCH_FLAGS)
+# --- end bench-http --------------------------------------------------------------
