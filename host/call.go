@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,24 +103,12 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}
-	start := &pluginv1.CallToolStart{Tool: r.tool.GetName(), ArgumentsJson: args, Caller: pluginrpc.CallerToProto(caller)}
-	pm := &pluginv1.RequestMeta{CallId: callID}
 	resumable := inst.has(pluginrpc.CapabilityInputResponses)
-	if call != nil {
-		pm.McpSessionId = call.SessionID
-		pm.ProgressTokenJson = call.ProgressToken
-		pm.MetaJson = call.Meta
-		if resumable && len(call.Answers) > 0 {
-			start.InputResponses = make(map[string]*pluginv1.InputResponse, len(call.Answers))
-			for k, a := range call.Answers {
-				start.InputResponses[k] = &pluginv1.InputResponse{ResultJson: a.Result, ParamsSha256: a.ParamsDigest[:]}
-			}
-		}
+	start := &pluginv1.CallToolStart{Tool: r.tool.GetName(), ArgumentsJson: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(call, callID)}
+	if resumable {
+		start.InputResponses = inputResponses(call)
 	}
-	start.Meta = pm
-	// A question the client must answer in a new round ends the stream early.
-	ctx, endStream := context.WithCancel(ctx)
-	defer endStream()
+	// Set when a question goes to the client in a new round (2026-07-28).
 	var needInput atomic.Bool
 	stream, err := inst.rpc.CallTool(ctx)
 	if err != nil {
@@ -139,9 +128,6 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 	for {
 		msg, err := stream.Recv()
 		if err != nil {
-			if needInput.Load() {
-				return nil, fmt.Errorf("tool %s: %w", r.name, mcpserver.ErrInputRequired)
-			}
 			return nil, h.pluginFailure(ctx, r, err)
 		}
 		switch out := msg.GetOutput().(type) {
@@ -149,6 +135,9 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 			sendMu.Lock()
 			_ = stream.CloseSend()
 			sendMu.Unlock()
+			if needInput.Load() {
+				return nil, fmt.Errorf("tool %s: %w", r.name, mcpserver.ErrInputRequired)
+			}
 			return out.Result, nil
 		case *pluginv1.CallToolResponse_Progress:
 			if call != nil {
@@ -173,7 +162,7 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 			go func(req *pluginv1.ClientRequest) {
 				defer func() { <-asking }()
 				resp := &pluginv1.ClientResponse{Id: req.GetId()}
-				key := strconv.FormatUint(req.GetId(), 10)
+				key := questionKey(req)
 				switch {
 				case call == nil:
 					resp.Error = "no client to ask"
@@ -182,9 +171,11 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 				default:
 					result, err := call.Ask(ctx, key, req.GetMethod(), req.GetParamsJson())
 					if errors.Is(err, mcpserver.ErrInputRequired) {
+						// Recorded for this round; the plugin asks the rest of
+						// its questions and returns, and the round ends then.
 						needInput.Store(true)
-						endStream()
-						return
+						resp.Error, resp.Deferred = "the client answers in a new round (input required)", true
+						break
 					}
 					if err != nil {
 						resp.Error = err.Error()
@@ -201,6 +192,74 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 }
 
 func isModernCall(c *mcpserver.Call) bool { return c.ProtocolVersion == mcpserver.ModernVersion }
+
+// requestMeta tells the plugin about the MCP request behind a call.
+func requestMeta(call *mcpserver.Call, callID string) *pluginv1.RequestMeta {
+	pm := &pluginv1.RequestMeta{CallId: callID}
+	if call != nil {
+		pm.McpSessionId = call.SessionID
+		pm.ProgressTokenJson = call.ProgressToken
+		pm.MetaJson = call.Meta
+		pm.ClientCapabilitiesJson = call.ClientCapabilities
+		pm.ProtocolVersion = call.ProtocolVersion
+	}
+	return pm
+}
+
+// inputResponses are the client's answers of earlier rounds, for the plugin.
+func inputResponses(call *mcpserver.Call) map[string]*pluginv1.InputResponse {
+	if call == nil || len(call.Answers) == 0 {
+		return nil
+	}
+	out := make(map[string]*pluginv1.InputResponse, len(call.Answers))
+	for k, a := range call.Answers {
+		ir := &pluginv1.InputResponse{ResultJson: a.Result}
+		if !a.Unverified {
+			ir.ParamsSha256 = a.ParamsDigest[:]
+		}
+		out[k] = ir
+	}
+	return out
+}
+
+// questionKey is the name a plugin's question goes under.
+func questionKey(q *pluginv1.ClientRequest) string {
+	if q.GetKey() != "" {
+		return q.GetKey()
+	}
+	return strconv.FormatUint(q.GetId(), 10)
+}
+
+// maxQuestionRounds bounds how often a prompt or resource read may come back
+// with more questions on a legacy session before the host gives up.
+const maxQuestionRounds = 8
+
+// askUnary puts the questions of a prompt or resource read to the client. On
+// a legacy session it records the answers for the next attempt; on 2026-07-28
+// it returns an error wrapping mcpserver.ErrInputRequired (the round ends).
+func askUnary(ctx context.Context, call *mcpserver.Call, qs []*pluginv1.ClientRequest, answers map[string]*pluginv1.InputResponse) error {
+	if call == nil {
+		return errors.New("no client to ask")
+	}
+	ended := false
+	for _, q := range qs {
+		key := questionKey(q)
+		res, err := call.Ask(ctx, key, q.GetMethod(), q.GetParamsJson())
+		if errors.Is(err, mcpserver.ErrInputRequired) {
+			ended = true
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(q.GetParamsJson())
+		answers[key] = &pluginv1.InputResponse{ResultJson: res, ParamsSha256: sum[:]}
+	}
+	if ended {
+		return mcpserver.ErrInputRequired
+	}
+	return nil
+}
 
 // pluginFailure turns a stream error into a message naming the plugin. A call
 // that ended because ctx ended keeps ctx's error so the caller can tell.

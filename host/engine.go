@@ -116,8 +116,8 @@ func (b engineBackend) ListPrompts(_ context.Context, caller *auth.Caller) (mcps
 	return mcpserver.Members(append(out, ']')), nil
 }
 
-func (b engineBackend) GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string) (mcpserver.Encoded, error) {
-	res, err := b.h.GetPrompt(ctx, caller, name, args)
+func (b engineBackend) GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string, call *mcpserver.Call) (mcpserver.Encoded, error) {
+	res, err := b.h.GetPrompt(ctx, caller, name, args, call)
 	if err != nil {
 		return nil, engineError(err)
 	}
@@ -171,7 +171,7 @@ func templateFor(t *routeTable, caller *auth.Caller, uri string) string {
 	return ""
 }
 
-func (b engineBackend) ReadResource(ctx context.Context, caller *auth.Caller, uri string) (mcpserver.Encoded, error) {
+func (b engineBackend) ReadResource(ctx context.Context, caller *auth.Caller, uri string, call *mcpserver.Call) (mcpserver.Encoded, error) {
 	t := b.h.routes.Load()
 	template := ""
 	if _, fixed := t.resources[uri]; !fixed {
@@ -179,7 +179,7 @@ func (b engineBackend) ReadResource(ctx context.Context, caller *auth.Caller, ur
 			return nil, mcpserver.ErrNotFound
 		}
 	}
-	res, err := b.h.ReadResource(ctx, caller, uri, template)
+	res, err := b.h.ReadResource(ctx, caller, uri, template, call)
 	if err != nil {
 		return nil, engineError(err)
 	}

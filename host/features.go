@@ -29,7 +29,10 @@ func (e *InvalidArgumentError) Error() string { return e.Msg }
 
 // ReadResource reads uri from the plugin serving it. template names the resource
 // template the URI matched ("" for a fixed resource).
-func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, template string) (*pluginv1.ReadResourceResponse, error) {
+//
+// A plugin with capability input_responses may answer with questions for the
+// client (see askUnary); call carries them.
+func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, template string, call *mcpserver.Call) (*pluginv1.ReadResourceResponse, error) {
 	route := func() *featureRoute {
 		table := h.routes.Load()
 		if template != "" {
@@ -38,20 +41,50 @@ func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, templ
 		return table.resources[uri]
 	}
 	var out *pluginv1.ReadResourceResponse
-	err := h.unary(ctx, caller, route, "resource "+uri, func(ctx context.Context, inst *instance, _ *featureRoute) (err error) {
-		out, err = inst.rpc.ReadResource(ctx, &pluginv1.ReadResourceRequest{Uri: uri, UriTemplate: template, Caller: pluginrpc.CallerToProto(caller)})
-		return err
+	err := h.unary(ctx, caller, route, "resource "+uri, func(ctx context.Context, inst *instance, _ *featureRoute) error {
+		answers := inputResponses(call)
+		for round := 0; ; round++ {
+			var err error
+			out, err = inst.rpc.ReadResource(ctx, &pluginv1.ReadResourceRequest{Uri: uri, UriTemplate: template, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(call, ""), InputResponses: answers})
+			if err != nil || len(out.GetInputRequests()) == 0 {
+				return err
+			}
+			if round == maxQuestionRounds {
+				return fmt.Errorf("kept asking the client questions after %d rounds", round)
+			}
+			if answers == nil {
+				answers = map[string]*pluginv1.InputResponse{}
+			}
+			if err := askUnary(ctx, call, out.GetInputRequests(), answers); err != nil {
+				return err
+			}
+		}
 	})
 	return out, err
 }
 
 // GetPrompt renders prompt name (as exposed) with args.
-func (h *Host) GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string) (*pluginv1.GetPromptResponse, error) {
+func (h *Host) GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string, call *mcpserver.Call) (*pluginv1.GetPromptResponse, error) {
 	route := func() *featureRoute { return h.routes.Load().prompts[name] }
 	var out *pluginv1.GetPromptResponse
-	err := h.unary(ctx, caller, route, "prompt "+name, func(ctx context.Context, inst *instance, fr *featureRoute) (err error) {
-		out, err = inst.rpc.GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: fr.prompt.GetName(), Arguments: args, Caller: pluginrpc.CallerToProto(caller)})
-		return err
+	err := h.unary(ctx, caller, route, "prompt "+name, func(ctx context.Context, inst *instance, fr *featureRoute) error {
+		answers := inputResponses(call)
+		for round := 0; ; round++ {
+			var err error
+			out, err = inst.rpc.GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: fr.prompt.GetName(), Arguments: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(call, ""), InputResponses: answers})
+			if err != nil || len(out.GetInputRequests()) == 0 {
+				return err
+			}
+			if round == maxQuestionRounds {
+				return fmt.Errorf("kept asking the client questions after %d rounds", round)
+			}
+			if answers == nil {
+				answers = map[string]*pluginv1.InputResponse{}
+			}
+			if err := askUnary(ctx, call, out.GetInputRequests(), answers); err != nil {
+				return err
+			}
+		}
 	})
 	return out, err
 }
@@ -136,6 +169,8 @@ func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, what string, fn 
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, mcpserver.ErrInputRequired):
+		return err
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("%s (plugin %s) timed out after %s", what, s.cfg.Name, s.cfg.CallTimeout)
 	case ctx.Err() != nil:

@@ -131,27 +131,38 @@ plugins:
 
 func TestSamplingAndElicitationThroughHost(t *testing.T) {
 	r := startHost(t, featuresYAML, host.ServerOptions{})
-	var sampled, elicited string
-	cs := connect(t, r, nil, &mcp.ClientOptions{
-		CreateMessageHandler: func(_ context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
-			sampled = req.Params.Messages[0].Content.(*mcp.TextContent).Text
-			return &mcp.CreateMessageResult{Role: "assistant", Model: "test-model", Content: &mcp.TextContent{Text: "42"}}, nil
-		},
-		ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-			elicited = req.Params.Message
-			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Ada"}}, nil
-		},
-	})
-	if text, isErr := callText(t, cs, "ask-llm", map[string]any{"text": "meaning of life?"}); isErr || text != "model test-model said: 42" || sampled != "meaning of life?" {
-		t.Fatalf("ask-llm = %q (isError %v), client saw %q", text, isErr, sampled)
+	// Both eras: a server-to-client request on a legacy session, an
+	// input-required round trip (the go-sdk client answers and retries) on 2026-07-28.
+	for _, version := range []string{modern, legacy} {
+		var sampled, elicited string
+		cs := connectVersion(t, r, nil, &mcp.ClientOptions{
+			CreateMessageHandler: func(_ context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+				sampled = req.Params.Messages[0].Content.(*mcp.TextContent).Text
+				return &mcp.CreateMessageResult{Role: "assistant", Model: "test-model", Content: &mcp.TextContent{Text: "42"}}, nil
+			},
+			ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				elicited = req.Params.Message
+				return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Ada"}}, nil
+			},
+		}, version)
+		if text, isErr := callText(t, cs, "ask-llm", map[string]any{"text": "meaning of life?"}); isErr || text != "model test-model said: 42" || sampled != "meaning of life?" {
+			t.Fatalf("%s: ask-llm = %q (isError %v), client saw %q", version, text, isErr, sampled)
+		}
+		if text, isErr := callText(t, cs, "ask-user", nil); isErr || text != "accept: Ada" || elicited != "What is your name?" {
+			t.Fatalf("%s: ask-user = %q (isError %v), client saw %q", version, text, isErr, elicited)
+		}
 	}
-	if text, isErr := callText(t, cs, "ask-user", nil); isErr || text != "accept: Ada" || elicited != "What is your name?" {
-		t.Fatalf("ask-user = %q (isError %v), client saw %q", text, isErr, elicited)
-	}
-	// A client without sampling support: the tool gets an error it can report.
-	plain := connect(t, r, nil, nil)
+	// A client without sampling support: on a legacy session the tool gets an
+	// error it can report; on 2026-07-28 the request fails with -32021
+	// (MissingRequiredClientCapability), as the specification asks.
+	plain := connectVersion(t, r, nil, nil, legacy)
 	if text, isErr := callText(t, plain, "ask-llm", map[string]any{"text": "x"}); !isErr || !strings.Contains(text, "sampling failed") {
 		t.Fatalf("ask-llm without client support = %q (isError %v)", text, isErr)
+	}
+	modernPlain := connectVersion(t, r, nil, nil, modern)
+	_, err := modernPlain.CallTool(context.Background(), &mcp.CallToolParams{Name: "ask-llm", Arguments: map[string]any{"text": "x"}})
+	if err == nil || !strings.Contains(err.Error(), "Missing required client capability") {
+		t.Fatalf("2026-07-28 ask-llm without client support: %v, want a -32021 error", err)
 	}
 }
 

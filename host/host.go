@@ -18,6 +18,7 @@ import (
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/internal/filewatch"
+	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
 
@@ -66,6 +67,7 @@ func New(cfg *config.Config, logger *slog.Logger) *Host {
 func (h *Host) newSlot(cfg *config.Config, p *config.Plugin) *slot {
 	s := newSlot(p, cfg.DataDir, p.DrainTimeout, h.log, h.installInstance)
 	s.onNotify = h.resourceUpdated
+	s.onChange = h.redescribe
 	return s
 }
 
@@ -134,7 +136,7 @@ func descriptions(slots []*slot, override *slot, desc *pluginv1.DescribeResponse
 		if s == override {
 			out[s] = desc
 		} else if inst := s.current(); inst != nil {
-			out[s] = inst.desc
+			out[s] = inst.desc()
 		}
 	}
 	return out
@@ -149,13 +151,43 @@ func (h *Host) installInstance(s *slot, next *instance) (*instance, error) {
 	if !slices.Contains(h.slots, s) {
 		return nil, errSlotRetired
 	}
-	table, err := buildRoutes(h.slots, descriptions(h.slots, s, next.desc))
+	table, err := buildRoutes(h.slots, descriptions(h.slots, s, next.desc()))
 	if err != nil {
 		return nil, err
 	}
 	old := s.setCurrent(next)
 	h.setRoutesLocked(table)
 	return old, nil
+}
+
+// redescribe asks a plugin that announced a change for its description again
+// and, if it is valid and fits the table, routes by it. A bad one is logged and
+// the old routes stay.
+func (h *Host) redescribe(s *slot, inst *instance) {
+	ctx, cancel := context.WithTimeout(inst.ctx, s.cfg.StartTimeout)
+	defer cancel()
+	desc, err := inst.rpc.Describe(ctx, &pluginv1.DescribeRequest{HostProtocolVersion: pluginrpc.ProtocolVersion})
+	if err == nil {
+		err = validateDescription(s.cfg, desc)
+	}
+	if err != nil {
+		h.log.Warn("plugin changed its description; keeping the old one", "plugin", s.cfg.Name, "error", err)
+		return
+	}
+	desc.Capabilities = inst.desc().GetCapabilities()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.current() != inst || !slices.Contains(h.slots, s) {
+		return
+	}
+	table, err := buildRoutes(h.slots, descriptions(h.slots, s, desc))
+	if err != nil {
+		h.log.Warn("plugin changed its description; keeping the old one", "plugin", s.cfg.Name, "error", err)
+		return
+	}
+	inst.descP.Store(desc)
+	h.setRoutesLocked(table)
+	h.log.Info("plugin description changed", "plugin", s.cfg.Name, "tools", len(desc.GetTools()))
 }
 
 // OnRoutesChanged registers fn to be told about every change of the tool table,

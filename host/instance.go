@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -28,7 +29,7 @@ type instance struct {
 	cmd     *exec.Cmd
 	client  *plugin.Client
 	rpc     pluginv1.PluginServiceClient
-	desc    *pluginv1.DescribeResponse
+	descP   atomic.Pointer[pluginv1.DescribeResponse] // replaced when the plugin re-describes
 	pid     int
 	sha256  string
 	started time.Time
@@ -115,7 +116,7 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 	if err := validateDescription(p, desc); err != nil {
 		return nil, err
 	}
-	inst.desc = desc
+	inst.descP.Store(desc)
 	ok = true
 	return inst, nil
 }
@@ -161,13 +162,16 @@ func (i *instance) stop() {
 }
 
 // has reports whether the plugin declared a capability ("resources", ...).
+// desc is the instance's current description.
+func (i *instance) desc() *pluginv1.DescribeResponse { return i.descP.Load() }
+
 func (i *instance) has(capability string) bool {
-	return slices.Contains(i.desc.GetCapabilities(), capability)
+	return slices.Contains(i.desc().GetCapabilities(), capability)
 }
 
-// watchNotifications relays the plugin's own events (resource updates) to
-// onNotify until the instance stops.
-func (i *instance) watchNotifications(onNotify func(uri string), log *slog.Logger) {
+// watchNotifications relays the plugin's own events to onNotify (a resource
+// updated) and onChange (its description changed) until the instance stops.
+func (i *instance) watchNotifications(onNotify func(uri string), onChange func(), log *slog.Logger) {
 	if !i.has("notifications") {
 		return
 	}
@@ -183,6 +187,9 @@ func (i *instance) watchNotifications(onNotify func(uri string), log *slog.Logge
 		}
 		if u := n.GetResourceUpdated(); u != nil {
 			onNotify(u.GetUri())
+		}
+		if n.GetDescriptionChanged() != nil && onChange != nil {
+			onChange()
 		}
 	}
 }

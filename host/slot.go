@@ -58,8 +58,10 @@ type slot struct {
 	sem          chan struct{}
 	drainTimeout time.Duration
 	install      installFunc
-	// onNotify hears the live instance's resource-updated events.
+	// onNotify hears the live instance's resource-updated events, onChange its
+	// description-changed events.
 	onNotify func(s *slot, uri string)
+	onChange func(s *slot, inst *instance)
 
 	// replaceMu serializes everything that brings up a new instance (restart, swap).
 	replaceMu sync.Mutex
@@ -103,7 +105,7 @@ func (s *slot) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.cur, s.state, s.supervising = inst, StateRunning, true
 	s.mu.Unlock()
-	s.log.Info("plugin started", "version", inst.desc.GetVersion(), "pid", inst.pid, "tools", len(inst.desc.GetTools()))
+	s.log.Info("plugin started", "version", inst.desc().GetVersion(), "pid", inst.pid, "tools", len(inst.desc().GetTools()))
 	s.listen(inst)
 	go s.supervise()
 	return nil
@@ -194,7 +196,7 @@ func (s *slot) replace(ctx context.Context, why string, needed func(cur *instanc
 		return err
 	}
 	s.listen(next)
-	s.log.Info("plugin instance replaced", "reason", why, "version", next.desc.GetVersion(), "pid", next.pid, "sha256", next.sha256)
+	s.log.Info("plugin instance replaced", "reason", why, "version", next.desc().GetVersion(), "pid", next.pid, "sha256", next.sha256)
 	if old != nil {
 		s.mu.Lock()
 		if s.draining == nil {
@@ -217,7 +219,11 @@ func (s *slot) replace(ctx context.Context, why string, needed func(cur *instanc
 // listen relays inst's notifications while it lives.
 func (s *slot) listen(inst *instance) {
 	if s.onNotify != nil {
-		go inst.watchNotifications(func(uri string) { s.onNotify(s, uri) }, s.log)
+		go inst.watchNotifications(func(uri string) { s.onNotify(s, uri) }, func() {
+			if s.onChange != nil {
+				s.onChange(s, inst)
+			}
+		}, s.log)
 	}
 }
 
@@ -386,11 +392,11 @@ func (s *slot) status() PluginStatus {
 	defer s.mu.Unlock()
 	st := PluginStatus{Name: s.cfg.Name, State: s.state, Restarts: s.restarts, Failures: s.failures, LastError: s.lastError, Tools: []string{}}
 	if s.cur != nil {
-		st.Version = s.cur.desc.GetVersion()
+		st.Version = s.cur.desc().GetVersion()
 		st.PID = s.cur.pid
 		st.SHA256 = s.cur.sha256
 		st.StartedAt = s.cur.started
-		for _, t := range s.cur.desc.GetTools() {
+		for _, t := range s.cur.desc().GetTools() {
 			st.Tools = append(st.Tools, s.cfg.Prefix+t.GetName())
 		}
 	}

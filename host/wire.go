@@ -1,7 +1,9 @@
 package host
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"strconv"
 
 	"github.com/mcphost/mcphost/mcpserver"
@@ -14,6 +16,16 @@ import (
 // checked where it matters (validateDescription, CallTool).
 
 var str = mcpserver.AppendString
+
+// appendCompact appends raw JSON without insignificant space (tool schemas are
+// written once per routing table, so the cost is paid once).
+func appendCompact(b, raw []byte) []byte {
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) != nil {
+		return append(b, raw...)
+	}
+	return append(b, buf.Bytes()...)
+}
 
 // appendObject appends ,"key":raw when raw is a JSON object.
 func appendObject(b []byte, key string, raw []byte) []byte {
@@ -50,8 +62,10 @@ func encodeTool(r *route) []byte {
 	b = appendOptString(b, "title", t.GetTitle())
 	b = appendOptString(b, "description", t.GetDescription())
 	b = append(b, `,"inputSchema":`...)
-	b = append(b, t.GetInputSchemaJson()...)
-	b = appendObject(b, "outputSchema", t.GetOutputSchemaJson())
+	b = appendCompact(b, t.GetInputSchemaJson())
+	if out := t.GetOutputSchemaJson(); len(out) > 0 && isJSONObject(out) {
+		b = appendCompact(append(b, `,"outputSchema":`...), out)
+	}
 	if a := t.GetAnnotations(); a != nil {
 		b = append(b, `,"annotations":{`...)
 		n := len(b)

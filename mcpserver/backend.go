@@ -32,13 +32,14 @@ type Backend interface {
 
 	// ListPrompts writes the "prompts" member of a prompts/list result.
 	ListPrompts(ctx context.Context, caller *auth.Caller) (Encoded, error)
-	GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string) (Encoded, error)
+	// GetPrompt and ReadResource may ask the client too (call), as CallTool.
+	GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string, call *Call) (Encoded, error)
 
 	// ListResources and ListResourceTemplates write "resources" and
 	// "resourceTemplates" members.
 	ListResources(ctx context.Context, caller *auth.Caller) (Encoded, error)
 	ListResourceTemplates(ctx context.Context, caller *auth.Caller) (Encoded, error)
-	ReadResource(ctx context.Context, caller *auth.Caller, uri string) (Encoded, error)
+	ReadResource(ctx context.Context, caller *auth.Caller, uri string, call *Call) (Encoded, error)
 	// CanSubscribe reports whether the caller may hear about changes of uri.
 	CanSubscribe(caller *auth.Caller, uri string) bool
 
@@ -87,7 +88,7 @@ var ErrNotFound = errors.New("not found")
 
 // ErrInputRequired is wrapped by Call.Ask's error on the 2026-07-28 protocol:
 // the question is recorded and the call must end so the client can answer and
-// retry. A backend passes it up from CallTool.
+// retry. A backend passes it up from CallTool, GetPrompt or ReadResource.
 var ErrInputRequired = errors.New("input required from the client")
 
 // ChangeKind says what changed.

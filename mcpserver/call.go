@@ -31,16 +31,23 @@ type Call struct {
 	caps     clientCaps
 	sink     callSink
 
+	// ClientCapabilities is the client's raw capabilities object.
+	ClientCapabilities []byte
+
 	mu        sync.Mutex
 	questions []question // asked this round (2026-07-28)
+	missing   string     // a capability a question needed and the client lacks
 }
 
 // Answer is the client's result for one question, and the digest of the
 // question's parameters, so a handler that asks something different on
-// re-invocation is not handed an answer to another question.
+// re-invocation is not handed an answer to another question. Unverified marks
+// an answer the client volunteered without a requestState (its first round):
+// there is no earlier question to hold it to.
 type Answer struct {
 	Result       []byte
 	ParamsDigest [32]byte
+	Unverified   bool
 }
 
 // question is an input request of this round.
@@ -111,23 +118,28 @@ func (c *Call) Log(level, logger string, data []byte) {
 // an error wrapping ErrInputRequired; the backend ends the call, and the
 // engine answers with an input-required result.
 func (c *Call) Ask(ctx context.Context, key, method string, params []byte) ([]byte, error) {
-	if need := capabilityFor(method, params); need != "" && !c.caps.has(need) {
-		return nil, fmt.Errorf("the client did not declare the %s capability, so %s cannot be sent", need, method)
-	}
 	if params == nil || kindOf(params) != '{' {
 		return nil, fmt.Errorf("%s: params must be a JSON object", method)
 	}
+	need := capabilityFor(method, params)
 	if isModern(c.ProtocolVersion) {
 		c.mu.Lock()
+		defer c.mu.Unlock()
+		if need != "" && !c.caps.has(need) {
+			// The request cannot be served for this client (-32021).
+			c.missing = need
+			return nil, fmt.Errorf("%s: %w", method, ErrInputRequired)
+		}
 		for _, q := range c.questions {
 			if q.key == key {
-				c.mu.Unlock()
 				return nil, fmt.Errorf("question %q asked twice in one round", key)
 			}
 		}
 		c.questions = append(c.questions, question{key: key, method: method, params: params})
-		c.mu.Unlock()
 		return nil, fmt.Errorf("%s: %w", method, ErrInputRequired)
+	}
+	if need != "" && !c.caps.has(need) {
+		return nil, fmt.Errorf("the client did not declare the %s capability, so %s cannot be sent", need, method)
 	}
 	if c.sink == nil {
 		return nil, fmt.Errorf("%s: this server has no session to ask the client on", method)
@@ -138,10 +150,10 @@ func (c *Call) Ask(ctx context.Context, key, method string, params []byte) ([]by
 // Digest is the digest Answer.ParamsDigest is compared with.
 func Digest(params []byte) [32]byte { return sha256.Sum256(params) }
 
-func (c *Call) roundQuestions() []question {
+func (c *Call) roundQuestions() ([]question, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.questions
+	return c.questions, c.missing
 }
 
 // capabilityFor names the client capability a server-to-client method needs.

@@ -173,6 +173,9 @@ func (rq *request) newCall() *Call {
 	c := &Call{ProtocolVersion: rq.version, Meta: rq.p.meta, ProgressToken: rq.meta.progressToken, logLevel: rq.logLevel, caps: rq.caps}
 	if rq.session != nil {
 		c.SessionID = rq.session.ID
+		c.ClientCapabilities = rq.session.ClientCapabilities
+	} else {
+		c.ClientCapabilities = rq.meta.capabilities
 	}
 	c.sink = requestSink{rq}
 	return c

@@ -112,6 +112,10 @@ func (sc *stateCodec) open(token, user, method, name string, args []byte) (*requ
 func (st *requestState) answers(responses []byte) (map[string]Answer, error) {
 	out := make(map[string]Answer, len(st.Answers)+len(st.Asked))
 	for k, a := range st.Answers {
+		if a.Digest == "" {
+			out[k] = Answer{Result: a.Result, Unverified: true}
+			continue
+		}
 		d, err := decodeDigest(a.Digest)
 		if err != nil {
 			return nil, errBadState
@@ -156,6 +160,31 @@ func decodeDigest(s string) ([32]byte, error) {
 	return d, nil
 }
 
+// volunteeredAnswers reads inputResponses sent without a requestState: a
+// client may answer up front (for example on its first try). They are held to
+// nothing, and each must at least be a result object.
+func volunteeredAnswers(responses []byte) (map[string]Answer, error) {
+	out := map[string]Answer{}
+	if responses == nil || kindOf(responses) == 'n' {
+		return out, nil
+	}
+	if kindOf(responses) != '{' {
+		return nil, errors.New("inputResponses must be an object")
+	}
+	err := members(responses, func(k []byte, esc bool, v []byte) error {
+		key := string(k)
+		if esc {
+			key, _ = stringValue(append(append([]byte{'"'}, k...), '"'))
+		}
+		if kindOf(v) != '{' {
+			return errors.New("inputResponses." + key + " must be an object")
+		}
+		out[key] = Answer{Result: append([]byte(nil), v...), Unverified: true}
+		return nil
+	})
+	return out, err
+}
+
 // next builds the state for a new round: all answers known so far, and the
 // questions just asked.
 func nextState(user, method, name string, args []byte, known map[string]Answer, asked []question) *requestState {
@@ -163,7 +192,11 @@ func nextState(user, method, name string, args []byte, known map[string]Answer, 
 	if len(known) > 0 {
 		st.Answers = make(map[string]stateAnswer, len(known))
 		for k, a := range known {
-			st.Answers[k] = stateAnswer{Result: a.Result, Digest: hex.EncodeToString(a.ParamsDigest[:])}
+			d := ""
+			if !a.Unverified {
+				d = hex.EncodeToString(a.ParamsDigest[:])
+			}
+			st.Answers[k] = stateAnswer{Result: a.Result, Digest: d}
 		}
 	}
 	for _, q := range asked {

@@ -21,9 +21,20 @@ func handlePromptsGet(rq *request) (Encoded, error) {
 			return nil, InvalidParams("invalid params: prompts/get arguments must be an object of strings")
 		}
 	}
-	res, err := rq.s.b.GetPrompt(rq.ctx, rq.caller, name, args)
-	if errors.Is(err, ErrNotFound) {
+	call := rq.newCall()
+	if rq.modern && (rq.p.requestState != nil || rq.p.inputResponses != nil) {
+		answers, err := rq.resume("prompts/get", name, rq.p.arguments)
+		if err != nil {
+			return nil, err
+		}
+		call.Answers = answers
+	}
+	res, err := rq.s.b.GetPrompt(rq.ctx, rq.caller, name, args, call)
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return nil, InvalidParams("unknown prompt " + strconv.Quote(name))
+	case errors.Is(err, ErrInputRequired) && rq.modern:
+		return rq.inputRequired("prompts/get", name, rq.p.arguments, call)
 	}
 	return res, err
 }

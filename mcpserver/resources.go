@@ -38,9 +38,20 @@ func handleResourcesRead(rq *request) (Encoded, error) {
 	if e != nil {
 		return nil, e
 	}
-	res, err := rq.s.b.ReadResource(rq.ctx, rq.caller, uri)
-	if errors.Is(err, ErrNotFound) {
+	call := rq.newCall()
+	if rq.modern && (rq.p.requestState != nil || rq.p.inputResponses != nil) {
+		answers, err := rq.resume("resources/read", uri, nil)
+		if err != nil {
+			return nil, err
+		}
+		call.Answers = answers
+	}
+	res, err := rq.s.b.ReadResource(rq.ctx, rq.caller, uri, call)
+	switch {
+	case errors.Is(err, ErrNotFound):
 		return nil, rq.resourceNotFound(uri)
+	case errors.Is(err, ErrInputRequired) && rq.modern:
+		return rq.inputRequired("resources/read", uri, nil, call)
 	}
 	return res, err
 }

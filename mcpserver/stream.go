@@ -65,9 +65,7 @@ func (rs *responder) writeEventLocked(id string, data []byte) {
 		b = append(b, id...)
 		b = append(b, '\n')
 	}
-	b = append(b, "data: "...)
-	b = append(b, data...)
-	b = append(b, "\n\n"...)
+	b = appendData(b, data)
 	rs.buf = b
 	if _, err := rs.w.Write(b); err != nil {
 		rs.gone = true
@@ -176,9 +174,7 @@ func (sw *sseWriter) event(id string, data []byte) error {
 		b = append(b, id...)
 		b = append(b, '\n')
 	}
-	b = append(b, "data: "...)
-	b = append(b, data...)
-	b = append(b, "\n\n"...)
+	b = appendData(b, data)
 	sw.buf = b
 	return sw.writeLocked(b)
 }
@@ -201,4 +197,26 @@ func (sw *sseWriter) writeLocked(b []byte) error {
 		sw.flusher.Flush()
 	}
 	return nil
+}
+
+// appendData writes data as SSE data lines. JSON from plugins may hold line
+// breaks (pretty-printed schemas); each line gets its own "data:" field, which
+// the client joins back with "\n", so the JSON arrives intact.
+func appendData(b, data []byte) []byte {
+	for {
+		i := 0
+		for i < len(data) && data[i] != '\n' && data[i] != '\r' {
+			i++
+		}
+		b = append(b, "data: "...)
+		b = append(b, data[:i]...)
+		b = append(b, '\n')
+		if i == len(data) {
+			return append(b, '\n')
+		}
+		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+		data = data[i+1:]
+	}
 }

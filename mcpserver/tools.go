@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 func handleToolsList(rq *request) (Encoded, error) {
@@ -61,7 +62,11 @@ func handleToolsCall(rq *request) (Encoded, error) {
 // resume verifies the requestState of a retried request and merges the answers.
 func (rq *request) resume(method, name string, args []byte) (map[string]Answer, error) {
 	if rq.p.requestState == nil {
-		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidParams, Message: "invalid params: inputResponses without the requestState they answer"}
+		answers, err := volunteeredAnswers(rq.p.inputResponses)
+		if err != nil {
+			return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidParams, Message: "invalid params: " + err.Error()}
+		}
+		return answers, nil
 	}
 	token, ok := stringValue(rq.p.requestState)
 	if !ok {
@@ -81,7 +86,10 @@ func (rq *request) resume(method, name string, args []byte) (map[string]Answer, 
 // inputRequired ends a round: the questions the backend asked, and the signed
 // state that lets any replica resume.
 func (rq *request) inputRequired(method, name string, args []byte, call *Call) (Encoded, error) {
-	qs := call.roundQuestions()
+	qs, missing := call.roundQuestions()
+	if missing != "" {
+		return nil, missingCapability(missing)
+	}
 	if len(qs) == 0 {
 		return nil, &Error{Code: CodeInternalError, Message: "the tool asked for input but sent no question"}
 	}
@@ -172,4 +180,22 @@ func headerMatches(header string, val []byte) bool {
 		return err1 == nil && err2 == nil && !math.IsNaN(a) && a == b
 	}
 	return false
+}
+
+// missingCapability is the -32021 error for a request that needs a client
+// capability the client did not declare.
+func missingCapability(name string) *Error {
+	caps := `{"requiredCapabilities":{`
+	switch name {
+	case "elicitation.form":
+		caps += `"elicitation":{}`
+	case "elicitation.url":
+		caps += `"elicitation":{"url":{}}`
+	default:
+		caps += `"` + name + `":{}`
+	}
+	caps += "}}"
+	what := strings.SplitN(name, ".", 2)[0]
+	return &Error{Status: http.StatusBadRequest, Code: CodeMissingRequiredClientCapability,
+		Message: "Missing required client capability: this request needs the client's " + what + " capability", Data: []byte(caps)}
 }

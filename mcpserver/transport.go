@@ -198,7 +198,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, msg *message, raw
 	rq.meta = meta
 	hdr := r.Header.Get("MCP-Protocol-Version")
 	switch {
-	case msg.method == "initialize":
+	case msg.method == "initialize" && !meta.hasVersion && !isModern(hdr):
 		if e := s.routeInitialize(rq, hdr); e != nil {
 			return nil, e
 		}

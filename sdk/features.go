@@ -17,7 +17,8 @@ import (
 // The plugin side of resources, prompts, completions and notifications.
 
 func (s *server) ReadResource(ctx context.Context, in *pluginv1.ReadResourceRequest) (*pluginv1.ReadResourceResponse, error) {
-	req := &ResourceRequest{URI: in.GetUri(), Template: in.GetUriTemplate(), Caller: pluginrpc.CallerFromProto(in.GetCaller())}
+	dq := &deferredQuestioner{answers: in.GetInputResponses()}
+	req := &ResourceRequest{URI: in.GetUri(), Template: in.GetUriTemplate(), Caller: pluginrpc.CallerFromProto(in.GetCaller()), Client: newClient(dq, in.GetMeta())}
 	var read func(context.Context, *ResourceRequest) ([]ResourceContents, error)
 	if r, ok := s.resources[in.GetUri()]; ok && in.GetUriTemplate() == "" {
 		read = r.Read
@@ -31,6 +32,10 @@ func (s *server) ReadResource(ctx context.Context, in *pluginv1.ReadResourceRequ
 		contents, err = read(ctx, req)
 		return err
 	})
+	if qs := dq.asked(); len(qs) > 0 {
+		// The client must answer first; the host calls again with the answers.
+		return &pluginv1.ReadResourceResponse{InputRequests: qs}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +52,8 @@ func (s *server) GetPrompt(ctx context.Context, in *pluginv1.GetPromptRequest) (
 			return nil, status.Errorf(codes.InvalidArgument, "prompt %s: missing required argument %q", p.Name, a.Name)
 		}
 	}
-	req := &PromptRequest{Name: p.Name, Arguments: in.GetArguments(), Caller: pluginrpc.CallerFromProto(in.GetCaller())}
+	dq := &deferredQuestioner{answers: in.GetInputResponses()}
+	req := &PromptRequest{Name: p.Name, Arguments: in.GetArguments(), Caller: pluginrpc.CallerFromProto(in.GetCaller()), Client: newClient(dq, in.GetMeta())}
 	if req.Arguments == nil {
 		req.Arguments = map[string]string{}
 	}
@@ -60,6 +66,9 @@ func (s *server) GetPrompt(ctx context.Context, in *pluginv1.GetPromptRequest) (
 		}
 		return err
 	})
+	if qs := dq.asked(); len(qs) > 0 {
+		return &pluginv1.GetPromptResponse{InputRequests: qs}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

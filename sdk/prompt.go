@@ -32,6 +32,9 @@ type PromptRequest struct {
 	Name      string
 	Arguments map[string]string
 	Caller    *Caller
+	// Client asks the MCP client things; see Client for how to write a Get
+	// that asks.
+	Client
 }
 
 // PromptResult is a rendered prompt.

@@ -23,10 +23,11 @@ type Request struct {
 	CallID string
 	// SessionID is the MCP session id (empty for stateless servers).
 	SessionID string
+	// Client asks the MCP client things (Sample, Elicit, Roots).
+	Client
 
 	hasProgress bool
 	send        func(*pluginv1.CallToolResponse) error
-	pending     *pendingRequests // nil outside a host call
 }
 
 type requestKey struct{}

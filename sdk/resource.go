@@ -43,6 +43,9 @@ type ResourceRequest struct {
 	// Template is the URI template it matched, or "" for a fixed resource.
 	Template string
 	Caller   *Caller
+	// Client asks the MCP client things; see Client for how to write a Read
+	// that asks.
+	Client
 }
 
 // ResourceContents is one item of a resource read: Text, or Blob for binary data.

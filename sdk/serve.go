@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -40,12 +43,79 @@ func Serve(p Plugin) {
 		fmt.Fprintf(os.Stderr, "plugin %s: %v\n", p.Name, err)
 		os.Exit(1)
 	}
+	live := &liveServer{logger: logger}
+	live.cur.Store(srv)
+	live.plugin = p
+	running.Store(live)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: pluginrpc.Handshake,
-		Plugins:         pluginrpc.PluginSet(srv),
+		Plugins:         pluginrpc.PluginSet(live),
 		GRPCServer:      plugin.DefaultGRPCServer,
 		Logger:          logger,
 	})
+}
+
+// liveServer is what Serve registers: it serves the plugin's current
+// description and handlers, which Update can replace while the plugin runs.
+type liveServer struct {
+	pluginv1.UnimplementedPluginServiceServer
+	logger hclog.Logger
+	mu     sync.Mutex // serializes Update
+	plugin Plugin
+	cur    atomic.Pointer[server]
+}
+
+// running is the plugin Serve is serving (one per process, like the plugin).
+var running atomic.Pointer[liveServer]
+
+func (l *liveServer) Describe(ctx context.Context, in *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
+	return l.cur.Load().Describe(ctx, in)
+}
+func (l *liveServer) CallTool(stream pluginv1.PluginService_CallToolServer) error {
+	return l.cur.Load().CallTool(stream)
+}
+func (l *liveServer) ReadResource(ctx context.Context, in *pluginv1.ReadResourceRequest) (*pluginv1.ReadResourceResponse, error) {
+	return l.cur.Load().ReadResource(ctx, in)
+}
+func (l *liveServer) GetPrompt(ctx context.Context, in *pluginv1.GetPromptRequest) (*pluginv1.GetPromptResponse, error) {
+	return l.cur.Load().GetPrompt(ctx, in)
+}
+func (l *liveServer) Complete(ctx context.Context, in *pluginv1.CompleteRequest) (*pluginv1.CompleteResponse, error) {
+	return l.cur.Load().Complete(ctx, in)
+}
+func (l *liveServer) Notifications(in *pluginv1.NotificationsRequest, stream pluginv1.PluginService_NotificationsServer) error {
+	return l.cur.Load().Notifications(in, stream)
+}
+
+// Update changes what the running plugin offers: fn edits a copy of the Plugin
+// given to Serve (add or remove tools, prompts, resources), the new set is
+// checked as at start, and the host is told, so clients hear list_changed.
+// Calls already running finish with the handlers they started with. Outside
+// Serve (tests) it returns an error.
+func Update(fn func(p *Plugin)) error {
+	l := running.Load()
+	if l == nil {
+		return errors.New("sdk.Update: the plugin is not being served")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	next := l.plugin
+	next.Tools = slices.Clone(next.Tools)
+	next.Prompts = slices.Clone(next.Prompts)
+	next.Resources = slices.Clone(next.Resources)
+	next.ResourceTemplates = slices.Clone(next.ResourceTemplates)
+	fn(&next)
+	srv, err := newServer(next, l.logger)
+	if err != nil {
+		return fmt.Errorf("sdk.Update: %w", err)
+	}
+	// Capabilities are fixed for the process's life: the host decided at
+	// start which RPCs to use.
+	srv.describe.Capabilities = l.cur.Load().describe.GetCapabilities()
+	l.plugin = next
+	l.cur.Store(srv)
+	defaultBroadcaster.publish(&pluginv1.NotificationsResponse{Event: &pluginv1.NotificationsResponse_DescriptionChanged{DescriptionChanged: &pluginv1.DescriptionChanged{}}})
+	return nil
 }
 
 // Logger returns a logger whose lines the host folds into its own log, tagged
@@ -93,8 +163,12 @@ func newServer(p Plugin, logger hclog.Logger) (*server, error) {
 	if err := s.addFeatures(p, d); err != nil {
 		return nil, err
 	}
-	// Calls resume from the answers of earlier rounds (Request.ask).
+	// Calls resume from the answers of earlier rounds (Client), and the host
+	// listens for events (resource updates, Update).
 	d.Capabilities = append(d.Capabilities, pluginrpc.CapabilityInputResponses)
+	if !slices.Contains(d.Capabilities, "notifications") {
+		d.Capabilities = append(d.Capabilities, "notifications")
+	}
 	s.describe = d
 	return s, nil
 }
@@ -190,7 +264,9 @@ func (s *server) run(ctx context.Context, start *pluginv1.CallToolStart, send fu
 		SessionID:   start.GetMeta().GetMcpSessionId(),
 		hasProgress: len(start.GetMeta().GetProgressTokenJson()) > 0,
 		send:        send,
-		pending:     pending,
+	}
+	if pending != nil {
+		req.Client = newClient(&streamQuestioner{send: send, pending: pending}, start.GetMeta())
 	}
 	ctx = context.WithValue(ctx, requestKey{}, req)
 	defer func() {

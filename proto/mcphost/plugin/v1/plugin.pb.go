@@ -560,11 +560,14 @@ type ReadResourceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Uri   string                 `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
 	// The resource template the URI matched, or empty for a fixed resource.
-	UriTemplate   string       `protobuf:"bytes,2,opt,name=uri_template,json=uriTemplate,proto3" json:"uri_template,omitempty"`
-	Caller        *Caller      `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
-	Meta          *RequestMeta `protobuf:"bytes,4,opt,name=meta,proto3" json:"meta,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UriTemplate string       `protobuf:"bytes,2,opt,name=uri_template,json=uriTemplate,proto3" json:"uri_template,omitempty"`
+	Caller      *Caller      `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
+	Meta        *RequestMeta `protobuf:"bytes,4,opt,name=meta,proto3" json:"meta,omitempty"`
+	// Answers to the input_requests of earlier attempts, by key (see
+	// CallToolStart.input_responses).
+	InputResponses map[string]*InputResponse `protobuf:"bytes,5,rep,name=input_responses,json=inputResponses,proto3" json:"input_responses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReadResourceRequest) Reset() {
@@ -625,9 +628,21 @@ func (x *ReadResourceRequest) GetMeta() *RequestMeta {
 	return nil
 }
 
+func (x *ReadResourceRequest) GetInputResponses() map[string]*InputResponse {
+	if x != nil {
+		return x.InputResponses
+	}
+	return nil
+}
+
 type ReadResourceResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Contents      []*ResourceContents    `protobuf:"bytes,1,rep,name=contents,proto3" json:"contents,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Contents []*ResourceContents    `protobuf:"bytes,1,rep,name=contents,proto3" json:"contents,omitempty"`
+	// Questions for the MCP client (plugins with capability "input_responses"):
+	// when set, contents is ignored; the host gets the answers (a server-to-client
+	// request on a legacy session, an input-required round on 2026-07-28) and
+	// calls again with them in input_responses.
+	InputRequests []*ClientRequest `protobuf:"bytes,2,rep,name=input_requests,json=inputRequests,proto3" json:"input_requests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -669,15 +684,24 @@ func (x *ReadResourceResponse) GetContents() []*ResourceContents {
 	return nil
 }
 
+func (x *ReadResourceResponse) GetInputRequests() []*ClientRequest {
+	if x != nil {
+		return x.InputRequests
+	}
+	return nil
+}
+
 type GetPromptRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The prompt's name as the plugin declared it (without any host prefix).
-	Name          string            `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Arguments     map[string]string `protobuf:"bytes,2,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Caller        *Caller           `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
-	Meta          *RequestMeta      `protobuf:"bytes,4,opt,name=meta,proto3" json:"meta,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Name      string            `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Arguments map[string]string `protobuf:"bytes,2,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Caller    *Caller           `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
+	Meta      *RequestMeta      `protobuf:"bytes,4,opt,name=meta,proto3" json:"meta,omitempty"`
+	// Answers to the input_requests of earlier attempts, by key.
+	InputResponses map[string]*InputResponse `protobuf:"bytes,5,rep,name=input_responses,json=inputResponses,proto3" json:"input_responses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetPromptRequest) Reset() {
@@ -738,10 +762,19 @@ func (x *GetPromptRequest) GetMeta() *RequestMeta {
 	return nil
 }
 
+func (x *GetPromptRequest) GetInputResponses() map[string]*InputResponse {
+	if x != nil {
+		return x.InputResponses
+	}
+	return nil
+}
+
 type GetPromptResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Description   string                 `protobuf:"bytes,1,opt,name=description,proto3" json:"description,omitempty"`
-	Messages      []*PromptMessage       `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Description string                 `protobuf:"bytes,1,opt,name=description,proto3" json:"description,omitempty"`
+	Messages    []*PromptMessage       `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Questions for the MCP client, as in ReadResourceResponse.input_requests.
+	InputRequests []*ClientRequest `protobuf:"bytes,3,rep,name=input_requests,json=inputRequests,proto3" json:"input_requests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -786,6 +819,13 @@ func (x *GetPromptResponse) GetDescription() string {
 func (x *GetPromptResponse) GetMessages() []*PromptMessage {
 	if x != nil {
 		return x.Messages
+	}
+	return nil
+}
+
+func (x *GetPromptResponse) GetInputRequests() []*ClientRequest {
+	if x != nil {
+		return x.InputRequests
 	}
 	return nil
 }
@@ -1031,6 +1071,7 @@ type NotificationsResponse struct {
 	// Types that are valid to be assigned to Event:
 	//
 	//	*NotificationsResponse_ResourceUpdated
+	//	*NotificationsResponse_DescriptionChanged
 	Event         isNotificationsResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1082,6 +1123,15 @@ func (x *NotificationsResponse) GetResourceUpdated() *ResourceUpdated {
 	return nil
 }
 
+func (x *NotificationsResponse) GetDescriptionChanged() *DescriptionChanged {
+	if x != nil {
+		if x, ok := x.Event.(*NotificationsResponse_DescriptionChanged); ok {
+			return x.DescriptionChanged
+		}
+	}
+	return nil
+}
+
 type isNotificationsResponse_Event interface {
 	isNotificationsResponse_Event()
 }
@@ -1090,7 +1140,52 @@ type NotificationsResponse_ResourceUpdated struct {
 	ResourceUpdated *ResourceUpdated `protobuf:"bytes,1,opt,name=resource_updated,json=resourceUpdated,proto3,oneof"`
 }
 
+type NotificationsResponse_DescriptionChanged struct {
+	DescriptionChanged *DescriptionChanged `protobuf:"bytes,2,opt,name=description_changed,json=descriptionChanged,proto3,oneof"`
+}
+
 func (*NotificationsResponse_ResourceUpdated) isNotificationsResponse_Event() {}
+
+func (*NotificationsResponse_DescriptionChanged) isNotificationsResponse_Event() {}
+
+// DescriptionChanged says the plugin's tools, prompts or resources changed:
+// the host calls Describe again, and clients hear list_changed. Capabilities
+// stay those of the first Describe for the life of the process.
+type DescriptionChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescriptionChanged) Reset() {
+	*x = DescriptionChanged{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescriptionChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescriptionChanged) ProtoMessage() {}
+
+func (x *DescriptionChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescriptionChanged.ProtoReflect.Descriptor instead.
+func (*DescriptionChanged) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+}
 
 // ResourceUpdated says the resource at uri changed; subscribed clients are told.
 type ResourceUpdated struct {
@@ -1102,7 +1197,7 @@ type ResourceUpdated struct {
 
 func (x *ResourceUpdated) Reset() {
 	*x = ResourceUpdated{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1209,7 @@ func (x *ResourceUpdated) String() string {
 func (*ResourceUpdated) ProtoMessage() {}
 
 func (x *ResourceUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1222,7 @@ func (x *ResourceUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUpdated.ProtoReflect.Descriptor instead.
 func (*ResourceUpdated) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResourceUpdated) GetUri() string {
@@ -1157,7 +1252,7 @@ type Tool struct {
 
 func (x *Tool) Reset() {
 	*x = Tool{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1169,7 +1264,7 @@ func (x *Tool) String() string {
 func (*Tool) ProtoMessage() {}
 
 func (x *Tool) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1182,7 +1277,7 @@ func (x *Tool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tool.ProtoReflect.Descriptor instead.
 func (*Tool) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Tool) GetName() string {
@@ -1254,7 +1349,7 @@ type ToolAnnotations struct {
 
 func (x *ToolAnnotations) Reset() {
 	*x = ToolAnnotations{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1361,7 @@ func (x *ToolAnnotations) String() string {
 func (*ToolAnnotations) ProtoMessage() {}
 
 func (x *ToolAnnotations) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1374,7 @@ func (x *ToolAnnotations) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolAnnotations.ProtoReflect.Descriptor instead.
 func (*ToolAnnotations) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ToolAnnotations) GetTitle() string {
@@ -1330,7 +1425,7 @@ type Icon struct {
 
 func (x *Icon) Reset() {
 	*x = Icon{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1437,7 @@ func (x *Icon) String() string {
 func (*Icon) ProtoMessage() {}
 
 func (x *Icon) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1450,7 @@ func (x *Icon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Icon.ProtoReflect.Descriptor instead.
 func (*Icon) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Icon) GetSrc() string {
@@ -1411,7 +1506,7 @@ type Caller struct {
 
 func (x *Caller) Reset() {
 	*x = Caller{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1518,7 @@ func (x *Caller) String() string {
 func (*Caller) ProtoMessage() {}
 
 func (x *Caller) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1531,7 @@ func (x *Caller) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Caller.ProtoReflect.Descriptor instead.
 func (*Caller) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Caller) GetUserId() string {
@@ -1541,14 +1636,20 @@ type RequestMeta struct {
 	// client asked for no progress notifications.
 	ProgressTokenJson []byte `protobuf:"bytes,3,opt,name=progress_token_json,json=progressTokenJson,proto3" json:"progress_token_json,omitempty"`
 	// The request's `_meta` object as JSON, if any.
-	MetaJson      []byte `protobuf:"bytes,4,opt,name=meta_json,json=metaJson,proto3" json:"meta_json,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MetaJson []byte `protobuf:"bytes,4,opt,name=meta_json,json=metaJson,proto3" json:"meta_json,omitempty"`
+	// The MCP client's capabilities object as JSON (from initialize on a legacy
+	// session, from `_meta` on 2026-07-28), so a tool can ask only what the
+	// client can answer.
+	ClientCapabilitiesJson []byte `protobuf:"bytes,5,opt,name=client_capabilities_json,json=clientCapabilitiesJson,proto3" json:"client_capabilities_json,omitempty"`
+	// The MCP protocol version of the request.
+	ProtocolVersion string `protobuf:"bytes,6,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RequestMeta) Reset() {
 	*x = RequestMeta{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1661,7 @@ func (x *RequestMeta) String() string {
 func (*RequestMeta) ProtoMessage() {}
 
 func (x *RequestMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1674,7 @@ func (x *RequestMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestMeta.ProtoReflect.Descriptor instead.
 func (*RequestMeta) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RequestMeta) GetCallId() string {
@@ -1604,6 +1705,20 @@ func (x *RequestMeta) GetMetaJson() []byte {
 	return nil
 }
 
+func (x *RequestMeta) GetClientCapabilitiesJson() []byte {
+	if x != nil {
+		return x.ClientCapabilitiesJson
+	}
+	return nil
+}
+
+func (x *RequestMeta) GetProtocolVersion() string {
+	if x != nil {
+		return x.ProtocolVersion
+	}
+	return ""
+}
+
 type CallToolStart struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Tool  string                 `protobuf:"bytes,1,opt,name=tool,proto3" json:"tool,omitempty"`
@@ -1612,7 +1727,7 @@ type CallToolStart struct {
 	Caller        *Caller      `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
 	Meta          *RequestMeta `protobuf:"bytes,4,opt,name=meta,proto3" json:"meta,omitempty"`
 	// Answers the MCP client gave in earlier rounds of this call, keyed by the
-	// ClientRequest id (as a decimal string) that asked. On the 2026-07-28 MCP
+	// ClientRequest key (or its id as a decimal string) that asked. On the 2026-07-28 MCP
 	// protocol a question ends the round (an input-required result) and the
 	// client's retry re-invokes the tool with the answers here. Only sent to
 	// plugins that declare capability "input_responses": such a plugin answers
@@ -1625,7 +1740,7 @@ type CallToolStart struct {
 
 func (x *CallToolStart) Reset() {
 	*x = CallToolStart{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +1752,7 @@ func (x *CallToolStart) String() string {
 func (*CallToolStart) ProtoMessage() {}
 
 func (x *CallToolStart) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +1765,7 @@ func (x *CallToolStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolStart.ProtoReflect.Descriptor instead.
 func (*CallToolStart) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CallToolStart) GetTool() string {
@@ -1693,7 +1808,8 @@ type InputResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The client's result as JSON.
 	ResultJson []byte `protobuf:"bytes,1,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
-	// SHA-256 of the params_json of the ClientRequest it answers.
+	// SHA-256 of the params_json of the ClientRequest it answers; empty when the
+	// client volunteered the answer before being asked (nothing to compare).
 	ParamsSha256  []byte `protobuf:"bytes,2,opt,name=params_sha256,json=paramsSha256,proto3" json:"params_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1701,7 +1817,7 @@ type InputResponse struct {
 
 func (x *InputResponse) Reset() {
 	*x = InputResponse{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1829,7 @@ func (x *InputResponse) String() string {
 func (*InputResponse) ProtoMessage() {}
 
 func (x *InputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1842,7 @@ func (x *InputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputResponse.ProtoReflect.Descriptor instead.
 func (*InputResponse) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *InputResponse) GetResultJson() []byte {
@@ -1756,7 +1872,7 @@ type CallToolRequest struct {
 
 func (x *CallToolRequest) Reset() {
 	*x = CallToolRequest{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +1884,7 @@ func (x *CallToolRequest) String() string {
 func (*CallToolRequest) ProtoMessage() {}
 
 func (x *CallToolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +1897,7 @@ func (x *CallToolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolRequest.ProtoReflect.Descriptor instead.
 func (*CallToolRequest) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CallToolRequest) GetInput() isCallToolRequest_Input {
@@ -1840,7 +1956,7 @@ type CallToolResponse struct {
 
 func (x *CallToolResponse) Reset() {
 	*x = CallToolResponse{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1852,7 +1968,7 @@ func (x *CallToolResponse) String() string {
 func (*CallToolResponse) ProtoMessage() {}
 
 func (x *CallToolResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1865,7 +1981,7 @@ func (x *CallToolResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolResponse.ProtoReflect.Descriptor instead.
 func (*CallToolResponse) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CallToolResponse) GetOutput() isCallToolResponse_Output {
@@ -1951,7 +2067,7 @@ type ProgressEvent struct {
 
 func (x *ProgressEvent) Reset() {
 	*x = ProgressEvent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2079,7 @@ func (x *ProgressEvent) String() string {
 func (*ProgressEvent) ProtoMessage() {}
 
 func (x *ProgressEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2092,7 @@ func (x *ProgressEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressEvent.ProtoReflect.Descriptor instead.
 func (*ProgressEvent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ProgressEvent) GetProgress() float64 {
@@ -2014,7 +2130,7 @@ type LogEvent struct {
 
 func (x *LogEvent) Reset() {
 	*x = LogEvent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2142,7 @@ func (x *LogEvent) String() string {
 func (*LogEvent) ProtoMessage() {}
 
 func (x *LogEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2155,7 @@ func (x *LogEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEvent.ProtoReflect.Descriptor instead.
 func (*LogEvent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LogEvent) GetLevel() string {
@@ -2067,17 +2183,20 @@ func (x *LogEvent) GetDataJson() []byte {
 // (method "sampling/createMessage", "elicitation/create" or "roots/list"). Ids
 // count from 1 within a call.
 type ClientRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Method        string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
-	ParamsJson    []byte                 `protobuf:"bytes,3,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Method     string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	ParamsJson []byte                 `protobuf:"bytes,3,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"`
+	// The name the question goes under in an input-required round (the
+	// inputRequests key); empty means the decimal id. Unique within a call.
+	Key           string `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClientRequest) Reset() {
 	*x = ClientRequest{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2089,7 +2208,7 @@ func (x *ClientRequest) String() string {
 func (*ClientRequest) ProtoMessage() {}
 
 func (x *ClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2102,7 +2221,7 @@ func (x *ClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientRequest.ProtoReflect.Descriptor instead.
 func (*ClientRequest) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ClientRequest) GetId() uint64 {
@@ -2126,19 +2245,31 @@ func (x *ClientRequest) GetParamsJson() []byte {
 	return nil
 }
 
+func (x *ClientRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
 type ClientResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Id         uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	ResultJson []byte                 `protobuf:"bytes,2,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
 	// Set when the client (or the host) could not answer.
-	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// Set (with error) on the 2026-07-28 MCP protocol: the question goes to the
+	// client with the call's input-required result, and the answer comes back in
+	// CallToolStart.input_responses when the client retries. The handler should
+	// ask anything else it needs and return; its result is discarded.
+	Deferred      bool `protobuf:"varint,4,opt,name=deferred,proto3" json:"deferred,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClientResponse) Reset() {
 	*x = ClientResponse{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2281,7 @@ func (x *ClientResponse) String() string {
 func (*ClientResponse) ProtoMessage() {}
 
 func (x *ClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2294,7 @@ func (x *ClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientResponse.ProtoReflect.Descriptor instead.
 func (*ClientResponse) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ClientResponse) GetId() uint64 {
@@ -2187,6 +2318,13 @@ func (x *ClientResponse) GetError() string {
 	return ""
 }
 
+func (x *ClientResponse) GetDeferred() bool {
+	if x != nil {
+		return x.Deferred
+	}
+	return false
+}
+
 type CallToolResult struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Content []*Content             `protobuf:"bytes,1,rep,name=content,proto3" json:"content,omitempty"`
@@ -2200,7 +2338,7 @@ type CallToolResult struct {
 
 func (x *CallToolResult) Reset() {
 	*x = CallToolResult{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2350,7 @@ func (x *CallToolResult) String() string {
 func (*CallToolResult) ProtoMessage() {}
 
 func (x *CallToolResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2363,7 @@ func (x *CallToolResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolResult.ProtoReflect.Descriptor instead.
 func (*CallToolResult) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CallToolResult) GetContent() []*Content {
@@ -2276,7 +2414,7 @@ type Content struct {
 
 func (x *Content) Reset() {
 	*x = Content{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2426,7 @@ func (x *Content) String() string {
 func (*Content) ProtoMessage() {}
 
 func (x *Content) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2439,7 @@ func (x *Content) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Content.ProtoReflect.Descriptor instead.
 func (*Content) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Content) GetKind() isContent_Kind {
@@ -2413,7 +2551,7 @@ type TextContent struct {
 
 func (x *TextContent) Reset() {
 	*x = TextContent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +2563,7 @@ func (x *TextContent) String() string {
 func (*TextContent) ProtoMessage() {}
 
 func (x *TextContent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +2576,7 @@ func (x *TextContent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextContent.ProtoReflect.Descriptor instead.
 func (*TextContent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TextContent) GetText() string {
@@ -2458,7 +2596,7 @@ type BinaryContent struct {
 
 func (x *BinaryContent) Reset() {
 	*x = BinaryContent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2470,7 +2608,7 @@ func (x *BinaryContent) String() string {
 func (*BinaryContent) ProtoMessage() {}
 
 func (x *BinaryContent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2483,7 +2621,7 @@ func (x *BinaryContent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinaryContent.ProtoReflect.Descriptor instead.
 func (*BinaryContent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BinaryContent) GetData() []byte {
@@ -2515,7 +2653,7 @@ type ResourceLink struct {
 
 func (x *ResourceLink) Reset() {
 	*x = ResourceLink{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2527,7 +2665,7 @@ func (x *ResourceLink) String() string {
 func (*ResourceLink) ProtoMessage() {}
 
 func (x *ResourceLink) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2540,7 +2678,7 @@ func (x *ResourceLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceLink.ProtoReflect.Descriptor instead.
 func (*ResourceLink) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ResourceLink) GetUri() string {
@@ -2601,7 +2739,7 @@ type EmbeddedResource struct {
 
 func (x *EmbeddedResource) Reset() {
 	*x = EmbeddedResource{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2751,7 @@ func (x *EmbeddedResource) String() string {
 func (*EmbeddedResource) ProtoMessage() {}
 
 func (x *EmbeddedResource) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2764,7 @@ func (x *EmbeddedResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbeddedResource.ProtoReflect.Descriptor instead.
 func (*EmbeddedResource) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *EmbeddedResource) GetContents() *ResourceContents {
@@ -2652,7 +2790,7 @@ type ResourceContents struct {
 
 func (x *ResourceContents) Reset() {
 	*x = ResourceContents{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2802,7 @@ func (x *ResourceContents) String() string {
 func (*ResourceContents) ProtoMessage() {}
 
 func (x *ResourceContents) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2815,7 @@ func (x *ResourceContents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceContents.ProtoReflect.Descriptor instead.
 func (*ResourceContents) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ResourceContents) GetUri() string {
@@ -2790,25 +2928,35 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1a\n" +
-	"\brequired\x18\x04 \x01(\bR\brequired\"\xb1\x01\n" +
+	"\brequired\x18\x04 \x01(\bR\brequired\"\xfb\x02\n" +
 	"\x13ReadResourceRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12!\n" +
 	"\furi_template\x18\x02 \x01(\tR\vuriTemplate\x121\n" +
 	"\x06caller\x18\x03 \x01(\v2\x19.mcphost.plugin.v1.CallerR\x06caller\x122\n" +
-	"\x04meta\x18\x04 \x01(\v2\x1e.mcphost.plugin.v1.RequestMetaR\x04meta\"W\n" +
+	"\x04meta\x18\x04 \x01(\v2\x1e.mcphost.plugin.v1.RequestMetaR\x04meta\x12c\n" +
+	"\x0finput_responses\x18\x05 \x03(\v2:.mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntryR\x0einputResponses\x1ac\n" +
+	"\x13InputResponsesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x126\n" +
+	"\x05value\x18\x02 \x01(\v2 .mcphost.plugin.v1.InputResponseR\x05value:\x028\x01\"\xa0\x01\n" +
 	"\x14ReadResourceResponse\x12?\n" +
-	"\bcontents\x18\x01 \x03(\v2#.mcphost.plugin.v1.ResourceContentsR\bcontents\"\x9d\x02\n" +
+	"\bcontents\x18\x01 \x03(\v2#.mcphost.plugin.v1.ResourceContentsR\bcontents\x12G\n" +
+	"\x0einput_requests\x18\x02 \x03(\v2 .mcphost.plugin.v1.ClientRequestR\rinputRequests\"\xe4\x03\n" +
 	"\x10GetPromptRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12P\n" +
 	"\targuments\x18\x02 \x03(\v22.mcphost.plugin.v1.GetPromptRequest.ArgumentsEntryR\targuments\x121\n" +
 	"\x06caller\x18\x03 \x01(\v2\x19.mcphost.plugin.v1.CallerR\x06caller\x122\n" +
-	"\x04meta\x18\x04 \x01(\v2\x1e.mcphost.plugin.v1.RequestMetaR\x04meta\x1a<\n" +
+	"\x04meta\x18\x04 \x01(\v2\x1e.mcphost.plugin.v1.RequestMetaR\x04meta\x12`\n" +
+	"\x0finput_responses\x18\x05 \x03(\v27.mcphost.plugin.v1.GetPromptRequest.InputResponsesEntryR\x0einputResponses\x1a<\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"s\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1ac\n" +
+	"\x13InputResponsesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x126\n" +
+	"\x05value\x18\x02 \x01(\v2 .mcphost.plugin.v1.InputResponseR\x05value:\x028\x01\"\xbc\x01\n" +
 	"\x11GetPromptResponse\x12 \n" +
 	"\vdescription\x18\x01 \x01(\tR\vdescription\x12<\n" +
-	"\bmessages\x18\x02 \x03(\v2 .mcphost.plugin.v1.PromptMessageR\bmessages\"Y\n" +
+	"\bmessages\x18\x02 \x03(\v2 .mcphost.plugin.v1.PromptMessageR\bmessages\x12G\n" +
+	"\x0einput_requests\x18\x03 \x03(\v2 .mcphost.plugin.v1.ClientRequestR\rinputRequests\"Y\n" +
 	"\rPromptMessage\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x124\n" +
 	"\acontent\x18\x02 \x01(\v2\x1a.mcphost.plugin.v1.ContentR\acontent\"\xf2\x02\n" +
@@ -2827,10 +2975,12 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x05total\x18\x02 \x01(\x05H\x00R\x05total\x88\x01\x01\x12\x19\n" +
 	"\bhas_more\x18\x03 \x01(\bR\ahasMoreB\b\n" +
 	"\x06_total\"\x16\n" +
-	"\x14NotificationsRequest\"q\n" +
+	"\x14NotificationsRequest\"\xcb\x01\n" +
 	"\x15NotificationsResponse\x12O\n" +
-	"\x10resource_updated\x18\x01 \x01(\v2\".mcphost.plugin.v1.ResourceUpdatedH\x00R\x0fresourceUpdatedB\a\n" +
-	"\x05event\"#\n" +
+	"\x10resource_updated\x18\x01 \x01(\v2\".mcphost.plugin.v1.ResourceUpdatedH\x00R\x0fresourceUpdated\x12X\n" +
+	"\x13description_changed\x18\x02 \x01(\v2%.mcphost.plugin.v1.DescriptionChangedH\x00R\x12descriptionChangedB\a\n" +
+	"\x05event\"\x14\n" +
+	"\x12DescriptionChanged\"#\n" +
 	"\x0fResourceUpdated\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\"\xbe\x02\n" +
 	"\x04Tool\x12\x12\n" +
@@ -2873,12 +3023,14 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"session_id\x18\v \x01(\tR\tsessionId\x12\x1b\n" +
 	"\tclient_id\x18\f \x01(\tR\bclientId\x12\x1f\n" +
 	"\vclaims_json\x18\r \x01(\fR\n" +
-	"claimsJson\"\x99\x01\n" +
+	"claimsJson\"\xfe\x01\n" +
 	"\vRequestMeta\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12$\n" +
 	"\x0emcp_session_id\x18\x02 \x01(\tR\fmcpSessionId\x12.\n" +
 	"\x13progress_token_json\x18\x03 \x01(\fR\x11progressTokenJson\x12\x1b\n" +
-	"\tmeta_json\x18\x04 \x01(\fR\bmetaJson\"\xf5\x02\n" +
+	"\tmeta_json\x18\x04 \x01(\fR\bmetaJson\x128\n" +
+	"\x18client_capabilities_json\x18\x05 \x01(\fR\x16clientCapabilitiesJson\x12)\n" +
+	"\x10protocol_version\x18\x06 \x01(\tR\x0fprotocolVersion\"\xf5\x02\n" +
 	"\rCallToolStart\x12\x12\n" +
 	"\x04tool\x18\x01 \x01(\tR\x04tool\x12%\n" +
 	"\x0earguments_json\x18\x02 \x01(\fR\rargumentsJson\x121\n" +
@@ -2910,17 +3062,19 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"\bLogEvent\x12\x14\n" +
 	"\x05level\x18\x01 \x01(\tR\x05level\x12\x16\n" +
 	"\x06logger\x18\x02 \x01(\tR\x06logger\x12\x1b\n" +
-	"\tdata_json\x18\x03 \x01(\fR\bdataJson\"X\n" +
+	"\tdata_json\x18\x03 \x01(\fR\bdataJson\"j\n" +
 	"\rClientRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1f\n" +
 	"\vparams_json\x18\x03 \x01(\fR\n" +
-	"paramsJson\"W\n" +
+	"paramsJson\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\"s\n" +
 	"\x0eClientResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1f\n" +
 	"\vresult_json\x18\x02 \x01(\fR\n" +
 	"resultJson\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\xb6\x01\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1a\n" +
+	"\bdeferred\x18\x04 \x01(\bR\bdeferred\"\xb6\x01\n" +
 	"\x0eCallToolResult\x124\n" +
 	"\acontent\x18\x01 \x03(\v2\x1a.mcphost.plugin.v1.ContentR\acontent\x126\n" +
 	"\x17structured_content_json\x18\x02 \x01(\fR\x15structuredContentJson\x12\x19\n" +
@@ -2978,7 +3132,7 @@ func file_mcphost_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_mcphost_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),       // 0: mcphost.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil),      // 1: mcphost.plugin.v1.DescribeResponse
@@ -2995,88 +3149,98 @@ var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
 	(*CompleteResponse)(nil),      // 12: mcphost.plugin.v1.CompleteResponse
 	(*NotificationsRequest)(nil),  // 13: mcphost.plugin.v1.NotificationsRequest
 	(*NotificationsResponse)(nil), // 14: mcphost.plugin.v1.NotificationsResponse
-	(*ResourceUpdated)(nil),       // 15: mcphost.plugin.v1.ResourceUpdated
-	(*Tool)(nil),                  // 16: mcphost.plugin.v1.Tool
-	(*ToolAnnotations)(nil),       // 17: mcphost.plugin.v1.ToolAnnotations
-	(*Icon)(nil),                  // 18: mcphost.plugin.v1.Icon
-	(*Caller)(nil),                // 19: mcphost.plugin.v1.Caller
-	(*RequestMeta)(nil),           // 20: mcphost.plugin.v1.RequestMeta
-	(*CallToolStart)(nil),         // 21: mcphost.plugin.v1.CallToolStart
-	(*InputResponse)(nil),         // 22: mcphost.plugin.v1.InputResponse
-	(*CallToolRequest)(nil),       // 23: mcphost.plugin.v1.CallToolRequest
-	(*CallToolResponse)(nil),      // 24: mcphost.plugin.v1.CallToolResponse
-	(*ProgressEvent)(nil),         // 25: mcphost.plugin.v1.ProgressEvent
-	(*LogEvent)(nil),              // 26: mcphost.plugin.v1.LogEvent
-	(*ClientRequest)(nil),         // 27: mcphost.plugin.v1.ClientRequest
-	(*ClientResponse)(nil),        // 28: mcphost.plugin.v1.ClientResponse
-	(*CallToolResult)(nil),        // 29: mcphost.plugin.v1.CallToolResult
-	(*Content)(nil),               // 30: mcphost.plugin.v1.Content
-	(*TextContent)(nil),           // 31: mcphost.plugin.v1.TextContent
-	(*BinaryContent)(nil),         // 32: mcphost.plugin.v1.BinaryContent
-	(*ResourceLink)(nil),          // 33: mcphost.plugin.v1.ResourceLink
-	(*EmbeddedResource)(nil),      // 34: mcphost.plugin.v1.EmbeddedResource
-	(*ResourceContents)(nil),      // 35: mcphost.plugin.v1.ResourceContents
-	nil,                           // 36: mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
-	nil,                           // 37: mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
-	nil,                           // 38: mcphost.plugin.v1.CallToolStart.InputResponsesEntry
+	(*DescriptionChanged)(nil),    // 15: mcphost.plugin.v1.DescriptionChanged
+	(*ResourceUpdated)(nil),       // 16: mcphost.plugin.v1.ResourceUpdated
+	(*Tool)(nil),                  // 17: mcphost.plugin.v1.Tool
+	(*ToolAnnotations)(nil),       // 18: mcphost.plugin.v1.ToolAnnotations
+	(*Icon)(nil),                  // 19: mcphost.plugin.v1.Icon
+	(*Caller)(nil),                // 20: mcphost.plugin.v1.Caller
+	(*RequestMeta)(nil),           // 21: mcphost.plugin.v1.RequestMeta
+	(*CallToolStart)(nil),         // 22: mcphost.plugin.v1.CallToolStart
+	(*InputResponse)(nil),         // 23: mcphost.plugin.v1.InputResponse
+	(*CallToolRequest)(nil),       // 24: mcphost.plugin.v1.CallToolRequest
+	(*CallToolResponse)(nil),      // 25: mcphost.plugin.v1.CallToolResponse
+	(*ProgressEvent)(nil),         // 26: mcphost.plugin.v1.ProgressEvent
+	(*LogEvent)(nil),              // 27: mcphost.plugin.v1.LogEvent
+	(*ClientRequest)(nil),         // 28: mcphost.plugin.v1.ClientRequest
+	(*ClientResponse)(nil),        // 29: mcphost.plugin.v1.ClientResponse
+	(*CallToolResult)(nil),        // 30: mcphost.plugin.v1.CallToolResult
+	(*Content)(nil),               // 31: mcphost.plugin.v1.Content
+	(*TextContent)(nil),           // 32: mcphost.plugin.v1.TextContent
+	(*BinaryContent)(nil),         // 33: mcphost.plugin.v1.BinaryContent
+	(*ResourceLink)(nil),          // 34: mcphost.plugin.v1.ResourceLink
+	(*EmbeddedResource)(nil),      // 35: mcphost.plugin.v1.EmbeddedResource
+	(*ResourceContents)(nil),      // 36: mcphost.plugin.v1.ResourceContents
+	nil,                           // 37: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry
+	nil,                           // 38: mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
+	nil,                           // 39: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
+	nil,                           // 40: mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
+	nil,                           // 41: mcphost.plugin.v1.CallToolStart.InputResponsesEntry
 }
 var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
-	16, // 0: mcphost.plugin.v1.DescribeResponse.tools:type_name -> mcphost.plugin.v1.Tool
+	17, // 0: mcphost.plugin.v1.DescribeResponse.tools:type_name -> mcphost.plugin.v1.Tool
 	2,  // 1: mcphost.plugin.v1.DescribeResponse.resources:type_name -> mcphost.plugin.v1.Resource
 	3,  // 2: mcphost.plugin.v1.DescribeResponse.resource_templates:type_name -> mcphost.plugin.v1.ResourceTemplate
 	4,  // 3: mcphost.plugin.v1.DescribeResponse.prompts:type_name -> mcphost.plugin.v1.Prompt
-	18, // 4: mcphost.plugin.v1.Resource.icons:type_name -> mcphost.plugin.v1.Icon
-	18, // 5: mcphost.plugin.v1.ResourceTemplate.icons:type_name -> mcphost.plugin.v1.Icon
+	19, // 4: mcphost.plugin.v1.Resource.icons:type_name -> mcphost.plugin.v1.Icon
+	19, // 5: mcphost.plugin.v1.ResourceTemplate.icons:type_name -> mcphost.plugin.v1.Icon
 	5,  // 6: mcphost.plugin.v1.Prompt.arguments:type_name -> mcphost.plugin.v1.PromptArgument
-	18, // 7: mcphost.plugin.v1.Prompt.icons:type_name -> mcphost.plugin.v1.Icon
-	19, // 8: mcphost.plugin.v1.ReadResourceRequest.caller:type_name -> mcphost.plugin.v1.Caller
-	20, // 9: mcphost.plugin.v1.ReadResourceRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	35, // 10: mcphost.plugin.v1.ReadResourceResponse.contents:type_name -> mcphost.plugin.v1.ResourceContents
-	36, // 11: mcphost.plugin.v1.GetPromptRequest.arguments:type_name -> mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
-	19, // 12: mcphost.plugin.v1.GetPromptRequest.caller:type_name -> mcphost.plugin.v1.Caller
-	20, // 13: mcphost.plugin.v1.GetPromptRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	10, // 14: mcphost.plugin.v1.GetPromptResponse.messages:type_name -> mcphost.plugin.v1.PromptMessage
-	30, // 15: mcphost.plugin.v1.PromptMessage.content:type_name -> mcphost.plugin.v1.Content
-	37, // 16: mcphost.plugin.v1.CompleteRequest.context_arguments:type_name -> mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
-	19, // 17: mcphost.plugin.v1.CompleteRequest.caller:type_name -> mcphost.plugin.v1.Caller
-	15, // 18: mcphost.plugin.v1.NotificationsResponse.resource_updated:type_name -> mcphost.plugin.v1.ResourceUpdated
-	17, // 19: mcphost.plugin.v1.Tool.annotations:type_name -> mcphost.plugin.v1.ToolAnnotations
-	18, // 20: mcphost.plugin.v1.Tool.icons:type_name -> mcphost.plugin.v1.Icon
-	19, // 21: mcphost.plugin.v1.CallToolStart.caller:type_name -> mcphost.plugin.v1.Caller
-	20, // 22: mcphost.plugin.v1.CallToolStart.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	38, // 23: mcphost.plugin.v1.CallToolStart.input_responses:type_name -> mcphost.plugin.v1.CallToolStart.InputResponsesEntry
-	21, // 24: mcphost.plugin.v1.CallToolRequest.start:type_name -> mcphost.plugin.v1.CallToolStart
-	28, // 25: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
-	25, // 26: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
-	26, // 27: mcphost.plugin.v1.CallToolResponse.log:type_name -> mcphost.plugin.v1.LogEvent
-	29, // 28: mcphost.plugin.v1.CallToolResponse.result:type_name -> mcphost.plugin.v1.CallToolResult
-	27, // 29: mcphost.plugin.v1.CallToolResponse.client_request:type_name -> mcphost.plugin.v1.ClientRequest
-	30, // 30: mcphost.plugin.v1.CallToolResult.content:type_name -> mcphost.plugin.v1.Content
-	31, // 31: mcphost.plugin.v1.Content.text:type_name -> mcphost.plugin.v1.TextContent
-	32, // 32: mcphost.plugin.v1.Content.image:type_name -> mcphost.plugin.v1.BinaryContent
-	32, // 33: mcphost.plugin.v1.Content.audio:type_name -> mcphost.plugin.v1.BinaryContent
-	33, // 34: mcphost.plugin.v1.Content.resource_link:type_name -> mcphost.plugin.v1.ResourceLink
-	34, // 35: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
-	18, // 36: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
-	35, // 37: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
-	22, // 38: mcphost.plugin.v1.CallToolStart.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
-	0,  // 39: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
-	23, // 40: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
-	6,  // 41: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
-	8,  // 42: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
-	11, // 43: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
-	13, // 44: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
-	1,  // 45: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
-	24, // 46: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
-	7,  // 47: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
-	9,  // 48: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
-	12, // 49: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
-	14, // 50: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
-	45, // [45:51] is the sub-list for method output_type
-	39, // [39:45] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	19, // 7: mcphost.plugin.v1.Prompt.icons:type_name -> mcphost.plugin.v1.Icon
+	20, // 8: mcphost.plugin.v1.ReadResourceRequest.caller:type_name -> mcphost.plugin.v1.Caller
+	21, // 9: mcphost.plugin.v1.ReadResourceRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
+	37, // 10: mcphost.plugin.v1.ReadResourceRequest.input_responses:type_name -> mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry
+	36, // 11: mcphost.plugin.v1.ReadResourceResponse.contents:type_name -> mcphost.plugin.v1.ResourceContents
+	28, // 12: mcphost.plugin.v1.ReadResourceResponse.input_requests:type_name -> mcphost.plugin.v1.ClientRequest
+	38, // 13: mcphost.plugin.v1.GetPromptRequest.arguments:type_name -> mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
+	20, // 14: mcphost.plugin.v1.GetPromptRequest.caller:type_name -> mcphost.plugin.v1.Caller
+	21, // 15: mcphost.plugin.v1.GetPromptRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
+	39, // 16: mcphost.plugin.v1.GetPromptRequest.input_responses:type_name -> mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
+	10, // 17: mcphost.plugin.v1.GetPromptResponse.messages:type_name -> mcphost.plugin.v1.PromptMessage
+	28, // 18: mcphost.plugin.v1.GetPromptResponse.input_requests:type_name -> mcphost.plugin.v1.ClientRequest
+	31, // 19: mcphost.plugin.v1.PromptMessage.content:type_name -> mcphost.plugin.v1.Content
+	40, // 20: mcphost.plugin.v1.CompleteRequest.context_arguments:type_name -> mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
+	20, // 21: mcphost.plugin.v1.CompleteRequest.caller:type_name -> mcphost.plugin.v1.Caller
+	16, // 22: mcphost.plugin.v1.NotificationsResponse.resource_updated:type_name -> mcphost.plugin.v1.ResourceUpdated
+	15, // 23: mcphost.plugin.v1.NotificationsResponse.description_changed:type_name -> mcphost.plugin.v1.DescriptionChanged
+	18, // 24: mcphost.plugin.v1.Tool.annotations:type_name -> mcphost.plugin.v1.ToolAnnotations
+	19, // 25: mcphost.plugin.v1.Tool.icons:type_name -> mcphost.plugin.v1.Icon
+	20, // 26: mcphost.plugin.v1.CallToolStart.caller:type_name -> mcphost.plugin.v1.Caller
+	21, // 27: mcphost.plugin.v1.CallToolStart.meta:type_name -> mcphost.plugin.v1.RequestMeta
+	41, // 28: mcphost.plugin.v1.CallToolStart.input_responses:type_name -> mcphost.plugin.v1.CallToolStart.InputResponsesEntry
+	22, // 29: mcphost.plugin.v1.CallToolRequest.start:type_name -> mcphost.plugin.v1.CallToolStart
+	29, // 30: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
+	26, // 31: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
+	27, // 32: mcphost.plugin.v1.CallToolResponse.log:type_name -> mcphost.plugin.v1.LogEvent
+	30, // 33: mcphost.plugin.v1.CallToolResponse.result:type_name -> mcphost.plugin.v1.CallToolResult
+	28, // 34: mcphost.plugin.v1.CallToolResponse.client_request:type_name -> mcphost.plugin.v1.ClientRequest
+	31, // 35: mcphost.plugin.v1.CallToolResult.content:type_name -> mcphost.plugin.v1.Content
+	32, // 36: mcphost.plugin.v1.Content.text:type_name -> mcphost.plugin.v1.TextContent
+	33, // 37: mcphost.plugin.v1.Content.image:type_name -> mcphost.plugin.v1.BinaryContent
+	33, // 38: mcphost.plugin.v1.Content.audio:type_name -> mcphost.plugin.v1.BinaryContent
+	34, // 39: mcphost.plugin.v1.Content.resource_link:type_name -> mcphost.plugin.v1.ResourceLink
+	35, // 40: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
+	19, // 41: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
+	36, // 42: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
+	23, // 43: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	23, // 44: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	23, // 45: mcphost.plugin.v1.CallToolStart.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	0,  // 46: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
+	24, // 47: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
+	6,  // 48: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
+	8,  // 49: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
+	11, // 50: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
+	13, // 51: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
+	1,  // 52: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
+	25, // 53: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
+	7,  // 54: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
+	9,  // 55: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
+	12, // 56: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
+	14, // 57: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
+	52, // [52:58] is the sub-list for method output_type
+	46, // [46:52] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_mcphost_plugin_v1_plugin_proto_init() }
@@ -3088,28 +3252,29 @@ func file_mcphost_plugin_v1_plugin_proto_init() {
 	file_mcphost_plugin_v1_plugin_proto_msgTypes[12].OneofWrappers = []any{}
 	file_mcphost_plugin_v1_plugin_proto_msgTypes[14].OneofWrappers = []any{
 		(*NotificationsResponse_ResourceUpdated)(nil),
+		(*NotificationsResponse_DescriptionChanged)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[17].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[23].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[18].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[24].OneofWrappers = []any{
 		(*CallToolRequest_Start)(nil),
 		(*CallToolRequest_ClientResponse)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[24].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[25].OneofWrappers = []any{
 		(*CallToolResponse_Progress)(nil),
 		(*CallToolResponse_Log)(nil),
 		(*CallToolResponse_Result)(nil),
 		(*CallToolResponse_ClientRequest)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[25].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[30].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[26].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[31].OneofWrappers = []any{
 		(*Content_Text)(nil),
 		(*Content_Image)(nil),
 		(*Content_Audio)(nil),
 		(*Content_ResourceLink)(nil),
 		(*Content_Resource)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[33].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[35].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[34].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[36].OneofWrappers = []any{
 		(*ResourceContents_Text)(nil),
 		(*ResourceContents_Blob)(nil),
 	}
@@ -3119,7 +3284,7 @@ func file_mcphost_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcphost_plugin_v1_plugin_proto_rawDesc), len(file_mcphost_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   39,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
