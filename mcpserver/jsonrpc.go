@@ -101,7 +101,10 @@ func decodeMessage(raw []byte) (*message, *Error) {
 		return nil, newError(http.StatusBadRequest, CodeParseError, "parse error: the body is not valid JSON")
 	}
 	if v, ok := stringValue(version); !ok || v != "2.0" {
-		return nil, newError(http.StatusBadRequest, CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`)
+		if kindOf(m.id) != '"' && kindOf(m.id) != '0' {
+			m.id = nil
+		}
+		return m, newError(http.StatusBadRequest, CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`)
 	}
 	if m.id != nil {
 		switch kindOf(m.id) {
