@@ -46,6 +46,7 @@ type MemoryEvents struct {
 
 	mu      sync.Mutex
 	streams map[string]*memStream // by session + "\x00" + stream
+	done    []string              // keys of finished streams, oldest first
 	total   int
 }
 
@@ -130,13 +131,21 @@ func (m *MemoryEvents) shrinkLocked() {
 	}
 }
 
+// expireLocked drops finished streams past their grace period, oldest first
+// (constant work per call, however many streams there are).
 func (m *MemoryEvents) expireLocked() {
 	now := m.now()
-	for k, st := range m.streams {
-		if !st.doneAt.IsZero() && now.Sub(st.doneAt) > m.grace {
-			m.total -= st.bytes
-			delete(m.streams, k)
+	for len(m.done) > 0 {
+		st := m.streams[m.done[0]]
+		if st != nil && !st.doneAt.IsZero() && now.Sub(st.doneAt) <= m.grace {
+			return
 		}
+		if st != nil && !st.doneAt.IsZero() {
+			m.total -= st.bytes
+			delete(m.streams, m.done[0])
+		}
+		m.done[0] = ""
+		m.done = m.done[1:]
 	}
 }
 
@@ -170,8 +179,10 @@ func (m *MemoryEvents) Replay(_ context.Context, session, lastID string) (string
 func (m *MemoryEvents) Done(_ context.Context, session, stream string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if st := m.streams[streamKey(session, stream)]; st != nil {
+	k := streamKey(session, stream)
+	if st := m.streams[k]; st != nil && st.doneAt.IsZero() {
 		st.doneAt = m.now()
+		m.done = append(m.done, k)
 	}
 }
 
