@@ -27,6 +27,10 @@ type Caller struct {
 	ClientID       string
 	// Claims holds every claim of the verified token, including the ones above.
 	Claims map[string]any
+	// ClaimsJSON is Claims as JSON, when the provider encoded it once at
+	// verification (what the host forwards to plugins on every call); nil means
+	// encode Claims when needed.
+	ClaimsJSON []byte
 	// ExpiresAt is the token's expiry; zero when unknown.
 	ExpiresAt time.Time
 }

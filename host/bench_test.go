@@ -1,7 +1,12 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -79,3 +84,92 @@ func BenchmarkHotSwap(b *testing.B) {
 	l.end()
 	b.ReportMetric(float64(l.failures.Load()), "failed-calls")
 }
+
+// BenchmarkHostToolsCall is the host's side of one tools/call alone: the
+// request goes straight into the server's handler (no client library, no
+// socket), through the engine and the gRPC hop to a real plugin process, and
+// the response into a reused writer. Its B/op and allocs/op are the host's
+// allocations per call (the plugin's are in its own process).
+func BenchmarkHostToolsCall(b *testing.B) {
+	r := startHost(b, `
+auth: {provider: none}
+server: {json_response: true}
+plugins:
+  test: {path: "{{bin}}/testplugin"}`, host.ServerOptions{})
+	h := r.srv.Handler()
+	for _, version := range []string{modern, legacy} {
+		b.Run(version, func(b *testing.B) {
+			call := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}`
+			hdr := http.Header{
+				"Content-Type":         {"application/json"},
+				"Accept":               {"application/json, text/event-stream"},
+				"Mcp-Protocol-Version": {version},
+			}
+			if version == modern {
+				call = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+				hdr.Set("Mcp-Method", "tools/call")
+				hdr.Set("Mcp-Name", "echo")
+			} else {
+				hdr.Set("Mcp-Session-Id", benchSession(b, h))
+			}
+			body := strings.NewReader(call)
+			req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+			req.Header = hdr
+			w := &reusedWriter{header: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				body.Reset(call)
+				req.Body = io.NopCloser(body)
+				w.reset()
+				h.ServeHTTP(w, req)
+				if w.status != http.StatusOK || !bytes.Contains(w.body.Bytes(), []byte(`:x"}]`)) {
+					b.Fatalf("status %d: %s", w.status, w.body.Bytes())
+				}
+			}
+		})
+	}
+}
+
+// benchSession opens a 2025-11-25 session through h and returns its id.
+func benchSession(b *testing.B, h http.Handler) string {
+	b.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	id := w.Header().Get("Mcp-Session-Id")
+	if w.Code != http.StatusOK || id == "" {
+		b.Fatalf("initialize: status %d, session %q: %s", w.Code, id, w.Body.Bytes())
+	}
+	return id
+}
+
+// reusedWriter is a ResponseWriter whose buffers live across calls, so a
+// benchmark counts the handler's allocations, not the recorder's.
+type reusedWriter struct {
+	header http.Header
+	body   bytes.Buffer
+	status int
+}
+
+func (w *reusedWriter) reset() {
+	clear(w.header)
+	w.body.Reset()
+	w.status = 0
+}
+
+func (w *reusedWriter) Header() http.Header { return w.header }
+
+func (w *reusedWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *reusedWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(p)
+}
+
+func (w *reusedWriter) Flush() {}

@@ -47,11 +47,19 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 	}
 	defer h.inflight.Done()
 
-	callID := rand.Text()[:16]
+	callID := newCallID()
 	start := time.Now()
-	log := h.log.With("plugin", r.slot.cfg.Name, "tool", name, "call", callID)
-	if caller != nil && caller.UserID != "" {
-		log = log.With("user", caller.UserID, "org", caller.OrganizationID)
+	// Built only for a record that is logged: most calls log nothing at the
+	// default level, and the attributes cost more than the call's JSON work.
+	log := func(level slog.Level, msg string, args ...any) {
+		if !h.log.Enabled(ctx, level) {
+			return
+		}
+		attrs := []any{"plugin", r.slot.cfg.Name, "tool", name, "call", callID}
+		if caller != nil && caller.UserID != "" {
+			attrs = append(attrs, "user", caller.UserID, "org", caller.OrganizationID)
+		}
+		h.log.Log(ctx, level, msg, append(attrs, args...)...)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
@@ -65,7 +73,7 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 		res, err = h.runCall(ctx, r, caller, args, call, callID)
 	}
 	if errors.Is(err, mcpserver.ErrInputRequired) {
-		log.Debug("call needs input from the client", "duration", time.Since(start))
+		log(slog.LevelDebug, "call needs input from the client", "duration", time.Since(start))
 		return nil, err
 	}
 	if (errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)) && (err != nil || res.GetIsError()) {
@@ -73,19 +81,19 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 		// exceeded" first; either way the caller hears about the timeout.
 		err = fmt.Errorf("tool %s (plugin %s) timed out after %s", name, r.slot.cfg.Name, r.timeout)
 	} else if err != nil && ctx.Err() != nil {
-		log.Info("call cancelled", "duration", time.Since(start))
+		log(slog.LevelInfo, "call cancelled", "duration", time.Since(start))
 		return nil, ctx.Err()
 	}
 	if err != nil {
-		log.Warn("call failed", "error", err, "duration", time.Since(start))
+		log(slog.LevelWarn, "call failed", "error", err, "duration", time.Since(start))
 		return toolError(err.Error()), nil
 	}
 	if sc := res.GetStructuredContentJson(); len(sc) > 0 && !isJSONObject(sc) {
 		// The transport could not encode it, and the client would wait forever.
-		log.Warn("plugin returned invalid structured content", "duration", time.Since(start))
+		log(slog.LevelWarn, "plugin returned invalid structured content", "duration", time.Since(start))
 		return toolError(fmt.Sprintf("plugin %s returned invalid structured content for tool %s (it must be a JSON object)", r.slot.cfg.Name, name)), nil
 	}
-	log.Debug("call done", "duration", time.Since(start), "is_error", res.GetIsError())
+	log(slog.LevelDebug, "call done", "duration", time.Since(start), "is_error", res.GetIsError())
 	return res, nil
 }
 
@@ -290,4 +298,17 @@ func (h *Host) pluginFailure(ctx context.Context, r *route, err error) error {
 
 func toolError(msg string) *pluginv1.CallToolResult {
 	return &pluginv1.CallToolResult{IsError: true, Content: []*pluginv1.Content{{Kind: &pluginv1.Content_Text{Text: &pluginv1.TextContent{Text: msg}}}}}
+}
+
+// callIDPrefix tells this process's call ids from other replicas' (and from
+// an earlier run's); a counter after it keeps ids unique without reading the
+// system's random source on every call.
+var (
+	callIDPrefix = rand.Text()[:8]
+	callIDSeq    atomic.Uint64
+)
+
+// newCallID returns an id unique to one call, for correlating logs.
+func newCallID() string {
+	return callIDPrefix + "-" + strconv.FormatUint(callIDSeq.Add(1), 36)
 }

@@ -7,6 +7,7 @@ package pluginrpc
 import (
 	"context"
 	"encoding/json"
+	"sync"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -63,8 +64,8 @@ func CallerToProto(c *auth.Caller) *pluginv1.Caller {
 	if c == nil {
 		return &pluginv1.Caller{}
 	}
-	var claims []byte
-	if len(c.Claims) > 0 {
+	claims := c.ClaimsJSON
+	if claims == nil && len(c.Claims) > 0 {
 		claims, _ = json.Marshal(c.Claims) // claims came from JSON, so they marshal
 	}
 	return &pluginv1.Caller{
@@ -102,8 +103,43 @@ func CallerFromProto(p *pluginv1.Caller) *auth.Caller {
 	c.OrganizationID = p.GetOrganizationId()
 	c.SessionID = p.GetSessionId()
 	c.ClientID = p.GetClientId()
-	if len(p.GetClaimsJson()) > 0 {
-		_ = json.Unmarshal(p.GetClaimsJson(), &c.Claims) // best effort: typed fields above are authoritative
+	if raw := p.GetClaimsJson(); len(raw) > 0 {
+		c.ClaimsJSON = raw
+		c.Claims = decodedClaims.get(raw)
 	}
 	return c
+}
+
+// decodedClaims remembers the decoded claims of recent tokens: a user's calls
+// carry the same claims until the token changes, and decoding them on every
+// call was a tenth of a trivial tool's CPU in the plugin. The maps are shared
+// between calls, read-only like the host's (see auth/workos Verify).
+var decodedClaims = claimsCache{m: map[string]map[string]any{}}
+
+// maxCachedClaims bounds the cache; when full it starts over, which costs one
+// decode per caller and needs no bookkeeping on the hot path.
+const maxCachedClaims = 512
+
+type claimsCache struct {
+	mu sync.RWMutex
+	m  map[string]map[string]any
+}
+
+func (cc *claimsCache) get(raw []byte) map[string]any {
+	cc.mu.RLock()
+	claims, ok := cc.m[string(raw)]
+	cc.mu.RUnlock()
+	if ok {
+		return claims
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		return nil // best effort: the typed fields are authoritative
+	}
+	cc.mu.Lock()
+	if len(cc.m) >= maxCachedClaims {
+		clear(cc.m)
+	}
+	cc.m[string(raw)] = claims
+	cc.mu.Unlock()
+	return claims
 }

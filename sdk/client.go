@@ -228,6 +228,9 @@ func (sq *streamQuestioner) ask(ctx context.Context, key, method string, body []
 	if ans, ok := sq.pending.answers.lookup(key, body); ok {
 		return ans, nil
 	}
+	if sq.pending.listen != nil {
+		sq.pending.listen()
+	}
 	err := sq.send(&pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_ClientRequest{ClientRequest: &pluginv1.ClientRequest{Id: id, Key: key, Method: method, ParamsJson: body}}})
 	if err != nil {
 		return nil, err
@@ -288,6 +291,9 @@ type pendingRequests struct {
 	next    uint64
 	wait    map[uint64]chan *pluginv1.ClientResponse
 	answers answers
+	// listen starts reading the host's answers, once; nil when the caller
+	// reads them itself.
+	listen func()
 }
 
 func newPending(a map[string]*pluginv1.InputResponse) *pendingRequests {

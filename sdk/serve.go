@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/yosida95/uritemplate/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -50,10 +51,22 @@ func Serve(p Plugin) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: pluginrpc.Handshake,
 		Plugins:         pluginrpc.PluginSet(live),
-		GRPCServer:      plugin.DefaultGRPCServer,
+		GRPCServer:      newGRPCServer,
 		Logger:          logger,
 	})
 }
+
+// newGRPCServer is go-plugin's default server with a pool of stream workers:
+// without one, gRPC starts a goroutine per call whose stack grows from 8 KB
+// through the handler, and copying stacks was a sixth of a trivial tool's CPU.
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(append(opts, grpc.NumStreamWorkers(streamWorkers))...)
+}
+
+// streamWorkers is how many calls can run on a pooled goroutine at once; a
+// worker holds its call until the handler returns, and calls beyond the pool
+// start their own goroutine as before.
+const streamWorkers = 256
 
 // liveServer is what Serve registers: it serves the plugin's current
 // description and handlers, which Update can replace while the plugin runs.
@@ -236,17 +249,22 @@ func (s *server) CallTool(stream pluginv1.PluginService_CallToolServer) error {
 	}
 	send := lockedSender(stream.Send)
 	pending := newPending(start.GetInputResponses())
-	go func() { // answers to the handler's requests to the client (Sample, Elicit)
-		for {
-			in, err := stream.Recv()
-			if err != nil {
-				return
+	// The host sends nothing more unless the handler asks the client
+	// something, so the reader of its answers starts with the first question:
+	// most calls never need the goroutine.
+	pending.listen = sync.OnceFunc(func() {
+		go func() {
+			for {
+				in, err := stream.Recv()
+				if err != nil {
+					return
+				}
+				if resp := in.GetClientResponse(); resp != nil {
+					pending.deliver(resp)
+				}
 			}
-			if resp := in.GetClientResponse(); resp != nil {
-				pending.deliver(resp)
-			}
-		}
-	}()
+		}()
+	})
 	res := s.run(stream.Context(), start, send, pending)
 	return send(&pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_Result{Result: res.toProto()}})
 }

@@ -1,6 +1,7 @@
 package workos
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,8 @@ func callerFromClaims(claims map[string]any, exp time.Time) *auth.Caller {
 		Claims:         claims,
 		ExpiresAt:      exp,
 	}
+	// Once per verified token, not once per call: the cache keeps this Caller.
+	c.ClaimsJSON, _ = json.Marshal(claims) // the claims came from JSON, so they marshal
 	c.EmailVerified, _ = claims["email_verified"].(bool)
 
 	// WorkOS puts the primary role in `role` and, when multiple roles are on,
