@@ -87,8 +87,9 @@ func NewTool[In any](name, description string, h func(ctx context.Context, req *
 		return t
 	}
 	t.inputSchema = in
+	check := argValidator(in, resolved)
 	t.handler = func(ctx context.Context, req *Request, args json.RawMessage) (*Result, error) {
-		v, err := decodeArgs[In](args, resolved)
+		v, err := decodeArgs[In](args, check)
 		if err != nil {
 			return Error(err.Error()), nil
 		}
@@ -175,8 +176,17 @@ func schemaFor[T any](edits ...func(*jsonschema.Schema)) (json.RawMessage, *json
 	return raw, resolved, nil
 }
 
-// decodeArgs validates args against the schema, then decodes them into In.
-func decodeArgs[In any](args json.RawMessage, resolved *jsonschema.Resolved) (In, error) {
+// argValidator checks decoded arguments against the input schema: with the
+// plain checker when it covers the schema, else with the general validator.
+func argValidator(raw []byte, resolved *jsonschema.Resolved) func(any) error {
+	if s, ok := compileArgSchema(raw); ok {
+		return func(v any) error { return s.check("", v) }
+	}
+	return resolved.Validate
+}
+
+// decodeArgs validates args with check, then decodes them into In.
+func decodeArgs[In any](args json.RawMessage, check func(any) error) (In, error) {
 	var zero In
 	if len(args) == 0 || string(args) == "null" {
 		args = json.RawMessage("{}")
@@ -185,7 +195,7 @@ func decodeArgs[In any](args json.RawMessage, resolved *jsonschema.Resolved) (In
 	if err := json.Unmarshal(args, &generic); err != nil {
 		return zero, fmt.Errorf("invalid arguments: %v", err)
 	}
-	if err := resolved.Validate(generic); err != nil {
+	if err := check(generic); err != nil {
 		return zero, fmt.Errorf("invalid arguments: %v", err)
 	}
 	var v In
