@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/mcphost/mcphost/host"
+	"github.com/mcphost/mcphost/mcpclient"
 )
 
 // addCallCommand adds `mcphost call`, a small MCP client for trying a server out.
@@ -43,29 +42,24 @@ may see. The token comes from --token or MCPHOST_TOKEN.`,
 			if token == "" {
 				token = os.Getenv("MCPHOST_TOKEN")
 			}
-			var arguments map[string]any
-			if args != "" {
-				if err := json.Unmarshal([]byte(args), &arguments); err != nil {
-					return usageError{fmt.Errorf("--args: not a JSON object: %w", err)}
-				}
+			if args != "" && !isJSONObject(args) {
+				return usageError{fmt.Errorf("--args: not a JSON object: %s", args)}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
 			defer cancel()
-			client := mcp.NewClient(&mcp.Implementation{Name: "mcphost-call", Version: version}, nil)
-			httpClient := &http.Client{Transport: bearer{token: token}}
-			cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: httpClient}, nil)
-			if err != nil {
-				return fmt.Errorf("connect %s: %w", url, err)
-			}
-			defer cs.Close()
+			client := &mcpclient.Client{URL: url, Token: token, Name: "mcphost-call", Version: version}
+			defer func() { _ = client.Close(context.WithoutCancel(ctx)) }()
 			var out any
+			var err error
 			if list {
-				out, err = cs.ListTools(ctx, nil)
+				var tools []json.RawMessage
+				tools, err = client.ListTools(ctx)
+				out = map[string]any{"tools": tools}
 			} else {
-				out, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: a[0], Arguments: arguments})
+				out, err = client.CallTool(ctx, a[0], json.RawMessage(args))
 			}
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", url, err)
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
@@ -79,13 +73,8 @@ may see. The token comes from --token or MCPHOST_TOKEN.`,
 	root.AddCommand(cmd)
 }
 
-// bearer adds the Authorization header to every request.
-type bearer struct{ token string }
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	if b.token != "" {
-		r = r.Clone(r.Context())
-		r.Header.Set("Authorization", "Bearer "+b.token)
-	}
-	return http.DefaultTransport.RoundTrip(r)
+// isJSONObject reports whether s is one JSON object.
+func isJSONObject(s string) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal([]byte(s), &m) == nil && m != nil
 }
