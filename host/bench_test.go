@@ -90,13 +90,23 @@ func BenchmarkHotSwap(b *testing.B) {
 // socket), through the engine and the gRPC hop to a real plugin process, and
 // the response into a reused writer. Its B/op and allocs/op are the host's
 // allocations per call (the plugin's are in its own process).
+//
+// The sub-benchmarks also compare the two ways a call reaches the plugin: the
+// SDK's call channel and a gRPC stream per call (MCPHOST_CALL_CHANNEL=off).
 func BenchmarkHostToolsCall(b *testing.B) {
-	r := startHost(b, `
+	for _, path := range []struct{ name, env string }{{"channel", ""}, {"stream-per-call", `, env: {MCPHOST_CALL_CHANNEL: "off"}`}} {
+		b.Run(path.name, func(b *testing.B) {
+			r := startHost(b, `
 auth: {provider: none}
 server: {json_response: true}
 plugins:
-  test: {path: "{{bin}}/testplugin"}`, host.ServerOptions{})
-	h := r.srv.Handler()
+  test: {path: "{{bin}}/testplugin"`+path.env+`}`, host.ServerOptions{})
+			benchHostCalls(b, r.srv.Handler())
+		})
+	}
+}
+
+func benchHostCalls(b *testing.B, h http.Handler) {
 	for _, version := range []string{modern, legacy} {
 		b.Run(version, func(b *testing.B) {
 			call := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}`

@@ -118,9 +118,12 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 	}
 	// Set when a question goes to the client in a new round (2026-07-28).
 	var needInput atomic.Bool
-	stream, err := inst.rpc.CallTool(ctx)
+	stream, err := inst.openCall(ctx)
 	if err != nil {
 		return nil, h.pluginFailure(ctx, r, err)
+	}
+	if c, ok := stream.(*channelCall); ok {
+		defer c.end() // tells the plugin to stop a call abandoned early
 	}
 	var sendMu sync.Mutex // the start message and answers to client requests share the stream
 	asking := make(chan struct{}, maxClientRequests)

@@ -39,6 +39,9 @@ type instance struct {
 	cancel   context.CancelFunc
 	stopOnce sync.Once
 
+	// calls carries tool calls to plugins with a call channel.
+	calls callChannel
+
 	// In-flight calls, so a replaced instance can finish them before it stops.
 	mu       sync.Mutex
 	active   int

@@ -24,6 +24,10 @@ const ProtocolVersion = 1
 // protocol's input-required round trips).
 const CapabilityInputResponses = "input_responses"
 
+// CapabilityCallChannel is the capability of a plugin that serves the Calls
+// RPC: the host then sends all its tool calls over one stream.
+const CapabilityCallChannel = "call_channel"
+
 // PluginName is the key of the single plugin every mcphost plugin process serves.
 const PluginName = "mcphost"
 

@@ -32,7 +32,7 @@ type argSchema struct {
 	minLen       int
 	maxLen       int // -1: no bound
 	minItems     int
-	maxItems     int // -1: no bound
+	maxItems     int  // -1: no bound
 	never        bool // the false schema
 }
 

@@ -63,6 +63,11 @@ func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
 	return grpc.NewServer(append(opts, grpc.NumStreamWorkers(streamWorkers))...)
 }
 
+// CallChannelEnv set to "off" (in the plugin's env in the host config) makes
+// the plugin serve each call on a stream of its own, as plugins without the
+// call channel do: for comparing the two, or ruling the channel out.
+const CallChannelEnv = "MCPHOST_CALL_CHANNEL"
+
 // streamWorkers is how many calls can run on a pooled goroutine at once; a
 // worker holds its call until the handler returns, and calls beyond the pool
 // start their own goroutine as before.
@@ -176,9 +181,13 @@ func newServer(p Plugin, logger hclog.Logger) (*server, error) {
 	if err := s.addFeatures(p, d); err != nil {
 		return nil, err
 	}
-	// Calls resume from the answers of earlier rounds (Client), and the host
-	// listens for events (resource updates, Update).
+	// Calls resume from the answers of earlier rounds (Client), share one
+	// stream (Calls), and the host listens for events (resource updates,
+	// Update).
 	d.Capabilities = append(d.Capabilities, pluginrpc.CapabilityInputResponses)
+	if os.Getenv(CallChannelEnv) != "off" {
+		d.Capabilities = append(d.Capabilities, pluginrpc.CapabilityCallChannel)
+	}
 	if !slices.Contains(d.Capabilities, "notifications") {
 		d.Capabilities = append(d.Capabilities, "notifications")
 	}

@@ -60,6 +60,11 @@ func main() {
 			return sdk.Text(version + ":" + in.Text), nil
 		}),
 		sdk.NewTool("slow", "Sleeps ms milliseconds; records a cancellation marker when cancelled.", slow),
+		sdk.NewTool("big", "Returns a text of bytes bytes.", func(_ context.Context, _ *sdk.Request, in struct {
+			Bytes int `json:"bytes"`
+		}) (*sdk.Result, error) {
+			return sdk.Text(strings.Repeat("x", in.Bytes)), nil
+		}),
 		sdk.NewTool("crash", "Exits the plugin process mid-call.", func(context.Context, *sdk.Request, struct{}) (*sdk.Result, error) {
 			os.Exit(7)
 			return nil, nil

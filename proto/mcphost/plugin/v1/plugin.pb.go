@@ -2880,6 +2880,134 @@ func (*ResourceContents_Text) isResourceContents_Body() {}
 
 func (*ResourceContents_Blob) isResourceContents_Body() {}
 
+// CallsRequest is one message of the host's side of Calls.
+type CallsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The call this message belongs to; unique on the stream.
+	CallId uint64 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// What CallTool's stream would carry (start first, then client responses).
+	Request *CallToolRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// Set (without request) to cancel the call: the plugin cancels its context,
+	// still ends it with a result, which the host ignores.
+	Cancel bool `protobuf:"varint,3,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	// With the start message: the call's time limit in milliseconds (0: none).
+	TimeoutMs     int64 `protobuf:"varint,4,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallsRequest) Reset() {
+	*x = CallsRequest{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallsRequest) ProtoMessage() {}
+
+func (x *CallsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallsRequest.ProtoReflect.Descriptor instead.
+func (*CallsRequest) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CallsRequest) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *CallsRequest) GetRequest() *CallToolRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *CallsRequest) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
+func (x *CallsRequest) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+// CallsResponse is one message of the plugin's side of Calls.
+type CallsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CallId uint64                 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// What CallTool's stream would carry (events, client requests, the result).
+	Response      *CallToolResponse `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallsResponse) Reset() {
+	*x = CallsResponse{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallsResponse) ProtoMessage() {}
+
+func (x *CallsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallsResponse.ProtoReflect.Descriptor instead.
+func (*CallsResponse) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CallsResponse) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *CallsResponse) GetResponse() *CallToolResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
 var File_mcphost_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
@@ -3111,10 +3239,20 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x04text\x18\x03 \x01(\tH\x00R\x04text\x12\x14\n" +
 	"\x04blob\x18\x04 \x01(\fH\x00R\x04blob\x12\x1b\n" +
 	"\tmeta_json\x18\x05 \x01(\fR\bmetaJsonB\x06\n" +
-	"\x04body2\xb1\x04\n" +
+	"\x04body\"\x9c\x01\n" +
+	"\fCallsRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12<\n" +
+	"\arequest\x18\x02 \x01(\v2\".mcphost.plugin.v1.CallToolRequestR\arequest\x12\x16\n" +
+	"\x06cancel\x18\x03 \x01(\bR\x06cancel\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x04 \x01(\x03R\ttimeoutMs\"i\n" +
+	"\rCallsResponse\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12?\n" +
+	"\bresponse\x18\x02 \x01(\v2#.mcphost.plugin.v1.CallToolResponseR\bresponse2\x81\x05\n" +
 	"\rPluginService\x12S\n" +
 	"\bDescribe\x12\".mcphost.plugin.v1.DescribeRequest\x1a#.mcphost.plugin.v1.DescribeResponse\x12W\n" +
-	"\bCallTool\x12\".mcphost.plugin.v1.CallToolRequest\x1a#.mcphost.plugin.v1.CallToolResponse(\x010\x01\x12_\n" +
+	"\bCallTool\x12\".mcphost.plugin.v1.CallToolRequest\x1a#.mcphost.plugin.v1.CallToolResponse(\x010\x01\x12N\n" +
+	"\x05Calls\x12\x1f.mcphost.plugin.v1.CallsRequest\x1a .mcphost.plugin.v1.CallsResponse(\x010\x01\x12_\n" +
 	"\fReadResource\x12&.mcphost.plugin.v1.ReadResourceRequest\x1a'.mcphost.plugin.v1.ReadResourceResponse\x12V\n" +
 	"\tGetPrompt\x12#.mcphost.plugin.v1.GetPromptRequest\x1a$.mcphost.plugin.v1.GetPromptResponse\x12S\n" +
 	"\bComplete\x12\".mcphost.plugin.v1.CompleteRequest\x1a#.mcphost.plugin.v1.CompleteResponse\x12d\n" +
@@ -3132,7 +3270,7 @@ func file_mcphost_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_mcphost_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),       // 0: mcphost.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil),      // 1: mcphost.plugin.v1.DescribeResponse
@@ -3171,11 +3309,13 @@ var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
 	(*ResourceLink)(nil),          // 34: mcphost.plugin.v1.ResourceLink
 	(*EmbeddedResource)(nil),      // 35: mcphost.plugin.v1.EmbeddedResource
 	(*ResourceContents)(nil),      // 36: mcphost.plugin.v1.ResourceContents
-	nil,                           // 37: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry
-	nil,                           // 38: mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
-	nil,                           // 39: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
-	nil,                           // 40: mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
-	nil,                           // 41: mcphost.plugin.v1.CallToolStart.InputResponsesEntry
+	(*CallsRequest)(nil),          // 37: mcphost.plugin.v1.CallsRequest
+	(*CallsResponse)(nil),         // 38: mcphost.plugin.v1.CallsResponse
+	nil,                           // 39: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry
+	nil,                           // 40: mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
+	nil,                           // 41: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
+	nil,                           // 42: mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
+	nil,                           // 43: mcphost.plugin.v1.CallToolStart.InputResponsesEntry
 }
 var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	17, // 0: mcphost.plugin.v1.DescribeResponse.tools:type_name -> mcphost.plugin.v1.Tool
@@ -3188,17 +3328,17 @@ var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	19, // 7: mcphost.plugin.v1.Prompt.icons:type_name -> mcphost.plugin.v1.Icon
 	20, // 8: mcphost.plugin.v1.ReadResourceRequest.caller:type_name -> mcphost.plugin.v1.Caller
 	21, // 9: mcphost.plugin.v1.ReadResourceRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	37, // 10: mcphost.plugin.v1.ReadResourceRequest.input_responses:type_name -> mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry
+	39, // 10: mcphost.plugin.v1.ReadResourceRequest.input_responses:type_name -> mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry
 	36, // 11: mcphost.plugin.v1.ReadResourceResponse.contents:type_name -> mcphost.plugin.v1.ResourceContents
 	28, // 12: mcphost.plugin.v1.ReadResourceResponse.input_requests:type_name -> mcphost.plugin.v1.ClientRequest
-	38, // 13: mcphost.plugin.v1.GetPromptRequest.arguments:type_name -> mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
+	40, // 13: mcphost.plugin.v1.GetPromptRequest.arguments:type_name -> mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
 	20, // 14: mcphost.plugin.v1.GetPromptRequest.caller:type_name -> mcphost.plugin.v1.Caller
 	21, // 15: mcphost.plugin.v1.GetPromptRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	39, // 16: mcphost.plugin.v1.GetPromptRequest.input_responses:type_name -> mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
+	41, // 16: mcphost.plugin.v1.GetPromptRequest.input_responses:type_name -> mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
 	10, // 17: mcphost.plugin.v1.GetPromptResponse.messages:type_name -> mcphost.plugin.v1.PromptMessage
 	28, // 18: mcphost.plugin.v1.GetPromptResponse.input_requests:type_name -> mcphost.plugin.v1.ClientRequest
 	31, // 19: mcphost.plugin.v1.PromptMessage.content:type_name -> mcphost.plugin.v1.Content
-	40, // 20: mcphost.plugin.v1.CompleteRequest.context_arguments:type_name -> mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
+	42, // 20: mcphost.plugin.v1.CompleteRequest.context_arguments:type_name -> mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
 	20, // 21: mcphost.plugin.v1.CompleteRequest.caller:type_name -> mcphost.plugin.v1.Caller
 	16, // 22: mcphost.plugin.v1.NotificationsResponse.resource_updated:type_name -> mcphost.plugin.v1.ResourceUpdated
 	15, // 23: mcphost.plugin.v1.NotificationsResponse.description_changed:type_name -> mcphost.plugin.v1.DescriptionChanged
@@ -3206,7 +3346,7 @@ var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	19, // 25: mcphost.plugin.v1.Tool.icons:type_name -> mcphost.plugin.v1.Icon
 	20, // 26: mcphost.plugin.v1.CallToolStart.caller:type_name -> mcphost.plugin.v1.Caller
 	21, // 27: mcphost.plugin.v1.CallToolStart.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	41, // 28: mcphost.plugin.v1.CallToolStart.input_responses:type_name -> mcphost.plugin.v1.CallToolStart.InputResponsesEntry
+	43, // 28: mcphost.plugin.v1.CallToolStart.input_responses:type_name -> mcphost.plugin.v1.CallToolStart.InputResponsesEntry
 	22, // 29: mcphost.plugin.v1.CallToolRequest.start:type_name -> mcphost.plugin.v1.CallToolStart
 	29, // 30: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
 	26, // 31: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
@@ -3221,26 +3361,30 @@ var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	35, // 40: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
 	19, // 41: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
 	36, // 42: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
-	23, // 43: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
-	23, // 44: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
-	23, // 45: mcphost.plugin.v1.CallToolStart.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
-	0,  // 46: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
-	24, // 47: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
-	6,  // 48: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
-	8,  // 49: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
-	11, // 50: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
-	13, // 51: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
-	1,  // 52: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
-	25, // 53: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
-	7,  // 54: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
-	9,  // 55: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
-	12, // 56: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
-	14, // 57: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
-	52, // [52:58] is the sub-list for method output_type
-	46, // [46:52] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	24, // 43: mcphost.plugin.v1.CallsRequest.request:type_name -> mcphost.plugin.v1.CallToolRequest
+	25, // 44: mcphost.plugin.v1.CallsResponse.response:type_name -> mcphost.plugin.v1.CallToolResponse
+	23, // 45: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	23, // 46: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	23, // 47: mcphost.plugin.v1.CallToolStart.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	0,  // 48: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
+	24, // 49: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
+	37, // 50: mcphost.plugin.v1.PluginService.Calls:input_type -> mcphost.plugin.v1.CallsRequest
+	6,  // 51: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
+	8,  // 52: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
+	11, // 53: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
+	13, // 54: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
+	1,  // 55: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
+	25, // 56: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
+	38, // 57: mcphost.plugin.v1.PluginService.Calls:output_type -> mcphost.plugin.v1.CallsResponse
+	7,  // 58: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
+	9,  // 59: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
+	12, // 60: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
+	14, // 61: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
+	55, // [55:62] is the sub-list for method output_type
+	48, // [48:55] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_mcphost_plugin_v1_plugin_proto_init() }
@@ -3284,7 +3428,7 @@ func file_mcphost_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcphost_plugin_v1_plugin_proto_rawDesc), len(file_mcphost_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

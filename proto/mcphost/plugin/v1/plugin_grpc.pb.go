@@ -34,6 +34,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	PluginService_Describe_FullMethodName      = "/mcphost.plugin.v1.PluginService/Describe"
 	PluginService_CallTool_FullMethodName      = "/mcphost.plugin.v1.PluginService/CallTool"
+	PluginService_Calls_FullMethodName         = "/mcphost.plugin.v1.PluginService/Calls"
 	PluginService_ReadResource_FullMethodName  = "/mcphost.plugin.v1.PluginService/ReadResource"
 	PluginService_GetPrompt_FullMethodName     = "/mcphost.plugin.v1.PluginService/GetPrompt"
 	PluginService_Complete_FullMethodName      = "/mcphost.plugin.v1.PluginService/Complete"
@@ -55,6 +56,14 @@ type PluginServiceClient interface {
 	// elicitation) with `client_request` and receive the `client_response`.
 	// Cancelling the MCP request cancels this stream.
 	CallTool(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CallToolRequest, CallToolResponse], error)
+	// Calls carries many tool calls on one long-lived stream, for plugins that
+	// declare capability "call_channel": a stream per call costs both processes
+	// more than a trivial tool does. Each message is what CallTool would carry,
+	// tagged with a call id the host chose; the rules of CallTool hold per call.
+	// The host cancels a call with `cancel` and gives its time limit with the
+	// start message; the plugin forgets a call once it sent its result. Closing
+	// the stream cancels every call on it.
+	Calls(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CallsRequest, CallsResponse], error)
 	// ReadResource reads a resource or a URI matching one of the plugin's resource
 	// templates (capability "resources"). Unknown URIs answer gRPC NOT_FOUND.
 	ReadResource(ctx context.Context, in *ReadResourceRequest, opts ...grpc.CallOption) (*ReadResourceResponse, error)
@@ -101,6 +110,19 @@ func (c *pluginServiceClient) CallTool(ctx context.Context, opts ...grpc.CallOpt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PluginService_CallToolClient = grpc.BidiStreamingClient[CallToolRequest, CallToolResponse]
 
+func (c *pluginServiceClient) Calls(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[CallsRequest, CallsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PluginService_ServiceDesc.Streams[1], PluginService_Calls_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[CallsRequest, CallsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PluginService_CallsClient = grpc.BidiStreamingClient[CallsRequest, CallsResponse]
+
 func (c *pluginServiceClient) ReadResource(ctx context.Context, in *ReadResourceRequest, opts ...grpc.CallOption) (*ReadResourceResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ReadResourceResponse)
@@ -133,7 +155,7 @@ func (c *pluginServiceClient) Complete(ctx context.Context, in *CompleteRequest,
 
 func (c *pluginServiceClient) Notifications(ctx context.Context, in *NotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[NotificationsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &PluginService_ServiceDesc.Streams[1], PluginService_Notifications_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &PluginService_ServiceDesc.Streams[2], PluginService_Notifications_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +187,14 @@ type PluginServiceServer interface {
 	// elicitation) with `client_request` and receive the `client_response`.
 	// Cancelling the MCP request cancels this stream.
 	CallTool(grpc.BidiStreamingServer[CallToolRequest, CallToolResponse]) error
+	// Calls carries many tool calls on one long-lived stream, for plugins that
+	// declare capability "call_channel": a stream per call costs both processes
+	// more than a trivial tool does. Each message is what CallTool would carry,
+	// tagged with a call id the host chose; the rules of CallTool hold per call.
+	// The host cancels a call with `cancel` and gives its time limit with the
+	// start message; the plugin forgets a call once it sent its result. Closing
+	// the stream cancels every call on it.
+	Calls(grpc.BidiStreamingServer[CallsRequest, CallsResponse]) error
 	// ReadResource reads a resource or a URI matching one of the plugin's resource
 	// templates (capability "resources"). Unknown URIs answer gRPC NOT_FOUND.
 	ReadResource(context.Context, *ReadResourceRequest) (*ReadResourceResponse, error)
@@ -193,6 +223,9 @@ func (UnimplementedPluginServiceServer) Describe(context.Context, *DescribeReque
 }
 func (UnimplementedPluginServiceServer) CallTool(grpc.BidiStreamingServer[CallToolRequest, CallToolResponse]) error {
 	return status.Error(codes.Unimplemented, "method CallTool not implemented")
+}
+func (UnimplementedPluginServiceServer) Calls(grpc.BidiStreamingServer[CallsRequest, CallsResponse]) error {
+	return status.Error(codes.Unimplemented, "method Calls not implemented")
 }
 func (UnimplementedPluginServiceServer) ReadResource(context.Context, *ReadResourceRequest) (*ReadResourceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReadResource not implemented")
@@ -251,6 +284,13 @@ func _PluginService_CallTool_Handler(srv interface{}, stream grpc.ServerStream) 
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PluginService_CallToolServer = grpc.BidiStreamingServer[CallToolRequest, CallToolResponse]
+
+func _PluginService_Calls_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PluginServiceServer).Calls(&grpc.GenericServerStream[CallsRequest, CallsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PluginService_CallsServer = grpc.BidiStreamingServer[CallsRequest, CallsResponse]
 
 func _PluginService_ReadResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReadResourceRequest)
@@ -345,6 +385,12 @@ var PluginService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "CallTool",
 			Handler:       _PluginService_CallTool_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Calls",
+			Handler:       _PluginService_Calls_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
 		},

@@ -1,0 +1,125 @@
+package sdk
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+)
+
+// Calls serves the host's call channel: many tool calls on one stream, each
+// message tagged with its call id (see the Calls RPC in plugin.proto).
+func (l *liveServer) Calls(stream pluginv1.PluginService_CallsServer) error {
+	ch := &callChannel{stream: stream, calls: map[uint64]*channelCall{}}
+	defer ch.cancelAll()
+	for {
+		in, err := stream.Recv()
+		if err != nil {
+			return nil // the host closed the channel (or went away): calls end with it
+		}
+		id := in.GetCallId()
+		switch {
+		case in.GetCancel():
+			if c := ch.get(id); c != nil {
+				c.cancel()
+			}
+		case in.GetRequest().GetStart() != nil:
+			ch.start(l.cur.Load(), id, in.GetRequest().GetStart(), in.GetTimeoutMs())
+		case in.GetRequest().GetClientResponse() != nil:
+			if c := ch.get(id); c != nil {
+				c.pending.deliver(in.GetRequest().GetClientResponse())
+			}
+		}
+	}
+}
+
+type callChannel struct {
+	stream pluginv1.PluginService_CallsServer
+	sendMu sync.Mutex // a gRPC stream takes one Send at a time
+
+	mu    sync.Mutex
+	calls map[uint64]*channelCall
+}
+
+type channelCall struct {
+	cancel  context.CancelFunc
+	pending *pendingRequests
+}
+
+func (ch *callChannel) get(id uint64) *channelCall {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.calls[id]
+}
+
+func (ch *callChannel) cancelAll() {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for _, c := range ch.calls {
+		c.cancel()
+	}
+}
+
+// start runs one call on a pooled goroutine and sends its result.
+func (ch *callChannel) start(s *server, id uint64, start *pluginv1.CallToolStart, timeoutMs int64) {
+	ctx, cancel := context.WithCancel(ch.stream.Context())
+	if timeoutMs > 0 {
+		ctx, cancel = context.WithTimeout(ch.stream.Context(), time.Duration(timeoutMs)*time.Millisecond)
+	}
+	c := &channelCall{cancel: cancel, pending: newPending(start.GetInputResponses())}
+	ch.mu.Lock()
+	ch.calls[id] = c
+	ch.mu.Unlock()
+	send := func(m *pluginv1.CallToolResponse) error {
+		ch.sendMu.Lock()
+		defer ch.sendMu.Unlock()
+		return ch.stream.Send(&pluginv1.CallsResponse{CallId: id, Response: m})
+	}
+	callWorkers.run(func() {
+		defer cancel()
+		res := s.run(ctx, start, send, c.pending).toProto()
+		out := &pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_Result{Result: res}}
+		ch.mu.Lock()
+		delete(ch.calls, id)
+		ch.mu.Unlock()
+		_ = send(out)
+	})
+}
+
+// callWorkers runs handlers on goroutines that outlive a call, so a call does
+// not pay for growing a fresh goroutine's stack through the handler.
+var callWorkers = &workerPool{work: make(chan func())}
+
+// maxPooledWorkers bounds the goroutines kept; calls beyond them get their own.
+const maxPooledWorkers = 64
+
+type workerPool struct {
+	work chan func()
+	mu   sync.Mutex
+	n    int
+}
+
+func (p *workerPool) run(f func()) {
+	select {
+	case p.work <- f: // an idle worker takes it
+		return
+	default:
+	}
+	p.mu.Lock()
+	pooled := p.n < maxPooledWorkers
+	if pooled {
+		p.n++
+	}
+	p.mu.Unlock()
+	if !pooled {
+		go f()
+		return
+	}
+	go func() {
+		f()
+		for f := range p.work {
+			f()
+		}
+	}()
+}
