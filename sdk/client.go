@@ -314,12 +314,16 @@ func (p *pendingRequests) remove(id uint64) {
 	delete(p.wait, id)
 }
 
-// deliver hands a response to its waiter; responses nobody waits for are dropped.
+// deliver hands a response to its waiter; responses nobody waits for, and
+// repeated ones, are dropped.
 func (p *pendingRequests) deliver(resp *pluginv1.ClientResponse) {
 	p.mu.Lock()
 	ch := p.wait[resp.GetId()]
 	p.mu.Unlock()
 	if ch != nil {
-		ch <- resp
+		select {
+		case ch <- resp:
+		default: // a second answer to one question: the reader of a call channel must never wait
+		}
 	}
 }

@@ -94,12 +94,8 @@ func isB64Token(s string) bool {
 		return false
 	}
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
+	for i < len(s) && b64TokenChar[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -111,6 +107,17 @@ func isB64Token(s string) bool {
 	}
 	return true
 }
+
+// b64TokenChar is the b64token alphabet as a table: a token is checked on
+// every request, and a table lookup per byte is several times cheaper than
+// the comparisons.
+var b64TokenChar = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
 
 // challenge writes a 401/403 with a WWW-Authenticate header and a small JSON body.
 func (p *Provider) challenge(w http.ResponseWriter, r *http.Request, status int, code, desc string) {

@@ -256,3 +256,17 @@ func TestVerifyContextCancelled(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestIsB64Token: RFC 6750's b64token, 1*(ALPHA / DIGIT / "-" / "." / "_" /
+// "~" / "+" / "/") *"=".
+func TestIsB64Token(t *testing.T) {
+	for s, want := range map[string]bool{
+		"abcXYZ019-._~+/": true, "eyJ.eyJ.sig": true, "abc==": true, "a=": true,
+		"": false, "=": false, "==abc": false, "ab=c": false, "a b": false, "a\"b": false,
+		"a\x00": false, "a\xff": false, "a,b": false, "a\tb": false, "a%20": false,
+	} {
+		if got := isB64Token(s); got != want {
+			t.Errorf("isB64Token(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
