@@ -23,6 +23,10 @@ import (
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
 
+// defaultStreamRetry is when a client whose stream a plugin closed early
+// should come back for the rest of the call.
+const defaultStreamRetry = time.Second
+
 // maxClientRequests bounds the sampling/elicitation requests one call may have
 // open at once.
 const maxClientRequests = 4
@@ -158,6 +162,12 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 			if call != nil {
 				call.Log(out.Log.GetLevel(), out.Log.GetLogger(), out.Log.GetDataJson())
 			}
+		case *pluginv1.CallToolResponse_CloseStream:
+			retry := time.Duration(out.CloseStream.GetRetryMs()) * time.Millisecond
+			if retry <= 0 {
+				retry = defaultStreamRetry
+			}
+			call.CloseStream(retry) // a hint: nothing to do where it cannot be done
 		case *pluginv1.CallToolResponse_ClientRequest:
 			// Asking the client can take as long as a person takes to answer a
 			// form: do it beside the loop so progress keeps flowing. A plugin may

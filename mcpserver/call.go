@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Call is what a backend may do with the client while it serves one request:
@@ -63,6 +64,23 @@ type callSink interface {
 	notify(method string, params []byte)
 	// request asks the client on a legacy session and waits for the answer.
 	request(ctx context.Context, method string, params []byte) ([]byte, error)
+	// closeStream ends the request's SSE response early (SEP-1699).
+	closeStream(retry time.Duration) bool
+}
+
+// CloseStream ends the HTTP response of a call that is still running and
+// tells the client to come back after retry with Last-Event-ID (SEP-1699
+// polling): the call goes on, its events and result wait in the event store,
+// and the client gets them on its resumed GET, from any replica that shares
+// the store. It does this only on a resumable stream (a 2025-11-25 session
+// answered with SSE, with an event store); elsewhere it does nothing and
+// reports false. A long call behind a proxy that drops idle connections is
+// what it is for.
+func (c *Call) CloseStream(retry time.Duration) bool {
+	if c == nil || c.sink == nil {
+		return false
+	}
+	return c.sink.closeStream(retry)
 }
 
 // Progress sends notifications/progress when the client asked for progress.

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/mcphost/mcphost/auth"
+	"github.com/mcphost/mcphost/internal/workers"
 )
 
 // request is one JSON-RPC request being served.
@@ -41,6 +43,8 @@ type method struct {
 	cacheable bool
 	// named is the params member the Mcp-Name header mirrors ("name" or "uri").
 	named string
+	// closable requests may end their SSE response early (Call.CloseStream).
+	closable bool
 }
 
 var methods map[string]method
@@ -52,7 +56,7 @@ func init() {
 		"ping":                     {handle: handlePing, legacy: true},
 		"server/discover":          {handle: handleDiscover, modern: true, cacheable: true},
 		"tools/list":               {handle: handleToolsList, modern: true, legacy: true, cacheable: true},
-		"tools/call":               {handle: handleToolsCall, modern: true, legacy: true, named: "name"},
+		"tools/call":               {handle: handleToolsCall, modern: true, legacy: true, named: "name", closable: true},
 		"prompts/list":             {handle: handlePromptsList, modern: true, legacy: true, cacheable: true},
 		"prompts/get":              {handle: handlePromptsGet, modern: true, legacy: true, named: "name"},
 		"resources/list":           {handle: handleResourcesList, modern: true, legacy: true, cacheable: true},
@@ -66,18 +70,23 @@ func init() {
 	}
 }
 
-// serve runs the request and writes its answer.
-func (rq *request) serve(sseOK bool) {
+// serve runs the request and writes its answer. It reports true when the
+// request goes on after serve returns (its stream was closed early, see
+// Call.CloseStream): the request's memory must then stay with it.
+func (rq *request) serve(sseOK bool) (detached bool) {
 	s := rq.s
 	if rq.method.stream != nil {
 		rq.method.stream(rq, sseOK)
-		return
+		return false
 	}
 	rs := &responder{w: rq.w, sse: sseOK && !s.o.JSONResponse, s: s, ctx: rq.ctx}
 	rs.flusher, _ = rq.w.(http.Flusher)
 	rq.rs = rs
+	cleanup := func() {}
 	if rq.session != nil {
-		if rs.sse && s.events != nil && primes(rq.version) {
+		// The session's negotiated version decides, not the request header:
+		// some clients send an older MCP-Protocol-Version on later requests.
+		if rs.sse && s.events != nil && primes(rq.session.ProtocolVersion) {
 			// A resumable stream: a dropped connection is not a cancellation,
 			// the client can come back with Last-Event-ID.
 			rs.session, rs.stream = rq.session.ID, newID()[:16]
@@ -90,16 +99,34 @@ func (rq *request) serve(sseOK bool) {
 		s.mu.Lock()
 		s.inflight[key] = cancel
 		s.mu.Unlock()
-		defer func() {
+		cleanup = func() {
 			s.mu.Lock()
 			delete(s.inflight, key)
 			s.mu.Unlock()
 			cancel()
-		}()
+		}
 	}
+	if rs.stream != "" && rq.method.closable {
+		// The call may end its response before it ends (CloseStream), so it
+		// runs beside the handler, which returns when the response is over.
+		rs.released = make(chan struct{})
+		callWorkers.Go(func() {
+			defer cleanup()
+			defer rs.release()
+			res, err := rq.method.handle(rq)
+			rq.finish(res, err)
+		})
+		<-rs.released
+		return rs.closedEarly()
+	}
+	defer cleanup()
 	res, err := rq.method.handle(rq)
 	rq.finish(res, err)
+	return false
 }
+
+// callWorkers run the calls that may close their stream early.
+var callWorkers = workers.New(256)
 
 func inflightKey(session string, id []byte) string { return session + "\x00" + string(id) }
 
@@ -183,6 +210,10 @@ func (rq *request) newCall() *Call {
 
 // requestSink sends a call's messages on the request's own stream.
 type requestSink struct{ rq *request }
+
+func (k requestSink) closeStream(retry time.Duration) bool {
+	return k.rq.rs != nil && k.rq.rs.closeEarly(retry)
+}
 
 func (k requestSink) notify(method string, params []byte) {
 	k.rq.rs.send(appendNotification(nil, method, params))

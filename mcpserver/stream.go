@@ -3,7 +3,9 @@ package mcpserver
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
+	"time"
 )
 
 // responder writes the answer to one POST: a single JSON body, or an SSE stream
@@ -27,6 +29,59 @@ type responder struct {
 	session string
 	stream  string
 	extra   http.Header // headers to add before writing (Mcp-Session-Id)
+
+	// released, when set, is closed once the HTTP response is over: at the
+	// end of the call, or earlier when the call closes its stream.
+	released    chan struct{}
+	isReleased  bool
+	earlyClosed bool
+}
+
+// release ends the HTTP response's part in the call (idempotent).
+func (rs *responder) release() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.releaseLocked()
+}
+
+func (rs *responder) releaseLocked() {
+	if rs.released != nil && !rs.isReleased {
+		rs.isReleased = true
+		close(rs.released)
+	}
+}
+
+// closedEarly reports whether the call closed its stream before it ended.
+func (rs *responder) closedEarly() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.earlyClosed
+}
+
+// closeEarly ends a resumable SSE response while its call goes on: it tells
+// the client when to reconnect (the SSE retry field) and lets the handler
+// return. Later events go to the event store only, for the client's GET
+// with Last-Event-ID.
+func (rs *responder) closeEarly(retry time.Duration) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.stream == "" || rs.released == nil || rs.isReleased || rs.done {
+		return false
+	}
+	rs.startLocked() // the priming event carries the id to resume from
+	if !rs.gone {
+		b := append(rs.buf[:0], "retry: "...)
+		b = strconv.AppendInt(b, max(retry.Milliseconds(), 0), 10)
+		b = append(b, "\n\n"...)
+		rs.buf = b
+		if _, err := rs.w.Write(b); err == nil && rs.flusher != nil {
+			rs.flusher.Flush()
+		}
+	}
+	rs.gone = true // the ResponseWriter is the handler's, and it is about to return
+	rs.earlyClosed = true
+	rs.releaseLocked()
+	return true
 }
 
 // start writes the SSE headers (and the priming event of a resumable stream).

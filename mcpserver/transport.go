@@ -147,7 +147,12 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	buf := getBuf()
-	defer putBuf(buf)
+	detached := false // the request still uses buf after this returns
+	defer func() {
+		if !detached {
+			putBuf(buf)
+		}
+	}()
 	body, over, err := readBody(r.Body, (*buf)[:0], s.o.MaxBodyBytes)
 	*buf = body
 	if over {
@@ -179,7 +184,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	if rq == nil {
 		return // answered (a notification or a client's response)
 	}
-	rq.serve(sseOK)
+	detached = rq.serve(sseOK)
 }
 
 // route decides the era of a message, checks what that era requires, and
@@ -348,7 +353,11 @@ func (s *Server) routeLegacy(rq *request, hdr string) (*request, *Error) {
 	}
 	rq.version = version
 	rq.logLevel = levelNone
-	if !s.o.Stateless {
+	if s.o.Stateless {
+		// No session remembers a logging/setLevel, so the server's own
+		// default applies: info and above, on the request's stream.
+		rq.logLevel, _ = levelRank("info")
+	} else {
 		sid := rq.r.Header.Get("Mcp-Session-Id")
 		if sid == "" {
 			return nil, newError(http.StatusBadRequest, CodeInvalidRequest, "Bad Request: Mcp-Session-Id header is required (send initialize first)")

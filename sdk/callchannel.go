@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcphost/mcphost/internal/workers"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
 
@@ -76,7 +77,7 @@ func (ch *callChannel) start(s *server, id uint64, start *pluginv1.CallToolStart
 		defer ch.sendMu.Unlock()
 		return ch.stream.Send(&pluginv1.CallsResponse{CallId: id, Response: m})
 	}
-	callWorkers.run(func() {
+	callWorkers.Go(func() {
 		defer cancel()
 		res := s.run(ctx, start, send, c.pending).toProto()
 		out := &pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_Result{Result: res}}
@@ -87,39 +88,5 @@ func (ch *callChannel) start(s *server, id uint64, start *pluginv1.CallToolStart
 	})
 }
 
-// callWorkers runs handlers on goroutines that outlive a call, so a call does
-// not pay for growing a fresh goroutine's stack through the handler.
-var callWorkers = &workerPool{work: make(chan func())}
-
-// maxPooledWorkers bounds the goroutines kept; calls beyond them get their own.
-const maxPooledWorkers = 64
-
-type workerPool struct {
-	work chan func()
-	mu   sync.Mutex
-	n    int
-}
-
-func (p *workerPool) run(f func()) {
-	select {
-	case p.work <- f: // an idle worker takes it
-		return
-	default:
-	}
-	p.mu.Lock()
-	pooled := p.n < maxPooledWorkers
-	if pooled {
-		p.n++
-	}
-	p.mu.Unlock()
-	if !pooled {
-		go f()
-		return
-	}
-	go func() {
-		f()
-		for f := range p.work {
-			f()
-		}
-	}()
-}
+// callWorkers runs handlers on goroutines that outlive a call.
+var callWorkers = workers.New(64)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/mcphost/mcphost/auth"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
@@ -69,6 +70,20 @@ func (r *Request) Log(level string, data any) error {
 		return err
 	}
 	return r.send(&pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_Log{Log: &pluginv1.LogEvent{Level: level, DataJson: raw}}})
+}
+
+// CloseStream tells the host this call will take a while: on a 2025-11-25
+// session answered over SSE, the host ends the client's response now and the
+// client comes back after retry (0: the host's default) for the progress,
+// questions and result that follow, which wait in the host's event store
+// (SEP-1699). It keeps long calls alive behind proxies that cut idle
+// connections. Where the host cannot do it (2026-07-28, JSON responses, no
+// event store) it changes nothing; the call goes on either way.
+func (r *Request) CloseStream(retry time.Duration) error {
+	if r.send == nil {
+		return nil
+	}
+	return r.send(&pluginv1.CallToolResponse{Output: &pluginv1.CallToolResponse_CloseStream{CloseStream: &pluginv1.CloseStream{RetryMs: retry.Milliseconds()}}})
 }
 
 // lockedSender serializes sends on one gRPC stream: a handler may report progress

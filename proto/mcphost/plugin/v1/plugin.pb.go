@@ -1949,6 +1949,7 @@ type CallToolResponse struct {
 	//	*CallToolResponse_Log
 	//	*CallToolResponse_Result
 	//	*CallToolResponse_ClientRequest
+	//	*CallToolResponse_CloseStream
 	Output        isCallToolResponse_Output `protobuf_oneof:"output"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2027,6 +2028,15 @@ func (x *CallToolResponse) GetClientRequest() *ClientRequest {
 	return nil
 }
 
+func (x *CallToolResponse) GetCloseStream() *CloseStream {
+	if x != nil {
+		if x, ok := x.Output.(*CallToolResponse_CloseStream); ok {
+			return x.CloseStream
+		}
+	}
+	return nil
+}
+
 type isCallToolResponse_Output interface {
 	isCallToolResponse_Output()
 }
@@ -2047,6 +2057,13 @@ type CallToolResponse_ClientRequest struct {
 	ClientRequest *ClientRequest `protobuf:"bytes,4,opt,name=client_request,json=clientRequest,proto3,oneof"`
 }
 
+type CallToolResponse_CloseStream struct {
+	// The call will take a while: the host may end the client's SSE response
+	// now and have it come back for the rest (SEP-1699). A hint; hosts and
+	// transports that cannot do it ignore it.
+	CloseStream *CloseStream `protobuf:"bytes,5,opt,name=close_stream,json=closeStream,proto3,oneof"`
+}
+
 func (*CallToolResponse_Progress) isCallToolResponse_Output() {}
 
 func (*CallToolResponse_Log) isCallToolResponse_Output() {}
@@ -2054,6 +2071,54 @@ func (*CallToolResponse_Log) isCallToolResponse_Output() {}
 func (*CallToolResponse_Result) isCallToolResponse_Output() {}
 
 func (*CallToolResponse_ClientRequest) isCallToolResponse_Output() {}
+
+func (*CallToolResponse_CloseStream) isCallToolResponse_Output() {}
+
+// CloseStream asks the host to end the client's response stream early.
+type CloseStream struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the client should reconnect, in milliseconds (0: the host's default).
+	RetryMs       int64 `protobuf:"varint,1,opt,name=retry_ms,json=retryMs,proto3" json:"retry_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseStream) Reset() {
+	*x = CloseStream{}
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseStream) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseStream) ProtoMessage() {}
+
+func (x *CloseStream) ProtoReflect() protoreflect.Message {
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseStream.ProtoReflect.Descriptor instead.
+func (*CloseStream) Descriptor() ([]byte, []int) {
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CloseStream) GetRetryMs() int64 {
+	if x != nil {
+		return x.RetryMs
+	}
+	return 0
+}
 
 // ProgressEvent becomes notifications/progress when the client sent a progress token.
 type ProgressEvent struct {
@@ -2067,7 +2132,7 @@ type ProgressEvent struct {
 
 func (x *ProgressEvent) Reset() {
 	*x = ProgressEvent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2144,7 @@ func (x *ProgressEvent) String() string {
 func (*ProgressEvent) ProtoMessage() {}
 
 func (x *ProgressEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2157,7 @@ func (x *ProgressEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressEvent.ProtoReflect.Descriptor instead.
 func (*ProgressEvent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ProgressEvent) GetProgress() float64 {
@@ -2130,7 +2195,7 @@ type LogEvent struct {
 
 func (x *LogEvent) Reset() {
 	*x = LogEvent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2142,7 +2207,7 @@ func (x *LogEvent) String() string {
 func (*LogEvent) ProtoMessage() {}
 
 func (x *LogEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2155,7 +2220,7 @@ func (x *LogEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEvent.ProtoReflect.Descriptor instead.
 func (*LogEvent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LogEvent) GetLevel() string {
@@ -2196,7 +2261,7 @@ type ClientRequest struct {
 
 func (x *ClientRequest) Reset() {
 	*x = ClientRequest{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2273,7 @@ func (x *ClientRequest) String() string {
 func (*ClientRequest) ProtoMessage() {}
 
 func (x *ClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2286,7 @@ func (x *ClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientRequest.ProtoReflect.Descriptor instead.
 func (*ClientRequest) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ClientRequest) GetId() uint64 {
@@ -2269,7 +2334,7 @@ type ClientResponse struct {
 
 func (x *ClientResponse) Reset() {
 	*x = ClientResponse{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2281,7 +2346,7 @@ func (x *ClientResponse) String() string {
 func (*ClientResponse) ProtoMessage() {}
 
 func (x *ClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2294,7 +2359,7 @@ func (x *ClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientResponse.ProtoReflect.Descriptor instead.
 func (*ClientResponse) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ClientResponse) GetId() uint64 {
@@ -2338,7 +2403,7 @@ type CallToolResult struct {
 
 func (x *CallToolResult) Reset() {
 	*x = CallToolResult{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2350,7 +2415,7 @@ func (x *CallToolResult) String() string {
 func (*CallToolResult) ProtoMessage() {}
 
 func (x *CallToolResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2363,7 +2428,7 @@ func (x *CallToolResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallToolResult.ProtoReflect.Descriptor instead.
 func (*CallToolResult) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CallToolResult) GetContent() []*Content {
@@ -2414,7 +2479,7 @@ type Content struct {
 
 func (x *Content) Reset() {
 	*x = Content{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2491,7 @@ func (x *Content) String() string {
 func (*Content) ProtoMessage() {}
 
 func (x *Content) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2504,7 @@ func (x *Content) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Content.ProtoReflect.Descriptor instead.
 func (*Content) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Content) GetKind() isContent_Kind {
@@ -2551,7 +2616,7 @@ type TextContent struct {
 
 func (x *TextContent) Reset() {
 	*x = TextContent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2563,7 +2628,7 @@ func (x *TextContent) String() string {
 func (*TextContent) ProtoMessage() {}
 
 func (x *TextContent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2576,7 +2641,7 @@ func (x *TextContent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextContent.ProtoReflect.Descriptor instead.
 func (*TextContent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TextContent) GetText() string {
@@ -2596,7 +2661,7 @@ type BinaryContent struct {
 
 func (x *BinaryContent) Reset() {
 	*x = BinaryContent{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2608,7 +2673,7 @@ func (x *BinaryContent) String() string {
 func (*BinaryContent) ProtoMessage() {}
 
 func (x *BinaryContent) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2621,7 +2686,7 @@ func (x *BinaryContent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinaryContent.ProtoReflect.Descriptor instead.
 func (*BinaryContent) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BinaryContent) GetData() []byte {
@@ -2653,7 +2718,7 @@ type ResourceLink struct {
 
 func (x *ResourceLink) Reset() {
 	*x = ResourceLink{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2665,7 +2730,7 @@ func (x *ResourceLink) String() string {
 func (*ResourceLink) ProtoMessage() {}
 
 func (x *ResourceLink) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2678,7 +2743,7 @@ func (x *ResourceLink) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceLink.ProtoReflect.Descriptor instead.
 func (*ResourceLink) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ResourceLink) GetUri() string {
@@ -2739,7 +2804,7 @@ type EmbeddedResource struct {
 
 func (x *EmbeddedResource) Reset() {
 	*x = EmbeddedResource{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2751,7 +2816,7 @@ func (x *EmbeddedResource) String() string {
 func (*EmbeddedResource) ProtoMessage() {}
 
 func (x *EmbeddedResource) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2764,7 +2829,7 @@ func (x *EmbeddedResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbeddedResource.ProtoReflect.Descriptor instead.
 func (*EmbeddedResource) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *EmbeddedResource) GetContents() *ResourceContents {
@@ -2790,7 +2855,7 @@ type ResourceContents struct {
 
 func (x *ResourceContents) Reset() {
 	*x = ResourceContents{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2802,7 +2867,7 @@ func (x *ResourceContents) String() string {
 func (*ResourceContents) ProtoMessage() {}
 
 func (x *ResourceContents) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2815,7 +2880,7 @@ func (x *ResourceContents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceContents.ProtoReflect.Descriptor instead.
 func (*ResourceContents) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ResourceContents) GetUri() string {
@@ -2898,7 +2963,7 @@ type CallsRequest struct {
 
 func (x *CallsRequest) Reset() {
 	*x = CallsRequest{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +2975,7 @@ func (x *CallsRequest) String() string {
 func (*CallsRequest) ProtoMessage() {}
 
 func (x *CallsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2923,7 +2988,7 @@ func (x *CallsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallsRequest.ProtoReflect.Descriptor instead.
 func (*CallsRequest) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CallsRequest) GetCallId() uint64 {
@@ -2966,7 +3031,7 @@ type CallsResponse struct {
 
 func (x *CallsResponse) Reset() {
 	*x = CallsResponse{}
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2978,7 +3043,7 @@ func (x *CallsResponse) String() string {
 func (*CallsResponse) ProtoMessage() {}
 
 func (x *CallsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_mcphost_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2991,7 +3056,7 @@ func (x *CallsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallsResponse.ProtoReflect.Descriptor instead.
 func (*CallsResponse) Descriptor() ([]byte, []int) {
-	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_mcphost_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CallsResponse) GetCallId() uint64 {
@@ -3175,13 +3240,16 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x0fCallToolRequest\x128\n" +
 	"\x05start\x18\x01 \x01(\v2 .mcphost.plugin.v1.CallToolStartH\x00R\x05start\x12L\n" +
 	"\x0fclient_response\x18\x02 \x01(\v2!.mcphost.plugin.v1.ClientResponseH\x00R\x0eclientResponseB\a\n" +
-	"\x05input\"\x95\x02\n" +
+	"\x05input\"\xda\x02\n" +
 	"\x10CallToolResponse\x12>\n" +
 	"\bprogress\x18\x01 \x01(\v2 .mcphost.plugin.v1.ProgressEventH\x00R\bprogress\x12/\n" +
 	"\x03log\x18\x02 \x01(\v2\x1b.mcphost.plugin.v1.LogEventH\x00R\x03log\x12;\n" +
 	"\x06result\x18\x03 \x01(\v2!.mcphost.plugin.v1.CallToolResultH\x00R\x06result\x12I\n" +
-	"\x0eclient_request\x18\x04 \x01(\v2 .mcphost.plugin.v1.ClientRequestH\x00R\rclientRequestB\b\n" +
-	"\x06output\"j\n" +
+	"\x0eclient_request\x18\x04 \x01(\v2 .mcphost.plugin.v1.ClientRequestH\x00R\rclientRequest\x12C\n" +
+	"\fclose_stream\x18\x05 \x01(\v2\x1e.mcphost.plugin.v1.CloseStreamH\x00R\vcloseStreamB\b\n" +
+	"\x06output\"(\n" +
+	"\vCloseStream\x12\x19\n" +
+	"\bretry_ms\x18\x01 \x01(\x03R\aretryMs\"j\n" +
 	"\rProgressEvent\x12\x1a\n" +
 	"\bprogress\x18\x01 \x01(\x01R\bprogress\x12\x19\n" +
 	"\x05total\x18\x02 \x01(\x01H\x00R\x05total\x88\x01\x01\x12\x18\n" +
@@ -3270,7 +3338,7 @@ func file_mcphost_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_mcphost_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),       // 0: mcphost.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil),      // 1: mcphost.plugin.v1.DescribeResponse
@@ -3298,24 +3366,25 @@ var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
 	(*InputResponse)(nil),         // 23: mcphost.plugin.v1.InputResponse
 	(*CallToolRequest)(nil),       // 24: mcphost.plugin.v1.CallToolRequest
 	(*CallToolResponse)(nil),      // 25: mcphost.plugin.v1.CallToolResponse
-	(*ProgressEvent)(nil),         // 26: mcphost.plugin.v1.ProgressEvent
-	(*LogEvent)(nil),              // 27: mcphost.plugin.v1.LogEvent
-	(*ClientRequest)(nil),         // 28: mcphost.plugin.v1.ClientRequest
-	(*ClientResponse)(nil),        // 29: mcphost.plugin.v1.ClientResponse
-	(*CallToolResult)(nil),        // 30: mcphost.plugin.v1.CallToolResult
-	(*Content)(nil),               // 31: mcphost.plugin.v1.Content
-	(*TextContent)(nil),           // 32: mcphost.plugin.v1.TextContent
-	(*BinaryContent)(nil),         // 33: mcphost.plugin.v1.BinaryContent
-	(*ResourceLink)(nil),          // 34: mcphost.plugin.v1.ResourceLink
-	(*EmbeddedResource)(nil),      // 35: mcphost.plugin.v1.EmbeddedResource
-	(*ResourceContents)(nil),      // 36: mcphost.plugin.v1.ResourceContents
-	(*CallsRequest)(nil),          // 37: mcphost.plugin.v1.CallsRequest
-	(*CallsResponse)(nil),         // 38: mcphost.plugin.v1.CallsResponse
-	nil,                           // 39: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry
-	nil,                           // 40: mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
-	nil,                           // 41: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
-	nil,                           // 42: mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
-	nil,                           // 43: mcphost.plugin.v1.CallToolStart.InputResponsesEntry
+	(*CloseStream)(nil),           // 26: mcphost.plugin.v1.CloseStream
+	(*ProgressEvent)(nil),         // 27: mcphost.plugin.v1.ProgressEvent
+	(*LogEvent)(nil),              // 28: mcphost.plugin.v1.LogEvent
+	(*ClientRequest)(nil),         // 29: mcphost.plugin.v1.ClientRequest
+	(*ClientResponse)(nil),        // 30: mcphost.plugin.v1.ClientResponse
+	(*CallToolResult)(nil),        // 31: mcphost.plugin.v1.CallToolResult
+	(*Content)(nil),               // 32: mcphost.plugin.v1.Content
+	(*TextContent)(nil),           // 33: mcphost.plugin.v1.TextContent
+	(*BinaryContent)(nil),         // 34: mcphost.plugin.v1.BinaryContent
+	(*ResourceLink)(nil),          // 35: mcphost.plugin.v1.ResourceLink
+	(*EmbeddedResource)(nil),      // 36: mcphost.plugin.v1.EmbeddedResource
+	(*ResourceContents)(nil),      // 37: mcphost.plugin.v1.ResourceContents
+	(*CallsRequest)(nil),          // 38: mcphost.plugin.v1.CallsRequest
+	(*CallsResponse)(nil),         // 39: mcphost.plugin.v1.CallsResponse
+	nil,                           // 40: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry
+	nil,                           // 41: mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
+	nil,                           // 42: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
+	nil,                           // 43: mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
+	nil,                           // 44: mcphost.plugin.v1.CallToolStart.InputResponsesEntry
 }
 var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	17, // 0: mcphost.plugin.v1.DescribeResponse.tools:type_name -> mcphost.plugin.v1.Tool
@@ -3328,17 +3397,17 @@ var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	19, // 7: mcphost.plugin.v1.Prompt.icons:type_name -> mcphost.plugin.v1.Icon
 	20, // 8: mcphost.plugin.v1.ReadResourceRequest.caller:type_name -> mcphost.plugin.v1.Caller
 	21, // 9: mcphost.plugin.v1.ReadResourceRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	39, // 10: mcphost.plugin.v1.ReadResourceRequest.input_responses:type_name -> mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry
-	36, // 11: mcphost.plugin.v1.ReadResourceResponse.contents:type_name -> mcphost.plugin.v1.ResourceContents
-	28, // 12: mcphost.plugin.v1.ReadResourceResponse.input_requests:type_name -> mcphost.plugin.v1.ClientRequest
-	40, // 13: mcphost.plugin.v1.GetPromptRequest.arguments:type_name -> mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
+	40, // 10: mcphost.plugin.v1.ReadResourceRequest.input_responses:type_name -> mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry
+	37, // 11: mcphost.plugin.v1.ReadResourceResponse.contents:type_name -> mcphost.plugin.v1.ResourceContents
+	29, // 12: mcphost.plugin.v1.ReadResourceResponse.input_requests:type_name -> mcphost.plugin.v1.ClientRequest
+	41, // 13: mcphost.plugin.v1.GetPromptRequest.arguments:type_name -> mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
 	20, // 14: mcphost.plugin.v1.GetPromptRequest.caller:type_name -> mcphost.plugin.v1.Caller
 	21, // 15: mcphost.plugin.v1.GetPromptRequest.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	41, // 16: mcphost.plugin.v1.GetPromptRequest.input_responses:type_name -> mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
+	42, // 16: mcphost.plugin.v1.GetPromptRequest.input_responses:type_name -> mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
 	10, // 17: mcphost.plugin.v1.GetPromptResponse.messages:type_name -> mcphost.plugin.v1.PromptMessage
-	28, // 18: mcphost.plugin.v1.GetPromptResponse.input_requests:type_name -> mcphost.plugin.v1.ClientRequest
-	31, // 19: mcphost.plugin.v1.PromptMessage.content:type_name -> mcphost.plugin.v1.Content
-	42, // 20: mcphost.plugin.v1.CompleteRequest.context_arguments:type_name -> mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
+	29, // 18: mcphost.plugin.v1.GetPromptResponse.input_requests:type_name -> mcphost.plugin.v1.ClientRequest
+	32, // 19: mcphost.plugin.v1.PromptMessage.content:type_name -> mcphost.plugin.v1.Content
+	43, // 20: mcphost.plugin.v1.CompleteRequest.context_arguments:type_name -> mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
 	20, // 21: mcphost.plugin.v1.CompleteRequest.caller:type_name -> mcphost.plugin.v1.Caller
 	16, // 22: mcphost.plugin.v1.NotificationsResponse.resource_updated:type_name -> mcphost.plugin.v1.ResourceUpdated
 	15, // 23: mcphost.plugin.v1.NotificationsResponse.description_changed:type_name -> mcphost.plugin.v1.DescriptionChanged
@@ -3346,45 +3415,46 @@ var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	19, // 25: mcphost.plugin.v1.Tool.icons:type_name -> mcphost.plugin.v1.Icon
 	20, // 26: mcphost.plugin.v1.CallToolStart.caller:type_name -> mcphost.plugin.v1.Caller
 	21, // 27: mcphost.plugin.v1.CallToolStart.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	43, // 28: mcphost.plugin.v1.CallToolStart.input_responses:type_name -> mcphost.plugin.v1.CallToolStart.InputResponsesEntry
+	44, // 28: mcphost.plugin.v1.CallToolStart.input_responses:type_name -> mcphost.plugin.v1.CallToolStart.InputResponsesEntry
 	22, // 29: mcphost.plugin.v1.CallToolRequest.start:type_name -> mcphost.plugin.v1.CallToolStart
-	29, // 30: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
-	26, // 31: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
-	27, // 32: mcphost.plugin.v1.CallToolResponse.log:type_name -> mcphost.plugin.v1.LogEvent
-	30, // 33: mcphost.plugin.v1.CallToolResponse.result:type_name -> mcphost.plugin.v1.CallToolResult
-	28, // 34: mcphost.plugin.v1.CallToolResponse.client_request:type_name -> mcphost.plugin.v1.ClientRequest
-	31, // 35: mcphost.plugin.v1.CallToolResult.content:type_name -> mcphost.plugin.v1.Content
-	32, // 36: mcphost.plugin.v1.Content.text:type_name -> mcphost.plugin.v1.TextContent
-	33, // 37: mcphost.plugin.v1.Content.image:type_name -> mcphost.plugin.v1.BinaryContent
-	33, // 38: mcphost.plugin.v1.Content.audio:type_name -> mcphost.plugin.v1.BinaryContent
-	34, // 39: mcphost.plugin.v1.Content.resource_link:type_name -> mcphost.plugin.v1.ResourceLink
-	35, // 40: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
-	19, // 41: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
-	36, // 42: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
-	24, // 43: mcphost.plugin.v1.CallsRequest.request:type_name -> mcphost.plugin.v1.CallToolRequest
-	25, // 44: mcphost.plugin.v1.CallsResponse.response:type_name -> mcphost.plugin.v1.CallToolResponse
-	23, // 45: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
-	23, // 46: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
-	23, // 47: mcphost.plugin.v1.CallToolStart.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
-	0,  // 48: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
-	24, // 49: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
-	37, // 50: mcphost.plugin.v1.PluginService.Calls:input_type -> mcphost.plugin.v1.CallsRequest
-	6,  // 51: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
-	8,  // 52: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
-	11, // 53: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
-	13, // 54: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
-	1,  // 55: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
-	25, // 56: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
-	38, // 57: mcphost.plugin.v1.PluginService.Calls:output_type -> mcphost.plugin.v1.CallsResponse
-	7,  // 58: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
-	9,  // 59: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
-	12, // 60: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
-	14, // 61: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
-	55, // [55:62] is the sub-list for method output_type
-	48, // [48:55] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	30, // 30: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
+	27, // 31: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
+	28, // 32: mcphost.plugin.v1.CallToolResponse.log:type_name -> mcphost.plugin.v1.LogEvent
+	31, // 33: mcphost.plugin.v1.CallToolResponse.result:type_name -> mcphost.plugin.v1.CallToolResult
+	29, // 34: mcphost.plugin.v1.CallToolResponse.client_request:type_name -> mcphost.plugin.v1.ClientRequest
+	26, // 35: mcphost.plugin.v1.CallToolResponse.close_stream:type_name -> mcphost.plugin.v1.CloseStream
+	32, // 36: mcphost.plugin.v1.CallToolResult.content:type_name -> mcphost.plugin.v1.Content
+	33, // 37: mcphost.plugin.v1.Content.text:type_name -> mcphost.plugin.v1.TextContent
+	34, // 38: mcphost.plugin.v1.Content.image:type_name -> mcphost.plugin.v1.BinaryContent
+	34, // 39: mcphost.plugin.v1.Content.audio:type_name -> mcphost.plugin.v1.BinaryContent
+	35, // 40: mcphost.plugin.v1.Content.resource_link:type_name -> mcphost.plugin.v1.ResourceLink
+	36, // 41: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
+	19, // 42: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
+	37, // 43: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
+	24, // 44: mcphost.plugin.v1.CallsRequest.request:type_name -> mcphost.plugin.v1.CallToolRequest
+	25, // 45: mcphost.plugin.v1.CallsResponse.response:type_name -> mcphost.plugin.v1.CallToolResponse
+	23, // 46: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	23, // 47: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	23, // 48: mcphost.plugin.v1.CallToolStart.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	0,  // 49: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
+	24, // 50: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
+	38, // 51: mcphost.plugin.v1.PluginService.Calls:input_type -> mcphost.plugin.v1.CallsRequest
+	6,  // 52: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
+	8,  // 53: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
+	11, // 54: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
+	13, // 55: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
+	1,  // 56: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
+	25, // 57: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
+	39, // 58: mcphost.plugin.v1.PluginService.Calls:output_type -> mcphost.plugin.v1.CallsResponse
+	7,  // 59: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
+	9,  // 60: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
+	12, // 61: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
+	14, // 62: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
+	56, // [56:63] is the sub-list for method output_type
+	49, // [49:56] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_mcphost_plugin_v1_plugin_proto_init() }
@@ -3408,17 +3478,18 @@ func file_mcphost_plugin_v1_plugin_proto_init() {
 		(*CallToolResponse_Log)(nil),
 		(*CallToolResponse_Result)(nil),
 		(*CallToolResponse_ClientRequest)(nil),
+		(*CallToolResponse_CloseStream)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[26].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[31].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[27].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[32].OneofWrappers = []any{
 		(*Content_Text)(nil),
 		(*Content_Image)(nil),
 		(*Content_Audio)(nil),
 		(*Content_ResourceLink)(nil),
 		(*Content_Resource)(nil),
 	}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[34].OneofWrappers = []any{}
-	file_mcphost_plugin_v1_plugin_proto_msgTypes[36].OneofWrappers = []any{
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[35].OneofWrappers = []any{}
+	file_mcphost_plugin_v1_plugin_proto_msgTypes[37].OneofWrappers = []any{
 		(*ResourceContents_Text)(nil),
 		(*ResourceContents_Blob)(nil),
 	}
@@ -3428,7 +3499,7 @@ func file_mcphost_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcphost_plugin_v1_plugin_proto_rawDesc), len(file_mcphost_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
