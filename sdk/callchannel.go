@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 // message tagged with its call id (see the Calls RPC in plugin.proto).
 func (l *liveServer) Calls(stream pluginv1.PluginService_CallsServer) error {
 	ch := &callChannel{stream: stream, calls: map[uint64]*channelCall{}}
-	defer ch.cancelAll()
+	defer ch.end()
 	for {
 		in, err := stream.Recv()
 		if err != nil {
@@ -38,6 +39,7 @@ func (l *liveServer) Calls(stream pluginv1.PluginService_CallsServer) error {
 type callChannel struct {
 	stream pluginv1.PluginService_CallsServer
 	sendMu sync.Mutex // a gRPC stream takes one Send at a time
+	ended  bool       // under sendMu: the stream is over
 
 	mu    sync.Mutex
 	calls map[uint64]*channelCall
@@ -54,7 +56,12 @@ func (ch *callChannel) get(id uint64) *channelCall {
 	return ch.calls[id]
 }
 
-func (ch *callChannel) cancelAll() {
+// end cancels the calls still running and stops all sending: gRPC forbids
+// a Send once the RPC's handler has returned.
+func (ch *callChannel) end() {
+	ch.sendMu.Lock()
+	ch.ended = true
+	ch.sendMu.Unlock()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	for _, c := range ch.calls {
@@ -62,11 +69,16 @@ func (ch *callChannel) cancelAll() {
 	}
 }
 
+var errChannelEnded = errors.New("the host closed the call channel")
+
 // start runs one call on a pooled goroutine and sends its result.
 func (ch *callChannel) start(s *server, id uint64, start *pluginv1.CallToolStart, timeoutMs int64) {
-	ctx, cancel := context.WithCancel(ch.stream.Context())
+	var ctx context.Context
+	var cancel context.CancelFunc
 	if timeoutMs > 0 {
 		ctx, cancel = context.WithTimeout(ch.stream.Context(), time.Duration(timeoutMs)*time.Millisecond)
+	} else {
+		ctx, cancel = context.WithCancel(ch.stream.Context())
 	}
 	c := &channelCall{cancel: cancel, pending: newPending(start.GetInputResponses())}
 	ch.mu.Lock()
@@ -75,6 +87,9 @@ func (ch *callChannel) start(s *server, id uint64, start *pluginv1.CallToolStart
 	send := func(m *pluginv1.CallToolResponse) error {
 		ch.sendMu.Lock()
 		defer ch.sendMu.Unlock()
+		if ch.ended {
+			return errChannelEnded
+		}
 		return ch.stream.Send(&pluginv1.CallsResponse{CallId: id, Response: m})
 	}
 	callWorkers.Go(func() {
