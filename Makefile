@@ -25,6 +25,7 @@ run: build
 	./scripts/run-dev.sh
 
 test: build
+	./scripts/test-deps.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -race -timeout 20m ./...
 	$(MAKE) fuzz

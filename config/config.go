@@ -47,8 +47,14 @@ type Server struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
 	// EventStore keeps recent SSE events so a client can resume a stream after a
-	// disconnect (Last-Event-ID): "memory" or "none".
+	// disconnect (Last-Event-ID): "memory" (kept where server.store keeps
+	// sessions) or "none".
 	EventStore string `yaml:"event_store"`
+	// Store is where legacy sessions, their SSE events and the messages
+	// between replicas live: "memory" (this process) or a Redis URL,
+	// redis://[user:pass@]host:port/db or rediss:// for TLS, shared by every
+	// replica so any of them serves any session.
+	Store string `yaml:"store"`
 	// AllowedOrigins lists browser origins allowed to call /mcp cross-origin
 	// (CORS); "*" allows any. Empty: none.
 	AllowedOrigins []string `yaml:"allowed_origins"`
@@ -155,6 +161,7 @@ func defaults() *Config {
 			ShutdownTimeout: DefaultShutdownTimeout,
 			MaxBodyBytes:    DefaultMaxBodyBytes,
 			EventStore:      "memory",
+			Store:           "memory",
 			RequestStateTTL: DefaultRequestStateTTL,
 		},
 		Log:       Log{Level: "info", Format: "text"},

@@ -356,6 +356,7 @@ plugins:
 		ShutdownTimeout: 500 * time.Millisecond,
 		MaxBodyBytes:    1024,
 		EventStore:      "none",
+		Store:           "memory",
 		AllowedOrigins:  []string{"https://app.example.com", "https://b.example.com"},
 		StateSecret:     "0123456789abcdef0123456789abcdef",
 		RequestStateTTL: 2 * time.Minute,
@@ -681,6 +682,31 @@ func TestLoadErrors(t *testing.T) {
 			name: "short state_secret",
 			yaml: "server:\n  state_secret: tooshort\n",
 			want: []wantErr{{key: "server.state_secret", problem: "is 8 bytes; it must be at least 32 (for example the output of: openssl rand -hex 32)"}},
+		},
+		{
+			name: "store not a Redis URL",
+			yaml: "server:\n  store: http://cache:6379\n",
+			want: []wantErr{{key: "server.store", problem: "\"http://cache:6379\" is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)"}},
+		},
+		{
+			name: "store URL shown without its password",
+			yaml: "server:\n  store: redis://user:hunter2@\n",
+			want: []wantErr{{key: "server.store", problem: "\"redis://user:xxxxx@\" is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)"}},
+		},
+		{
+			name: "store with a bad database number",
+			yaml: "server:\n  store: redis://cache:6379/zero\n  state_secret: 0123456789abcdef0123456789abcdef\n",
+			want: []wantErr{{key: "server.store", problem: "\"redis://cache:6379/zero\" is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)"}},
+		},
+		{
+			name: "shared store without state_secret",
+			yaml: "server:\n  store: redis://cache:6379/0\n",
+			want: []wantErr{{key: "server.state_secret", problem: "must be set (at least 32 bytes, or server.state_secret_file) when server.store is shared: every replica must verify the request state the others sign"}},
+		},
+		{
+			name: "shared store and stateless",
+			yaml: "server:\n  store: rediss://cache:6380/1\n  stateless: true\n  state_secret: 0123456789abcdef0123456789abcdef\n",
+			want: []wantErr{{key: "server.store", problem: "a shared store holds sessions, and server.stateless has none: drop one of them"}},
 		},
 		{
 			name: "state_secret and state_secret_file",
@@ -1695,5 +1721,12 @@ func TestStateSecretSources(t *testing.T) {
 	cfg, err = Load(path, Options{LookupEnv: envFrom(env)})
 	if err != nil || cfg.Server.StateSecret != secret {
 		t.Errorf("state secret from env = %q, %v", cfg.Server.StateSecret, err)
+	}
+
+	// A shared store from the environment, with the secret from there too.
+	env["MCPHOST_SERVER_STORE"] = "redis://cache:6379/2"
+	cfg, err = Load(path, Options{LookupEnv: envFrom(env)})
+	if err != nil || cfg.Server.Store != "redis://cache:6379/2" || !cfg.Server.SharedStore() {
+		t.Errorf("store from env = %q, %v", cfg.Server.Store, err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 var (
@@ -63,6 +65,7 @@ func (l *loader) validate(c *Config, opts Options) {
 		l.fail(0, "server.max_body_bytes", "must be greater than 0")
 	}
 	c.validateStateSecret(l)
+	c.validateStore(l)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -303,5 +306,37 @@ func (c *Config) validateStateSecret(l *loader) {
 	}
 	if c.Server.StateSecret != "" && len(c.Server.StateSecret) < MinStateSecretLen {
 		l.fail(0, "server.state_secret", "is %d bytes; it must be at least %d (for example the output of: openssl rand -hex 32)", len(c.Server.StateSecret), MinStateSecretLen)
+	}
+}
+
+// SharedStore reports whether server.store is shared by replicas (Redis).
+func (s *Server) SharedStore() bool { return s.Store != "memory" }
+
+// validateStore checks server.store, and that replicas sharing it also share
+// the request-state secret: with a random one per process, a 2026-07-28
+// input-required round answered through another replica would be refused.
+func (c *Config) validateStore(l *loader) {
+	if c.Server.Store == "memory" {
+		return
+	}
+	u, err := url.Parse(c.Server.Store)
+	bad := err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == ""
+	if !bad {
+		_, perr := redis.ParseURL(c.Server.Store) // the client's own rules (database number, options)
+		bad = perr != nil
+	}
+	if bad {
+		shown := "the value"
+		if err == nil {
+			shown = strconv.Quote(u.Redacted())
+		}
+		l.fail(0, "server.store", "%s is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)", shown)
+		return
+	}
+	if c.Server.Stateless {
+		l.fail(0, "server.store", "a shared store holds sessions, and server.stateless has none: drop one of them")
+	}
+	if c.Server.StateSecret == "" {
+		l.fail(0, "server.state_secret", "must be set (at least %d bytes, or server.state_secret_file) when server.store is shared: every replica must verify the request state the others sign", MinStateSecretLen)
 	}
 }

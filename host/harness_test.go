@@ -88,6 +88,7 @@ type running struct {
 	srv  *host.Server
 	url  string // base URL, no trailing slash
 	cfg  *config.Config
+	lb   *roundRobin // set when url is a balancer in front of replicas
 }
 
 // startHost starts a host for yaml and serves it; cleanup shuts it down.

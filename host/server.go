@@ -15,6 +15,7 @@ import (
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/mcpserver"
+	"github.com/mcphost/mcphost/redisstore"
 )
 
 // Gate authenticates requests to the MCP endpoint. An implementation writes its
@@ -29,6 +30,7 @@ type Gate interface {
 // the health endpoints.
 type Server struct {
 	engine *mcpserver.Server
+	store  *redisstore.Store // nil: sessions in this process
 	host   *Host
 	cfg    *config.Config
 	log    *slog.Logger
@@ -62,7 +64,19 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		OriginAllowed:  originPolicy(cfg),
 		Logger:         logger,
 	}
-	if cfg.Server.EventStore == "memory" && !cfg.Server.Stateless {
+	var store *redisstore.Store
+	switch {
+	case cfg.Server.SharedStore():
+		var err error
+		store, err = redisstore.Open(redisstore.Options{URL: cfg.Server.Store, SessionTimeout: cfg.Server.SessionTimeout})
+		if err != nil {
+			panic(err) // config.Load checked the URL with the same parser
+		}
+		eo.Sessions, eo.Broker = store.Sessions(), store.Broker()
+		if cfg.Server.EventStore != "none" {
+			eo.Events = store.Events()
+		}
+	case cfg.Server.EventStore == "memory" && !cfg.Server.Stateless:
 		eo.Events = mcpserver.NewMemoryEvents(0, 0, 0, nil)
 	}
 	engine := NewEngine(h, eo)
@@ -88,6 +102,14 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 			code = http.StatusServiceUnavailable
 		}
 		body := map[string]any{"ready": code == http.StatusOK}
+		if store != nil {
+			// Without the shared store no legacy session can be served here.
+			if err := store.Ping(r.Context()); err != nil {
+				code, body["ready"], body["store"] = http.StatusServiceUnavailable, false, "unavailable"
+			} else {
+				body["store"] = "ok"
+			}
+		}
 		// Plugin details (pids, checksums, tool names, last errors) are for
 		// operators on this machine, not for anyone who can reach the port.
 		if isLoopbackPeer(r) {
@@ -97,6 +119,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 	})
 	return &Server{
 		engine: engine,
+		store:  store,
 		host:   h,
 		cfg:    cfg,
 		log:    logger,
@@ -148,6 +171,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-httpDone
 	}
 	s.host.stopPlugins()
+	if s.store != nil {
+		_ = s.store.Close()
+	}
 	return err
 }
 

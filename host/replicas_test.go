@@ -1,0 +1,150 @@
+package host_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcphost/mcphost/host"
+	"github.com/mcphost/mcphost/internal/testredis"
+)
+
+// roundRobin is a load balancer without sticky sessions: request n goes to
+// backend n mod len. served counts each backend's requests.
+type roundRobin struct {
+	proxies []*httputil.ReverseProxy
+	next    atomic.Uint64
+	served  []atomic.Int64
+}
+
+func newRoundRobin(t *testing.T, backends ...*running) *running {
+	rr := &roundRobin{served: make([]atomic.Int64, len(backends))}
+	for _, b := range backends {
+		u, err := url.Parse(b.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := httputil.NewSingleHostReverseProxy(u)
+		p.FlushInterval = -1 // SSE: pass every event on at once
+		rr.proxies = append(rr.proxies, p)
+	}
+	srv := &http.Server{Handler: rr}
+	ln := listen(t)
+	go srv.Serve(ln)
+	t.Cleanup(func() { _ = srv.Close() })
+	front := *backends[0]
+	front.url = "http://" + ln.Addr().String()
+	front.lb = rr
+	return &front
+}
+
+func listen(t *testing.T) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+func (rr *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	i := int(rr.next.Add(1)-1) % len(rr.proxies)
+	rr.served[i].Add(1)
+	rr.proxies[i].ServeHTTP(w, r)
+}
+
+// replicasYAML is one config for every replica: the shared Redis store and
+// the shared request-state secret.
+func replicasYAML(redisURL string) string {
+	return `
+auth: {provider: none}
+server:
+  store: "` + redisURL + `"
+  state_secret: "0123456789abcdef0123456789abcdef-shared"
+plugins:
+  test: {path: "{{bin}}/testplugin"}
+`
+}
+
+// TestReplicasShareSessions: three replicas behind a round-robin balancer
+// share one Redis. A legacy session opened on one replica lists and calls
+// tools through the others; a plugin's question raised on one replica is
+// answered by the client through another; 2026-07-28 input-required rounds
+// resume on whichever replica the retry reaches.
+func TestReplicasShareSessions(t *testing.T) {
+	redis := testredis.Start(t)
+	yaml := replicasYAML(redis.URL())
+	lb := newRoundRobin(t, startHost(t, yaml, host.ServerOptions{}), startHost(t, yaml, host.ServerOptions{}), startHost(t, yaml, host.ServerOptions{}))
+
+	for _, version := range []string{legacy, modern} {
+		var mu sync.Mutex
+		var elicited []string
+		cs := connectVersion(t, lb, nil, &mcp.ClientOptions{
+			ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				mu.Lock()
+				elicited = append(elicited, req.Params.Message)
+				mu.Unlock()
+				return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Ada"}}, nil
+			},
+		}, version)
+		for i := range 6 {
+			if text, isErr := callText(t, cs, "echo", map[string]any{"text": "r"}); isErr || text != "1.0.0:r" {
+				t.Fatalf("%s: call %d through the balancer = %q (isError %v)", version, i, text, isErr)
+			}
+			if tools, err := cs.ListTools(context.Background(), nil); err != nil || len(tools.Tools) == 0 {
+				t.Fatalf("%s: list %d: %v", version, i, err)
+			}
+		}
+		for i := range 3 {
+			if text, isErr := callText(t, cs, "ask-user", nil); isErr || text != "accept: Ada" {
+				t.Fatalf("%s: ask-user %d = %q (isError %v)", version, i, text, isErr)
+			}
+		}
+		mu.Lock()
+		if len(elicited) != 3 || elicited[0] != "What is your name?" {
+			t.Errorf("%s: client was asked %q", version, elicited)
+		}
+		mu.Unlock()
+	}
+	for i := range lb.lb.served {
+		if n := lb.lb.served[i].Load(); n < 5 {
+			t.Errorf("replica %d served %d requests; the balancer should spread them", i, n)
+		}
+	}
+}
+
+// TestSharedStoreReadiness: /readyz reports the store, and turns 503 while
+// Redis is down.
+func TestSharedStoreReadiness(t *testing.T) {
+	redis := testredis.Start(t)
+	r := startHost(t, replicasYAML(redis.URL()), host.ServerOptions{})
+	get := func() (int, string) {
+		resp, err := http.Get(r.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	if code, body := get(); code != http.StatusOK || !strings.Contains(body, `"store":"ok"`) {
+		t.Fatalf("readyz = %d %s", code, body)
+	}
+	redis.Stop()
+	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"store":"unavailable"`) {
+		t.Fatalf("readyz with Redis down = %d %s", code, body)
+	}
+	redis.Restart(t)
+	if code, _ := get(); code != http.StatusOK {
+		t.Fatalf("readyz after Redis returned = %d", code)
+	}
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the servers the tests start on loopback (Debian packages) when they
+# are missing. As root it installs them; otherwise it says what to install.
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "make test needs the Debian packages: ${missing[*]}" >&2
+	echo "install them (sudo apt-get install -y ${missing[*]}) or run make test as root" >&2
+	exit 1
+fi
+echo "installing ${missing[*]} for the tests"
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+# Tests start their own servers on free ports; the packaged service is not needed.
+for svc in "${missing[@]}"; do
+	(systemctl disable --now "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
+done
