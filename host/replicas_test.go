@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -146,5 +148,56 @@ func TestSharedStoreReadiness(t *testing.T) {
 	redis.Restart(t)
 	if code, _ := get(); code != http.StatusOK {
 		t.Fatalf("readyz after Redis returned = %d", code)
+	}
+}
+
+// TestCancelReachesAnotherReplica: notifications/cancelled sent to one
+// replica stops the call running on another.
+func TestCancelReachesAnotherReplica(t *testing.T) {
+	redis := testredis.Start(t)
+	yaml := strings.Replace(replicasYAML(redis.URL()), `path: "{{bin}}/testplugin"}`, `path: "{{bin}}/testplugin", env: {TESTPLUGIN_DIR: "{{dir}}"}}`, 1)
+	a, b := startHost(t, yaml, host.ServerOptions{}), startHost(t, yaml, host.ServerOptions{})
+	post := func(r *running, session, body string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, r.url+"/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", legacy)
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	init := post(a, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	session := init.Header.Get("Mcp-Session-Id")
+	init.Body.Close()
+	post(b, session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`).Body.Close()
+
+	done := make(chan string, 1)
+	go func() {
+		resp := post(a, session, `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"slow","arguments":{"ms":60000}}}`)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(body)
+	}()
+	cs := connect(t, a, nil, nil)
+	eventually(t, 5*time.Second, "the slow call running on replica A", func() bool {
+		text, _ := callText(t, cs, "max-active", nil)
+		return strings.Contains(text, `"max_active": 1`)
+	})
+	if resp := post(b, session, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9,"reason":"test"}}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("cancel on replica B: HTTP %d", resp.StatusCode)
+	}
+	eventually(t, 5*time.Second, "replica A's plugin saw the cancellation", func() bool {
+		m, _ := filepath.Glob(filepath.Join(a.cfg.Dir, "cancelled-*"))
+		return len(m) == 1
+	})
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled call's response never ended")
 	}
 }

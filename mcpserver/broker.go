@@ -71,3 +71,7 @@ func topicGet(session string) string            { return "mcp/s/" + session + "/
 func topicReply(session, id string) string      { return "mcp/s/" + session + "/reply/" + id }
 func topicStream(session, stream string) string { return "mcp/s/" + session + "/stream/" + stream }
 func topicClose(session string) string          { return "mcp/s/" + session + "/close" }
+
+// topicCancel carries "<session>\x00<request id>" (or "<session>\x00": all of
+// its requests) to the replica running the request.
+const topicCancel = "mcp/cancel"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mcphost/mcphost/auth"
@@ -130,12 +131,81 @@ var callWorkers = workers.New(256)
 
 func inflightKey(session string, id []byte) string { return session + "\x00" + string(id) }
 
+// cancelInflight cancels a request of a session (notifications/cancelled).
+// The request may run on another replica: one that does not find it here
+// tells the others over the broker.
 func (s *Server) cancelInflight(session string, rawID []byte) {
+	if !s.cancelLocal(session, rawID) {
+		_ = s.broker.Publish(context.Background(), topicCancel, []byte(inflightKey(session, rawID)))
+	}
+}
+
+func (s *Server) cancelLocal(session string, rawID []byte) bool {
 	s.mu.Lock()
 	cancel := s.inflight[inflightKey(session, rawID)]
 	s.mu.Unlock()
 	if cancel != nil {
 		cancel()
+	}
+	return cancel != nil
+}
+
+// cancelSession cancels every request of a session, on every replica.
+func (s *Server) cancelSession(session string) {
+	s.cancelSessionLocal(session)
+	_ = s.broker.Publish(context.Background(), topicCancel, []byte(session+"\x00"))
+}
+
+func (s *Server) cancelSessionLocal(session string) {
+	prefix := session + "\x00"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, cancel := range s.inflight {
+		if strings.HasPrefix(k, prefix) {
+			cancel()
+		}
+	}
+}
+
+// listenCancels carries out the cancellations other replicas publish, for as
+// long as the server runs; a broker that is down is retried every retry.
+func (s *Server) listenCancels(retry time.Duration) {
+	for {
+		msgs, stop, err := s.broker.Subscribe(context.Background(), topicCancel)
+		if err == nil {
+			err = s.applyCancels(msgs)
+			stop()
+			if err == nil {
+				return
+			}
+		}
+		t := time.NewTimer(retry)
+		select {
+		case <-s.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// applyCancels runs until the server closes (nil) or the subscription ends.
+func (s *Server) applyCancels(msgs <-chan []byte) error {
+	for {
+		select {
+		case <-s.done:
+			return nil
+		case m, ok := <-msgs:
+			if !ok {
+				return errors.New("subscription ended")
+			}
+			session, id, _ := strings.Cut(string(m), "\x00")
+			if id == "" {
+				s.cancelSessionLocal(session)
+			} else {
+				s.cancelLocal(session, []byte(id))
+			}
+		}
 	}
 }
 

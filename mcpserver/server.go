@@ -140,6 +140,7 @@ func New(b Backend, o Options) *Server {
 	info = append(info, `,"version":`...)
 	info = appendString(info, o.Version)
 	s.serverInfo = append(info, '}')
+	go s.listenCancels(time.Second)
 	return s
 }
 

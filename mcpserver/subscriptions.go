@@ -349,14 +349,7 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 		s.events.DeleteSession(ctx, sess.ID)
 	}
 	_ = s.broker.Publish(ctx, topicClose(sess.ID), []byte("closed"))
-	s.mu.Lock()
-	prefix := sess.ID + "\x00"
-	for k, cancel := range s.inflight {
-		if strings.HasPrefix(k, prefix) {
-			cancel()
-		}
-	}
-	s.mu.Unlock()
+	s.cancelSession(sess.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 
