@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -199,5 +200,54 @@ func TestCancelReachesAnotherReplica(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the cancelled call's response never ended")
+	}
+}
+
+// TestStreamResumesOnAnotherReplica: a client drops its POST stream after
+// the priming event; its replica finishes the call and is shut down; the
+// client resumes with Last-Event-ID on another replica and gets the result.
+func TestStreamResumesOnAnotherReplica(t *testing.T) {
+	redis := testredis.Start(t)
+	yaml := replicasYAML(redis.URL())
+	a, b := startHost(t, yaml, host.ServerOptions{}), startHost(t, yaml, host.ServerOptions{})
+	send := func(r *running, method, session, last, body string) *http.Response {
+		req, _ := http.NewRequest(method, r.url+"/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", legacy)
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+		}
+		if last != "" {
+			req.Header.Set("Last-Event-ID", last)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	init := send(a, http.MethodPost, "", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	session := init.Header.Get("Mcp-Session-Id")
+	init.Body.Close()
+	send(a, http.MethodPost, session, "", `{"jsonrpc":"2.0","method":"notifications/initialized"}`).Body.Close()
+
+	resp := send(a, http.MethodPost, session, "", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow","arguments":{"ms":300}}}`)
+	line, err := bufio.NewReader(resp.Body).ReadString('\n') // "id: <priming event id>"
+	resp.Body.Close()                                         // the client goes away here
+	last, ok := strings.CutPrefix(strings.TrimSpace(line), "id: ")
+	if err != nil || !ok {
+		t.Fatalf("first line of the POST stream: %q, %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.srv.Shutdown(ctx); err != nil { // waits for the call, whose result goes to Redis
+		t.Fatal(err)
+	}
+	get := send(b, http.MethodGet, session, last, "")
+	body, _ := io.ReadAll(get.Body)
+	get.Body.Close()
+	if get.StatusCode != http.StatusOK || !strings.Contains(string(body), `"id":7`) || !strings.Contains(string(body), "slept") {
+		t.Fatalf("resume on replica B: HTTP %d %q", get.StatusCode, body)
 	}
 }
