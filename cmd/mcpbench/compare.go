@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,6 +104,7 @@ type compare struct {
 	self        string
 	workdir     string
 	eventStore  string
+	store       string
 	serverProcs int
 	logLevel    string
 	waitIdle    time.Duration
@@ -121,6 +123,7 @@ func runCompare(ctx context.Context, args []string) error {
 	fs.StringVar(&cmp.plugin, "plugin", "bin/bench/addplugin", "the add plugin binary (make bench-http builds it)")
 	fs.StringVar(&cmp.workdir, "workdir", "", "directory for configs, the dev issuer key and server logs (default: a new temporary directory, removed afterwards)")
 	fs.StringVar(&cmp.eventStore, "event-store", "memory", "server.event_store for mcphost and the go-sdk baseline: memory (mcphost's default) or none")
+	fs.StringVar(&cmp.store, "store", "memory", "server.store for mcphost: memory, or a Redis URL (sessions and events in Redis, as replicas share them)")
 	fs.IntVar(&cmp.serverProcs, "server-procs", 0, "GOMAXPROCS for the server processes (0: Go's default, all cores)")
 	genProcs := fs.Int("gen-procs", 0, "GOMAXPROCS for the load generator, this process (0: Go's default, all cores)")
 	fs.StringVar(&cmp.logLevel, "log-level", "info", "log.level of the servers")
@@ -134,6 +137,9 @@ func runCompare(ctx context.Context, args []string) error {
 	}
 	if cmp.eventStore != "memory" && cmp.eventStore != "none" {
 		return usageError(fmt.Errorf("-event-store: %q is not memory or none", cmp.eventStore))
+	}
+	if cmp.store != "memory" && !strings.HasPrefix(cmp.store, "redis://") && !strings.HasPrefix(cmp.store, "rediss://") {
+		return usageError(fmt.Errorf("-store: %q is not memory or a redis:// URL", redactStore(cmp.store)))
 	}
 	if *rounds < 1 {
 		return usageError(errors.New("-rounds must be at least 1"))
@@ -429,6 +435,10 @@ func (cmp *compare) configYAML(in instance, addr string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# written by mcpbench compare\nserver:\n  listen: %s\n  json_response: %t\n  stateless: false\n  event_store: %s\n",
 		addr, in.json, cmp.eventStore)
+	if in.target == targetMCPHost && cmp.store != "memory" {
+		// Replicas sharing a store must share the request-state secret.
+		fmt.Fprintf(&b, "  store: %s\n  state_secret: %s\n", strconv.Quote(cmp.store), strconv.Quote("mcpbench-shared-state-secret-0123456789abcdef"))
+	}
 	fmt.Fprintf(&b, "log:\n  level: %s\ndata_dir: %s\nauth:\n  provider: dev\nhot_reload:\n  plugins: false\n  config: false\n",
 		cmp.logLevel, strconv.Quote(filepath.Join(cmp.workdir, "data")))
 	if in.target == targetMCPHost {
@@ -532,7 +542,7 @@ func (cmp *compare) printTable(rows []*result, rounds int) {
 	w := cmp.out
 	fmt.Fprintf(w, "\nmcpbench compare: %s; %d CPUs, load generator GOMAXPROCS %d, server GOMAXPROCS %s; warmup %s, %s per row, median of %d round(s)\n",
 		mcphostVersion(cmp.mcphost), runtime.NumCPU(), runtime.GOMAXPROCS(0), procsLabel(cmp.serverProcs), cmp.load.warmup, measureLabel(cmp.load), rounds)
-	fmt.Fprintf(w, "tool %s %s, one dev-issuer JWT through the mcphost gate on every request; event_store %s\n\n", cmp.load.tool, cmp.load.args, cmp.eventStore)
+	fmt.Fprintf(w, "tool %s %s, one dev-issuer JWT through the mcphost gate on every request; event_store %s; mcphost store %s\n\n", cmp.load.tool, cmp.load.args, cmp.eventStore, redactStore(cmp.store))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tprotocol\tresp\tc\tcalls/s\tp50\tp99\terrors\tvs go-sdk\tvs bare\tsrv µs/call\tgen µs/call\tcpu vs go-sdk\tcpu vs bare\tother\t")
 	for _, r := range rows {
@@ -644,4 +654,12 @@ func writeJSON(path string, rows []*result) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// redactStore is a store URL without its password, for the table's header.
+func redactStore(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
 }
