@@ -158,28 +158,14 @@ func TestCancelReachesAnotherReplica(t *testing.T) {
 	redis := testredis.Start(t)
 	yaml := strings.Replace(replicasYAML(redis.URL()), `path: "{{bin}}/testplugin"}`, `path: "{{bin}}/testplugin", env: {TESTPLUGIN_DIR: "{{dir}}"}}`, 1)
 	a, b := startHost(t, yaml, host.ServerOptions{}), startHost(t, yaml, host.ServerOptions{})
-	post := func(r *running, session, body string) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, r.url+"/mcp", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("Mcp-Protocol-Version", legacy)
-		if session != "" {
-			req.Header.Set("Mcp-Session-Id", session)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
-	init := post(a, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	init := rawMCP(t, a, http.MethodPost, "", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
 	session := init.Header.Get("Mcp-Session-Id")
 	init.Body.Close()
-	post(b, session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`).Body.Close()
+	rawMCP(t, b, http.MethodPost, session, "", `{"jsonrpc":"2.0","method":"notifications/initialized"}`).Body.Close()
 
 	done := make(chan string, 1)
 	go func() {
-		resp := post(a, session, `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"slow","arguments":{"ms":60000}}}`)
+		resp := rawMCP(t, a, http.MethodPost, session, "", `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"slow","arguments":{"ms":60000}}}`)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		done <- string(body)
@@ -189,7 +175,7 @@ func TestCancelReachesAnotherReplica(t *testing.T) {
 		text, _ := callText(t, cs, "max-active", nil)
 		return strings.Contains(text, `"max_active": 1`)
 	})
-	if resp := post(b, session, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9,"reason":"test"}}`); resp.StatusCode != http.StatusAccepted {
+	if resp := rawMCP(t, b, http.MethodPost, session, "", `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9,"reason":"test"}}`); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("cancel on replica B: HTTP %d", resp.StatusCode)
 	}
 	eventually(t, 5*time.Second, "replica A's plugin saw the cancellation", func() bool {
@@ -210,29 +196,12 @@ func TestStreamResumesOnAnotherReplica(t *testing.T) {
 	redis := testredis.Start(t)
 	yaml := replicasYAML(redis.URL())
 	a, b := startHost(t, yaml, host.ServerOptions{}), startHost(t, yaml, host.ServerOptions{})
-	send := func(r *running, method, session, last, body string) *http.Response {
-		req, _ := http.NewRequest(method, r.url+"/mcp", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("Mcp-Protocol-Version", legacy)
-		if session != "" {
-			req.Header.Set("Mcp-Session-Id", session)
-		}
-		if last != "" {
-			req.Header.Set("Last-Event-ID", last)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
-	init := send(a, http.MethodPost, "", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	init := rawMCP(t, a, http.MethodPost, "", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
 	session := init.Header.Get("Mcp-Session-Id")
 	init.Body.Close()
-	send(a, http.MethodPost, session, "", `{"jsonrpc":"2.0","method":"notifications/initialized"}`).Body.Close()
+	rawMCP(t, a, http.MethodPost, session, "", `{"jsonrpc":"2.0","method":"notifications/initialized"}`).Body.Close()
 
-	resp := send(a, http.MethodPost, session, "", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow","arguments":{"ms":300}}}`)
+	resp := rawMCP(t, a, http.MethodPost, session, "", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow","arguments":{"ms":300}}}`)
 	line, err := bufio.NewReader(resp.Body).ReadString('\n') // "id: <priming event id>"
 	resp.Body.Close()                                         // the client goes away here
 	last, ok := strings.CutPrefix(strings.TrimSpace(line), "id: ")
@@ -244,10 +213,31 @@ func TestStreamResumesOnAnotherReplica(t *testing.T) {
 	if err := a.srv.Shutdown(ctx); err != nil { // waits for the call, whose result goes to Redis
 		t.Fatal(err)
 	}
-	get := send(b, http.MethodGet, session, last, "")
+	get := rawMCP(t, b, http.MethodGet, session, last, "")
 	body, _ := io.ReadAll(get.Body)
 	get.Body.Close()
 	if get.StatusCode != http.StatusOK || !strings.Contains(string(body), `"id":7`) || !strings.Contains(string(body), "slept") {
 		t.Fatalf("resume on replica B: HTTP %d %q", get.StatusCode, body)
 	}
+}
+
+// rawMCP sends one request to a replica's /mcp as a 2025-11-25 client would,
+// with the session and Last-Event-ID when given.
+func rawMCP(t *testing.T, r *running, method, session, last, body string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, r.url+"/mcp", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", legacy)
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+	}
+	if last != "" {
+		req.Header.Set("Last-Event-ID", last)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
