@@ -241,3 +241,35 @@ func rawMCP(t *testing.T, r *running, method, session, last, body string) *http.
 	}
 	return resp
 }
+
+// TestResourceUpdateCrossesReplicas: a client subscribed through replica A,
+// whose GET stream A holds, hears of a change a plugin on replica B announces.
+func TestResourceUpdateCrossesReplicas(t *testing.T) {
+	redis := testredis.Start(t)
+	yaml := strings.Replace(replicasYAML(redis.URL()), `path: "{{bin}}/testplugin"}`, `path: "{{bin}}/testplugin", env: {TESTPLUGIN_FEATURES: "1"}}`, 1)
+	a, b := startHost(t, yaml, host.ServerOptions{}), startHost(t, yaml, host.ServerOptions{})
+	updated := make(chan string, 4)
+	subscriber := connectVersion(t, a, nil, &mcp.ClientOptions{
+		ResourceUpdatedHandler: func(_ context.Context, req *mcp.ResourceUpdatedNotificationRequest) { updated <- req.Params.URI },
+	}, legacy)
+	if err := subscriber.Subscribe(context.Background(), &mcp.SubscribeParams{URI: "test://counter"}); err != nil {
+		t.Fatal(err)
+	}
+	other := connectVersion(t, b, nil, nil, legacy)
+	// The GET stream may not be open yet when the first change is announced:
+	// announce until one arrives (each touch is a new change).
+	deadline := time.After(10 * time.Second)
+	for {
+		callText(t, other, "touch", nil)
+		select {
+		case uri := <-updated:
+			if uri != "test://counter" {
+				t.Fatalf("updated %s", uri)
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no notifications/resources/updated on replica A for a change announced on replica B")
+		}
+	}
+}
