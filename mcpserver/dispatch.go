@@ -326,8 +326,17 @@ func (k requestSink) request(ctx context.Context, method string, params []byte) 
 }
 
 func (s *Server) publishStreamEvent(session, stream, id string, msg []byte) {
+	s.publishStream(session, stream, streamEvent(id, msg))
+}
+
+// streamEvent is a stored event as a stream's live followers get it:
+// "<id>\n<message>", in memory of its own.
+func streamEvent(id string, msg []byte) []byte {
 	ev := make([]byte, 0, len(id)+1+len(msg))
-	ev = append(append(append(ev, id...), '\n'), msg...)
+	return append(append(append(ev, id...), '\n'), msg...)
+}
+
+func (s *Server) publishStream(session, stream string, ev []byte) {
 	_ = s.broker.Publish(context.Background(), topicStream(session, stream), ev)
 }
 

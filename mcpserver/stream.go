@@ -181,9 +181,21 @@ func (rs *responder) final(status int, msg []byte) {
 		if id, err = rs.s.events.Append(rs.ctx, rs.session, rs.stream, msg); err != nil {
 			id = ""
 		}
-		rs.s.publishStreamEvent(rs.session, rs.stream, id, msg)
-		rs.s.publishStreamEnd(rs.session, rs.stream)
-		rs.s.events.Done(rs.ctx, rs.session, rs.stream)
+		// The stored event is what a resumed stream replays; telling the
+		// streams that follow this one live (perhaps on another replica) can
+		// wait until the client has its answer: with a shared store these are
+		// round trips the response would otherwise wait for.
+		// msg may share memory with the request, which is reused once the
+		// handler returns: the event is copied now.
+		s, ctx, session, stream := rs.s, rs.ctx, rs.session, rs.stream
+		ev := streamEvent(id, msg)
+		defer func() {
+			go func() {
+				s.publishStream(session, stream, ev)
+				s.publishStreamEnd(session, stream)
+				s.events.Done(ctx, session, stream)
+			}()
+		}()
 	}
 	rs.writeEventLocked(id, msg)
 }
