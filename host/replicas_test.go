@@ -203,7 +203,7 @@ func TestStreamResumesOnAnotherReplica(t *testing.T) {
 
 	resp := rawMCP(t, a, http.MethodPost, session, "", `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow","arguments":{"ms":300}}}`)
 	line, err := bufio.NewReader(resp.Body).ReadString('\n') // "id: <priming event id>"
-	resp.Body.Close()                                         // the client goes away here
+	resp.Body.Close()                                        // the client goes away here
 	last, ok := strings.CutPrefix(strings.TrimSpace(line), "id: ")
 	if err != nil || !ok {
 		t.Fatalf("first line of the POST stream: %q, %v", line, err)
