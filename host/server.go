@@ -157,18 +157,31 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Server.ShutdownTimeout)
 	defer cancel()
-	// Stop accepting first. Open SSE streams would hold http.Server.Shutdown until
-	// the deadline, so it runs beside the call drain rather than before it.
+	// Stop accepting first: the listener closes (a balancer sends new
+	// connections elsewhere) and every connection ends after the request it
+	// carries. Requests already accepted are served in full, calls included:
+	// refusing them now would fail calls a client cannot know to retry.
+	s.http.SetKeepAlivesEnabled(false)
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
-	err := s.host.drain(ctx)
-	s.engine.Close() // long-lived streams end gracefully
-	// Drained calls still have their responses to write: give them a moment.
+	s.engine.Close() // long-lived streams end gracefully, so Shutdown can finish
+	httpStopped := false
 	select {
 	case <-httpDone:
-	case <-time.After(responseGrace):
-		_ = s.http.Close()
-		<-httpDone
+		httpStopped = true
+	case <-ctx.Done():
+	}
+	// Now nothing new can arrive; wait for the calls still running (a call
+	// whose stream closed early runs past its HTTP request).
+	err := s.host.drain(ctx)
+	if !httpStopped {
+		// Drained calls still have their responses to write: give them a moment.
+		select {
+		case <-httpDone:
+		case <-time.After(responseGrace):
+			_ = s.http.Close()
+			<-httpDone
+		}
 	}
 	s.host.stopPlugins()
 	if s.store != nil {
