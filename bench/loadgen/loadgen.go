@@ -72,6 +72,12 @@ type Config struct {
 	// OnMeasure, if set, is called just before measuring starts and OnDone just
 	// after the last measured call ends (to sample server CPU, for example).
 	OnMeasure, OnDone func()
+	// OnCall, if set, is called after each measured call with its latency and
+	// its error (nil on success), from the calling client's goroutine.
+	OnCall func(latency time.Duration, err error)
+	// Until, if set, ends the measured period when it is closed, before
+	// Duration elapses (tests that end a run on an event).
+	Until <-chan struct{}
 	// Transport overrides the HTTP transport (tests). Default: a keep-alive
 	// transport with one idle connection per client.
 	Transport http.RoundTripper
@@ -199,7 +205,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	start := time.Now()
 	phase.Store(phaseMeasure)
 	if cfg.Count <= 0 {
-		sleep(ctx, cfg.Duration)
+		t := time.NewTimer(cfg.Duration)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		case <-cfg.Until:
+		}
+		t.Stop()
 		phase.Store(phaseStop)
 	}
 	// In count mode the clients stop by themselves; stop also on cancel.
@@ -370,7 +382,8 @@ func (c *client) setup(ctx context.Context) error {
 		return c.setupFailed(err)
 	}
 	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
-		return c.setupFailed(fmt.Errorf("notifications/initialized: HTTP %d", resp.StatusCode))
+		body := bytes.TrimSpace(c.resp.Bytes())
+		return c.setupFailed(fmt.Errorf("notifications/initialized: HTTP %d: %.200s", resp.StatusCode, body))
 	}
 	c.session, c.header, c.ready = sid, h, true
 	return nil
@@ -414,6 +427,9 @@ func (c *client) once(ctx context.Context, measured bool) {
 	}
 	if !measured {
 		return
+	}
+	if c.cfg.OnCall != nil {
+		c.cfg.OnCall(time.Since(start), err)
 	}
 	if err != nil {
 		c.errors++

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 const testToken = "test-token"
@@ -226,5 +227,43 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := Run(context.Background(), cfg); err == nil {
 			t.Errorf("Run(%+v) = nil error, want a config error", cfg)
 		}
+	}
+}
+
+// TestUntilEndsRunAndOnCallSeesEveryCall: closing Until ends a long run
+// early, and OnCall sees every measured call, failures included.
+func TestUntilEndsRunAndOnCallSeesEveryCall(t *testing.T) {
+	var n atomic.Int64
+	f := &fakeMCP{t: t, answer: func(w http.ResponseWriter, id string) {
+		if n.Add(1)%2 == 0 {
+			jsonAnswer(`{"content":[{"type":"text","text":"boom"}],"isError":true}`)(w, id)
+			return
+		}
+		jsonAnswer(okResult)(w, id)
+	}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	until := make(chan struct{})
+	var seen, failed atomic.Int64
+	rep, err := Run(context.Background(), Config{URL: srv.URL, Token: testToken, Concurrency: 2, Duration: time.Hour, Until: until,
+		OnCall: func(d time.Duration, err error) {
+			if d <= 0 {
+				t.Errorf("OnCall latency %s", d)
+			}
+			if err != nil {
+				failed.Add(1)
+			}
+			if seen.Add(1) == 50 {
+				close(until)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(rep.Calls + rep.Errors); got != seen.Load() || got < 50 {
+		t.Errorf("report has %d calls + %d errors; OnCall saw %d (want >= 50, equal)", rep.Calls, rep.Errors, seen.Load())
+	}
+	if int64(rep.Errors) != failed.Load() || rep.Errors == 0 {
+		t.Errorf("report has %d errors; OnCall saw %d failures", rep.Errors, failed.Load())
 	}
 }
