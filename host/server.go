@@ -68,7 +68,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 	switch {
 	case cfg.Server.SharedStore():
 		var err error
-		store, err = redisstore.Open(redisstore.Options{URL: cfg.Server.Store, SessionTimeout: cfg.Server.SessionTimeout})
+		store, err = redisstore.Open(redisstore.Options{URL: cfg.Server.Store, SessionTimeout: cfg.Server.SessionTimeout, Logger: logger})
 		if err != nil {
 			panic(err) // config.Load checked the URL with the same parser
 		}

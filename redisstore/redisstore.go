@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sync"
 	"time"
@@ -31,6 +32,9 @@ type Options struct {
 	// Timeout bounds each Redis command, so an outage fails requests fast
 	// instead of hanging them (default 2s).
 	Timeout time.Duration
+	// Logger, if set, receives the Redis client's own messages (failed
+	// dials during an outage), at most one per 10 seconds.
+	Logger *slog.Logger
 }
 
 // Store is the Redis connection the three stores share.
@@ -63,6 +67,13 @@ func Open(o Options) (*Store, error) {
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = o.Timeout, o.Timeout, o.Timeout
 	opt.MaxRetries = 1
+	// A refused dial means Redis is down: retrying it five times (the
+	// client's default) makes every request of an outage wait over a second
+	// to fail, across the several commands one request makes.
+	opt.DialerRetries, opt.DialerRetryTimeout = 1, 50*time.Millisecond
+	if o.Logger != nil {
+		useLogger(o.Logger)
+	}
 	return &Store{rdb: redis.NewClient(opt), o: o}, nil
 }
 

@@ -263,3 +263,44 @@ func TestRedisDownFailsFast(t *testing.T) {
 		t.Fatalf("got %q", m)
 	}
 }
+
+// TestRedisFrozenFailsWithinTimeout: a Redis that accepts connections but
+// never answers (hung, or packets dropped) fails each operation within a
+// small multiple of the command timeout, naming the store, and serves
+// again once it answers.
+func TestRedisFrozenFailsWithinTimeout(t *testing.T) {
+	srv := testredis.Start(t)
+	const timeout = 300 * time.Millisecond
+	st := open(t, srv.URL(), Options{Timeout: timeout})
+	ctx := context.Background()
+	sessions := st.Sessions()
+	if err := sessions.Create(ctx, &mcpserver.Session{ID: "S1", Owner: "u", ProtocolVersion: "2025-11-25"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause(t)
+	for _, op := range []string{"Get", "SetLogLevel"} {
+		start := time.Now()
+		var err error
+		if op == "Get" {
+			_, err = sessions.Get(ctx, "S1")
+		} else {
+			err = sessions.SetLogLevel(ctx, "S1", "debug")
+		}
+		took := time.Since(start)
+		if err == nil || !strings.Contains(err.Error(), "session store (Redis) is unavailable") {
+			t.Errorf("%s with Redis frozen: %v", op, err)
+		}
+		// One try and one retry, each bounded by the timeout; a hang would
+		// last as long as Redis stays frozen.
+		if took > 4*timeout+time.Second {
+			t.Errorf("%s with Redis frozen took %s (timeout %s)", op, took, timeout)
+		}
+	}
+	if st.Ping(ctx) == nil {
+		t.Error("Ping succeeded with Redis frozen")
+	}
+	srv.Resume(t)
+	if s, err := sessions.Get(ctx, "S1"); err != nil || s.Owner != "u" {
+		t.Fatalf("Get after Redis thawed: %+v, %v", s, err)
+	}
+}

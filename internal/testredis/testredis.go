@@ -9,6 +9,7 @@ import (
 	"net"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -90,5 +91,23 @@ func (s *Server) Stop() {
 	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
+	}
+}
+
+// Pause freezes the server (SIGSTOP): connections open but nothing answers,
+// as when Redis hangs or the network drops packets. Resume thaws it.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("pausing redis-server: %v", err)
+	}
+	t.Cleanup(func() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }) // Stop cannot kill a stopped process cleanly otherwise
+}
+
+// Resume thaws a paused server.
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("resuming redis-server: %v", err)
 	}
 }
