@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,9 +26,27 @@ type failover struct {
 	tr       *http.Transport
 	mu       sync.Mutex
 	served   map[string]int
-	// busy is closed once backends[0] has answered busyAt requests.
-	busy   chan struct{}
-	busyAt int
+	waiters  []servedWaiter
+}
+
+// servedWaiter is closed once backend has answered n requests.
+type servedWaiter struct {
+	backend string
+	n       int
+	ch      chan struct{}
+}
+
+// once returns a channel closed when backend has answered n requests in all.
+func (f *failover) once(backend string, n int) <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan struct{})
+	if f.served[backend] >= n {
+		close(ch)
+		return ch
+	}
+	f.waiters = append(f.waiters, servedWaiter{backend, n, ch})
+	return ch
 }
 
 func (f *failover) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -43,9 +62,13 @@ func (f *failover) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Lock()
 		f.served[b]++
-		if b == f.backends[0] && f.served[b] == f.busyAt {
-			close(f.busy)
-		}
+		f.waiters = slices.DeleteFunc(f.waiters, func(w servedWaiter) bool {
+			if w.backend == b && f.served[b] >= w.n {
+				close(w.ch)
+				return true
+			}
+			return false
+		})
 		f.mu.Unlock()
 		for k, v := range resp.Header {
 			w.Header()[k] = v
@@ -76,13 +99,14 @@ func (f *failover) count(b string) int {
 
 // TestDrainingReplicaLosesNoCalls: 16 clients with 2025-11-25 sessions call
 // through a balancer over three replicas sharing Redis while one replica is
-// shut down (as on SIGTERM): not one call fails.
+// shut down (as on SIGTERM) and later started again on its address: not one
+// call fails, and the restarted replica takes its share again.
 func TestDrainingReplicaLosesNoCalls(t *testing.T) {
 	redis := testredis.Start(t)
 	yaml := replicasYAML(redis.URL())
 	yaml = strings.Replace(yaml, `testplugin"}`, `testplugin", max_concurrency: 64}`, 1)
 	replicas := []*running{startHost(t, yaml, host.ServerOptions{}), startHost(t, yaml, host.ServerOptions{}), startHost(t, yaml, host.ServerOptions{})}
-	f := &failover{tr: &http.Transport{MaxIdleConnsPerHost: 64}, served: map[string]int{}, busy: make(chan struct{}), busyAt: 50}
+	f := &failover{tr: &http.Transport{MaxIdleConnsPerHost: 64}, served: map[string]int{}}
 	for _, r := range replicas {
 		f.backends = append(f.backends, r.url)
 	}
@@ -91,34 +115,51 @@ func TestDrainingReplicaLosesNoCalls(t *testing.T) {
 	go lb.Serve(ln)
 	t.Cleanup(func() { _ = lb.Close() })
 
-	drained := make(chan error, 1)
-	rep, err := loadgen.Run(context.Background(), loadgen.Config{
-		URL: "http://" + ln.Addr().String() + "/mcp", Concurrency: 16, Duration: 3 * time.Second,
-		Protocol: loadgen.Protocol2025, Tool: "echo", Args: []byte(`{"text":"d"}`),
-		Check: func(res *loadgen.ToolResult) error { return nil },
-		OnMeasure: func() {
-			go func() {
-				<-f.busy // drain once the first replica is carrying load
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				defer cancel()
-				drained <- replicas[0].srv.Shutdown(ctx)
-			}()
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
+	first := replicas[0].url
+	busy := f.once(first, 50) // drain once the first replica is carrying load
+	measuring := make(chan struct{})
+	until := make(chan struct{})
+	type result struct {
+		rep *loadgen.Report
+		err error
 	}
-	if err := <-drained; err != nil {
+	done := make(chan result, 1)
+	go func() {
+		rep, err := loadgen.Run(context.Background(), loadgen.Config{
+			URL: "http://" + ln.Addr().String() + "/mcp", Concurrency: 16, Duration: time.Minute, Until: until,
+			Protocol: loadgen.Protocol2025, Tool: "echo", Args: []byte(`{"text":"d"}`),
+			Check:     func(res *loadgen.ToolResult) error { return nil },
+			OnMeasure: func() { close(measuring) },
+		})
+		done <- result{rep, err}
+	}()
+	<-measuring
+	<-busy
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := replicas[0].srv.Shutdown(ctx); err != nil {
+		close(until)
 		t.Fatalf("drain: %v", err)
 	}
+	before := f.count(first)
+	// The replacement listens where the drained one did, as a restarted pod
+	// behind the same Service; the balancer finds it again on its own.
+	restarted := startHostAt(t, yaml, host.ServerOptions{}, strings.TrimPrefix(first, "http://"))
+	<-f.once(first, before+50)
+	close(until)
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	rep := res.rep
 	if rep.Errors != 0 || rep.SetupErrors != 0 || rep.Calls < 100 {
 		t.Fatalf("%d calls, %d errors (%s), %d setup errors", rep.Calls, rep.Errors, rep.FirstError(), rep.SetupErrors)
 	}
-	before := f.count(replicas[0].url)
 	for _, r := range replicas[1:] {
 		if f.count(r.url) == 0 {
 			t.Errorf("replica %s served nothing", r.url)
 		}
 	}
-	t.Logf("%d calls, %.0f/s, p99 %s; drained replica served %d requests before it stopped", rep.Calls, rep.CallsPerSec(), rep.P99, before)
+	t.Logf("%d calls, %.0f/s, p99 %s; drained replica served %d requests before it stopped, %d after its restart at %s",
+		rep.Calls, rep.CallsPerSec(), rep.P99, before, f.count(first)-before, restarted.url)
 }

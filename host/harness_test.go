@@ -94,6 +94,13 @@ type running struct {
 // startHost starts a host for yaml and serves it; cleanup shuts it down.
 func startHost(t testing.TB, yaml string, opts host.ServerOptions) *running {
 	t.Helper()
+	return startHostAt(t, yaml, opts, "127.0.0.1:0")
+}
+
+// startHostAt is startHost listening on addr (a replica restarting on the
+// address its balancer knows).
+func startHostAt(t testing.TB, yaml string, opts host.ServerOptions, addr string) *running {
+	t.Helper()
 	cfg := loadConfig(t, yaml)
 	logger := testLogger(t)
 	h := host.New(cfg, logger)
@@ -103,7 +110,7 @@ func startHost(t testing.TB, yaml string, opts host.ServerOptions) *running {
 		t.Fatalf("start: %v", err)
 	}
 	srv := host.NewServer(h, cfg, logger, opts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
