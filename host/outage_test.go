@@ -42,8 +42,8 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 		failed      [3]int
 		kinds       [3]map[string]int
 		slowestFail time.Duration
-		restarted   time.Time // Redis answers again
-		recovered   time.Time // the first call succeeded after that
+		restarted   time.Time             // Redis answers again
+		recovered   time.Time             // the first call succeeded after that
 		wants       = [3]int{100, 0, 100} // successes that end the phase
 		reached     = [3]chan struct{}{make(chan struct{}), nil, make(chan struct{})}
 	)
