@@ -58,6 +58,9 @@ func (r rowSpec) label() string {
 type instance struct {
 	target string
 	json   bool
+	// replica numbers the processes of one replica set (1, 2, ...); 0 is a
+	// lone server. It keeps their configs and logs apart.
+	replica int
 }
 
 // result is one row measured once.
@@ -105,6 +108,7 @@ type compare struct {
 	workdir     string
 	eventStore  string
 	store       string
+	publicURL   string // server.public_url, when the servers sit behind a balancer
 	serverProcs int
 	logLevel    string
 	waitIdle    time.Duration
@@ -225,7 +229,7 @@ func defaultRows(c, highC int) []rowSpec {
 
 // instancesOf orders the server processes: the baselines first, then mcphost.
 func instancesOf(specs []rowSpec) []instance {
-	order := []instance{{targetGoSDK, true}, {targetGoSDK, false}, {targetBare, true}, {targetMCPHost, true}, {targetMCPHost, false}}
+	order := []instance{{target: targetGoSDK, json: true}, {target: targetGoSDK}, {target: targetBare, json: true}, {target: targetMCPHost, json: true}, {target: targetMCPHost}}
 	return slices.DeleteFunc(order, func(in instance) bool { return len(rowsOf(specs, in)) == 0 })
 }
 
@@ -392,6 +396,9 @@ func (cmp *compare) start(ctx context.Context, in instance) (*server, error) {
 			return nil, err
 		}
 		name := strings.ReplaceAll(fmt.Sprintf("%s-%s", in.target, strings.ToLower(rowSpec{json: in.json}.mode())), "/", "-")
+		if in.replica > 0 {
+			name += fmt.Sprintf("-r%d", in.replica)
+		}
 		s := &server{addr: addr, config: filepath.Join(cmp.workdir, name+".yaml"), logPath: filepath.Join(cmp.workdir, fmt.Sprintf("%s.%d.log", name, attempt)), exited: make(chan struct{})}
 		if err := os.WriteFile(s.config, []byte(cmp.configYAML(in, addr)), 0o600); err != nil {
 			return nil, err
@@ -435,6 +442,10 @@ func (cmp *compare) configYAML(in instance, addr string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# written by mcpbench compare\nserver:\n  listen: %s\n  json_response: %t\n  stateless: false\n  event_store: %s\n",
 		addr, in.json, cmp.eventStore)
+	if cmp.publicURL != "" {
+		// Replicas behind a balancer: tokens name the balancer's URL.
+		fmt.Fprintf(&b, "  public_url: %s\n", strconv.Quote(cmp.publicURL))
+	}
 	if in.target == targetMCPHost && cmp.store != "memory" {
 		// Replicas sharing a store must share the request-state secret.
 		fmt.Fprintf(&b, "  store: %s\n  state_secret: %s\n", strconv.Quote(cmp.store), strconv.Quote("mcpbench-shared-state-secret-0123456789abcdef"))

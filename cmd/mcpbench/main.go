@@ -3,6 +3,7 @@
 //	mcpbench load    -url URL -token T [-c 16] [-d 10s] ...   drive one running endpoint
 //	mcpbench serve   gosdk|bare -config FILE [-response json|sse]  serve a baseline
 //	mcpbench compare [-c 16] [-d 10s] ...                      mcphost vs the baselines, one table
+//	mcpbench replicas -store redis://... [-replicas 3] ...      one replica vs several sharing Redis
 //
 // It talks HTTP only, so it measures any engine behind /mcp the same way. See
 // bench/README.md for what is measured and how fairly.
@@ -24,6 +25,7 @@ Usage:
   mcpbench load [flags]                  drive a running MCP endpoint (mcpbench load -h)
   mcpbench serve gosdk|bare [flags]      serve a baseline behind the dev-issuer gate (mcpbench serve -h)
   mcpbench compare [flags]               run mcphost and the baselines side by side (mcpbench compare -h)
+  mcpbench replicas -store URL [flags]   one mcphost vs several sharing Redis, behind one balancer (mcpbench replicas -h)
 
 make bench-http builds everything and runs compare.
 `
@@ -47,6 +49,8 @@ func run(args []string) int {
 		err = runServe(ctx, args[1:])
 	case "compare":
 		err = runCompare(ctx, args[1:])
+	case "replicas":
+		err = runReplicas(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0
