@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
-# Installs the servers the tests start on loopback (Debian packages) when they
-# are missing. As root it installs them; otherwise it says what to install.
+# Installs the servers the tests start on loopback (the Debian packages
+# redis-server and postgresql) when they are missing. As root it installs them;
+# otherwise it says what to install.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# The PostgreSQL server binaries (initdb, postgres) are not on PATH in Debian's
+# package, and pg_config alone may come from libpq-dev without them: look where
+# internal/testpostgres looks.
+have_postgres() {
+	local d
+	for d in "$(pg_config --bindir 2>/dev/null)" /usr/lib/postgresql/*/bin "$(dirname "$(command -v postgres 2>/dev/null || echo /nonexistent/x)")"; do
+		[ -x "$d/initdb" ] && [ -x "$d/postgres" ] && return 0
+	done
+	return 1
+}
+have_postgres || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "make test needs the Debian packages: ${missing[*]}" >&2

@@ -9,8 +9,8 @@ import (
 	"github.com/mcphost/mcphost/sdk"
 )
 
-func TestDocumentResourceAndPromptAreTenantScoped(t *testing.T) {
-	p := newPlugin(newTestStore(t))
+func testDocumentResourceAndPromptAreTenantScoped(t *testing.T, s Store) {
+	p := newPlugin(s)
 	ctx := context.Background()
 	author := &sdk.Caller{UserID: "u1", OrganizationID: "org_a", Permissions: []string{"documents:write"}}
 	outsider := &sdk.Caller{UserID: "u2", OrganizationID: "org_b"}
@@ -49,8 +49,7 @@ func TestDocumentResourceAndPromptAreTenantScoped(t *testing.T) {
 	}
 }
 
-func TestDocumentIDCompletionIsTenantScoped(t *testing.T) {
-	store := newTestStore(t)
+func testDocumentIDCompletionIsTenantScoped(t *testing.T, store Store) {
 	p := newPlugin(store)
 	author := &sdk.Caller{UserID: "u1", OrganizationID: "org_a", Permissions: []string{"documents:write"}}
 	doc := ok[Document](t, call(t, p, "create-document", author, `{"title":"A","body":"b"}`))

@@ -1,6 +1,9 @@
 // Command documents is a multi-tenant document store: every call reads and writes
 // only the documents of the verified caller's organization. The tenant comes from
 // req.Caller, never from the arguments, and every query filters by it in SQL.
+// Documents live in SQLite (the default, one file per plugin instance) or, with
+// DOCUMENTS_DSN, in Postgres shared by every replica, where row-level security
+// enforces the tenant a second time.
 package main
 
 import (
@@ -88,6 +91,9 @@ func (t tools) list(ctx context.Context, req *sdk.Request, in ListInput) (ListOu
 	if utf8.RuneCountInString(opts.Query) > maxQuery {
 		return ListOutput{}, fmt.Errorf("query: at most %d characters", maxQuery)
 	}
+	if strings.ContainsRune(opts.Query, 0) {
+		return ListOutput{}, errors.New("query: must not contain NUL characters")
+	}
 	if in.Limit != nil {
 		if *in.Limit < 1 || *in.Limit > maxLimit {
 			return ListOutput{}, fmt.Errorf("limit: must be 1 to %d, got %d", maxLimit, *in.Limit)
@@ -141,6 +147,13 @@ func (t tools) create(ctx context.Context, req *sdk.Request, in CreateInput) (Do
 	}
 	if len(in.Body) > maxBody {
 		return Document{}, fmt.Errorf("body: must be at most %d bytes, got %d", maxBody, len(in.Body))
+	}
+	// Postgres text cannot hold NUL, so neither backend stores it.
+	if strings.ContainsRune(title, 0) {
+		return Document{}, errors.New("title: must not contain NUL characters")
+	}
+	if strings.ContainsRune(in.Body, 0) {
+		return Document{}, errors.New("body: must not contain NUL characters")
 	}
 	d, err := t.store.Create(ctx, org, Document{Title: title, Body: in.Body, CreatedBy: req.Caller.UserID})
 	return d, storageError(err)
@@ -218,17 +231,26 @@ func newPlugin(s Store) sdk.Plugin {
 
 // config is what the plugin reads from the environment the host gives it.
 type config struct {
-	dbPath string
+	dbPath string // SQLite file, when dsn is empty
+	dsn    string // Postgres URL, checked by parseDSN
 	seed   bool
 }
 
-// configFromEnv reads DOCUMENTS_DB (the database file; default documents.db in
-// MCPHOST_PLUGIN_DATA_DIR, the directory the host made for this plugin, else in
-// the working directory) and DOCUMENTS_SEED (default true: demo documents on a
-// first run).
+// configFromEnv reads DOCUMENTS_DSN (a postgres:// or postgresql:// URL: keep the
+// documents in that Postgres database, shared by every replica), else
+// DOCUMENTS_DB (the SQLite file; default documents.db in MCPHOST_PLUGIN_DATA_DIR,
+// the directory the host made for this plugin, else in the working directory),
+// and DOCUMENTS_SEED (default true: demo documents on a first run).
 func configFromEnv(getenv func(string) string) (config, error) {
-	c := config{dbPath: getenv("DOCUMENTS_DB"), seed: true}
-	if c.dbPath == "" {
+	c := config{dbPath: getenv("DOCUMENTS_DB"), dsn: getenv("DOCUMENTS_DSN"), seed: true}
+	switch {
+	case c.dsn != "" && c.dbPath != "":
+		return config{}, errors.New("DOCUMENTS_DB and DOCUMENTS_DSN are both set: set DOCUMENTS_DB for SQLite or DOCUMENTS_DSN for Postgres, not both")
+	case c.dsn != "":
+		if _, err := parseDSN(c.dsn); err != nil {
+			return config{}, err
+		}
+	case c.dbPath == "":
 		c.dbPath = filepath.Join(getenv("MCPHOST_PLUGIN_DATA_DIR"), "documents.db")
 	}
 	if v := getenv("DOCUMENTS_SEED"); v != "" {
@@ -239,6 +261,29 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		c.seed = seed
 	}
 	return c, nil
+}
+
+// openStore opens the configured store and seeds a new database with the demo
+// documents when asked to.
+func openStore(ctx context.Context, cfg config) (Store, error) {
+	var store Store
+	var created bool
+	var err error
+	if cfg.dsn != "" {
+		store, created, err = openPostgres(ctx, cfg.dsn)
+	} else {
+		store, created, err = openSQLite(ctx, cfg.dbPath)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if created && cfg.seed {
+		if err := seedDemo(ctx, store); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("seeding demo documents: %w", err)
+		}
+	}
+	return store, nil
 }
 
 func main() {
@@ -255,17 +300,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	store, created, err := openSQLite(ctx, cfg.dbPath)
+	store, err := openStore(context.Background(), cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if created && cfg.seed {
-		if err := seedDemo(ctx, store); err != nil {
-			return fmt.Errorf("seeding demo documents: %w", err)
-		}
-	}
 	sdk.Serve(newPlugin(store))
 	return nil
 }

@@ -99,8 +99,7 @@ func listAll(t *testing.T, p sdk.Plugin, caller *sdk.Caller, query, cursor strin
 	return nil
 }
 
-func TestTenantIsolation(t *testing.T) {
-	s := newTestStore(t)
+func testTenantIsolation(t *testing.T, s Store) {
 	p := newPlugin(s)
 	aIDs := fill(t, s, "org_a", trickyTitles...)
 	bIDs := fill(t, s, "org_b", append(trickyTitles, "B only secret")...)
@@ -160,8 +159,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-func TestSearchMatchesLiterally(t *testing.T) {
-	s := newTestStore(t)
+func testSearchMatchesLiterally(t *testing.T, s Store) {
 	p := newPlugin(s)
 	fill(t, s, "org_a", trickyTitles...)
 	fill(t, s, "org_b", trickyTitles...)
@@ -193,8 +191,8 @@ func TestSearchMatchesLiterally(t *testing.T) {
 	}
 }
 
-func TestNewestFirstPaging(t *testing.T) {
-	p := newPlugin(newTestStore(t))
+func testNewestFirstPaging(t *testing.T, s Store) {
+	p := newPlugin(s)
 	var created []string
 	for i := range 7 {
 		d := ok[Document](t, call(t, p, "create-document", alice, args(map[string]any{"title": fmt.Sprint("doc ", i), "body": ""})))
@@ -215,8 +213,8 @@ func TestNewestFirstPaging(t *testing.T) {
 	}
 }
 
-func TestGetCreateDelete(t *testing.T) {
-	p := newPlugin(newTestStore(t))
+func testGetCreateDelete(t *testing.T, s Store) {
+	p := newPlugin(s)
 	long := strings.Repeat("é", 1000)
 	d := ok[Document](t, call(t, p, "create-document", writer, args(map[string]any{"title": "  Hello  ", "body": long})))
 	if !strings.HasPrefix(d.ID, "doc_") || len(d.ID) != 36 || d.Title != "Hello" || d.CreatedBy != "user_wendy" || d.CreatedAt.IsZero() {
@@ -281,6 +279,9 @@ func TestInputLimits(t *testing.T) {
 		{"get-documents", `{"cursor":"%%%"}`, "cursor:"},
 		{"get-documents", `{"cursor":"bm90LWEtY3Vyc29y"}`, "cursor:"}, // base64 of "not-a-cursor"
 		{"get-documents", args(map[string]any{"query": strings.Repeat("q", maxQuery+1)}), "query:"},
+		{"get-documents", `{"query":"a\u0000b"}`, "query: must not contain NUL"},
+		{"create-document", `{"title":"a\u0000b","body":""}`, "title: must not contain NUL"},
+		{"create-document", `{"title":"t","body":"\u0000"}`, "body: must not contain NUL"},
 	} {
 		wantError(t, call(t, p, tc.tool, alice, tc.args), tc.want)
 	}
@@ -290,8 +291,8 @@ func TestInputLimits(t *testing.T) {
 	ok[ListOutput](t, call(t, p, "get-documents", alice, `{"limit":null}`))
 }
 
-func TestConcurrentCreates(t *testing.T) {
-	p := newPlugin(newTestStore(t))
+func testConcurrentCreates(t *testing.T, s Store) {
+	p := newPlugin(s)
 	const n = 50
 	var wg sync.WaitGroup
 	errs := make(chan string, n)

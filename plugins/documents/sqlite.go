@@ -99,6 +99,11 @@ func (s *sqliteStore) List(ctx context.Context, orgID string, opts ListOptions) 
 	if orgID == "" {
 		return nil, errNoOrg
 	}
+	if strings.ContainsRune(opts.Query, 0) {
+		// The driver would cut the pattern at the NUL and match everything;
+		// no document holds one (the tools refuse it), so nothing matches.
+		return []Document{}, nil
+	}
 	// Only fixed SQL fragments are concatenated; every value is a parameter.
 	q := `SELECT id, title, body, created_by, created_at FROM documents WHERE org_id = ?`
 	args := []any{orgID}

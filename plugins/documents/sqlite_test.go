@@ -74,21 +74,3 @@ func TestSQLiteMigrations(t *testing.T) {
 		t.Errorf("opening a newer schema: %v", err)
 	}
 }
-
-func TestSQLiteRefusesUnscopedCalls(t *testing.T) {
-	s := newTestStore(t)
-	ctx := context.Background()
-	fill(t, s, "org_a", "x")
-	if _, err := s.List(ctx, "", ListOptions{Limit: 10}); err != errNoOrg {
-		t.Errorf("List: %v", err)
-	}
-	if _, err := s.Get(ctx, "", "x"); err != errNoOrg {
-		t.Errorf("Get: %v", err)
-	}
-	if _, err := s.Create(ctx, "", Document{Title: "x"}); err != errNoOrg {
-		t.Errorf("Create: %v", err)
-	}
-	if err := s.Delete(ctx, "", "x"); err != errNoOrg {
-		t.Errorf("Delete: %v", err)
-	}
-}
