@@ -161,16 +161,11 @@ func runCompare(ctx context.Context, args []string) error {
 	if err := cmp.findBinaries(); err != nil {
 		return err
 	}
-	if cmp.workdir == "" {
-		dir, err := os.MkdirTemp("", "mcpbench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		cmp.workdir = dir
-	} else if err := os.MkdirAll(cmp.workdir, 0o700); err != nil {
+	cleanup, err := cmp.prepareWorkdir("mcpbench-")
+	if err != nil {
 		return err
 	}
+	defer cleanup()
 
 	specs := defaultRows(cmp.load.concurrency, *highC)
 	if filter != nil {
@@ -248,6 +243,19 @@ func median(rs []*result) *result {
 	s := slices.Clone(rs)
 	sort.SliceStable(s, func(i, j int) bool { return s[i].rep.CallsPerSec() < s[j].rep.CallsPerSec() })
 	return s[(len(s)-1)/2]
+}
+
+// prepareWorkdir makes -workdir, or a temporary directory that cleanup removes.
+func (cmp *compare) prepareWorkdir(prefix string) (cleanup func(), err error) {
+	if cmp.workdir != "" {
+		return func() {}, os.MkdirAll(cmp.workdir, 0o700)
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	cmp.workdir = dir
+	return func() { os.RemoveAll(dir) }, nil
 }
 
 func (cmp *compare) findBinaries() error {

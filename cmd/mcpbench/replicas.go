@@ -84,16 +84,11 @@ func runReplicas(ctx context.Context, args []string) error {
 	if err := cmp.findBinaries(); err != nil {
 		return err
 	}
-	if cmp.workdir == "" {
-		dir, err := os.MkdirTemp("", "mcpbench-replicas-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		cmp.workdir = dir
-	} else if err := os.MkdirAll(cmp.workdir, 0o700); err != nil {
+	cleanup, err := cmp.prepareWorkdir("mcpbench-replicas-")
+	if err != nil {
 		return err
 	}
+	defer cleanup()
 	var rows []replicaRow
 	for _, p := range []string{loadgen.Protocol2025, loadgen.Protocol2026} {
 		rows = append(rows, replicaRow{1, "memory", p}, replicaRow{1, *store, p}, replicaRow{*n, *store, p})
