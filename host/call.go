@@ -80,9 +80,11 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 		log(slog.LevelDebug, "call needs input from the client", "duration", time.Since(start))
 		return nil, err
 	}
-	if (errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)) && (err != nil || res.GetIsError()) {
-		// The plugin sees the same deadline and may answer "context deadline
-		// exceeded" first; either way the caller hears about the timeout.
+	if (errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || pastDeadline(ctx)) && (err != nil || res.GetIsError()) {
+		// The plugin sees the same deadline (from when it got the call, so
+		// no earlier) and may answer "context deadline exceeded" before this
+		// process's timer fires on a busy machine; either way the caller
+		// hears about the timeout.
 		err = fmt.Errorf("tool %s (plugin %s) timed out after %s", name, r.slot.cfg.Name, r.timeout)
 	} else if err != nil && ctx.Err() != nil {
 		log(slog.LevelInfo, "call cancelled", "duration", time.Since(start))
@@ -99,6 +101,13 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 	}
 	log(slog.LevelDebug, "call done", "duration", time.Since(start), "is_error", res.GetIsError())
 	return res, nil
+}
+
+// pastDeadline reports whether ctx's deadline has passed by the clock, even
+// if its timer has not fired yet.
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args json.RawMessage, call *mcpserver.Call, callID string) (*pluginv1.CallToolResult, error) {
