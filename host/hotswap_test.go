@@ -190,14 +190,14 @@ func TestCrashLoopBacksOff(t *testing.T) {
 	r := startHost(t, `
 auth: {provider: none}
 plugins:
-  flappy: {path: "{{bin}}/testplugin", prefix: "f.", env: {TESTPLUGIN_MODE: "exit-after=200ms"}}
+  flappy: {path: "{{bin}}/testplugin", prefix: "f.", env: {TESTPLUGIN_MODE: "exit-after=1s"}}
   whoami: {path: "{{bin}}/whoami"}`, host.ServerOptions{})
 	cs := connect(t, r, nil, nil)
 	pids := map[int]bool{}
 	var starts []time.Time
 	var sawFailed bool
 	// The host's restart count is the signal: polling the PID alone can miss
-	// an instance that lives ~200ms on a loaded machine.
+	// a short-lived instance on a loaded machine.
 	restarts := 0
 	deadline := time.Now().Add(60 * time.Second)
 	for (restarts < 5 || len(starts) < 3) && time.Now().Before(deadline) {
@@ -217,8 +217,10 @@ plugins:
 	if restarts < 5 || len(starts) < 3 {
 		t.Fatalf("%d restarts, %d instances seen; want 5 restarts", restarts, len(starts))
 	}
-	// Each instance lives ~200ms; the waits between them double from 200ms, so
-	// later gaps are clearly longer than early ones.
+	// Each instance lives 1s from its own start (long enough to finish the
+	// handshake and Describe on a loaded machine, where 200ms was not); the
+	// waits between instances double from 200ms, so the fifth gap is ~3s longer
+	// than the first.
 	var gaps []time.Duration
 	for i := 1; i < len(starts); i++ {
 		gaps = append(gaps, starts[i].Sub(starts[i-1]))
