@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 	const tp = "github.com/mcphost/mcphost/internal/testplugin"
 	for _, b := range []struct{ name, pkg, ldflags string }{
 		{"whoami", "../plugins/whoami", ""},
+		{"documents", "../plugins/documents", ""},
 		{"testplugin", "../internal/testplugin", ""},
 		{"rawplugin", "../internal/rawplugin", ""},
 		{"mcphost", "../cmd/mcphost", ""},
