@@ -7,33 +7,39 @@ package deploy
 
 import (
 	"bytes"
+	"context"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/mcphost/mcphost/config"
+	"github.com/mcphost/mcphost/internal/testpostgres"
 )
 
 type manifests struct {
-	deployments map[string]*appsv1.Deployment
-	services    map[string]*corev1.Service
-	configMaps  map[string]*corev1.ConfigMap
-	secrets     map[string]*corev1.Secret
-	pdbs        map[string]*policyv1.PodDisruptionBudget
+	deployments  map[string]*appsv1.Deployment
+	statefulSets map[string]*appsv1.StatefulSet
+	services     map[string]*corev1.Service
+	configMaps   map[string]*corev1.ConfigMap
+	secrets      map[string]*corev1.Secret
+	pdbs         map[string]*policyv1.PodDisruptionBudget
 }
 
 // load decodes every document of every file, refusing unknown fields.
 func load(t *testing.T) *manifests {
 	t.Helper()
-	m := &manifests{map[string]*appsv1.Deployment{}, map[string]*corev1.Service{}, map[string]*corev1.ConfigMap{}, map[string]*corev1.Secret{}, map[string]*policyv1.PodDisruptionBudget{}}
+	m := &manifests{map[string]*appsv1.Deployment{}, map[string]*appsv1.StatefulSet{}, map[string]*corev1.Service{}, map[string]*corev1.ConfigMap{}, map[string]*corev1.Secret{}, map[string]*policyv1.PodDisruptionBudget{}}
 	files, _ := filepath.Glob("kubernetes/*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no manifests in kubernetes/")
@@ -53,6 +59,9 @@ func load(t *testing.T) *manifests {
 			case "apps/v1 Deployment":
 				d := &appsv1.Deployment{}
 				obj, m.deployments[name(t, f, doc)] = d, d
+			case "apps/v1 StatefulSet":
+				d := &appsv1.StatefulSet{}
+				obj, m.statefulSets[name(t, f, doc)] = d, d
 			case "v1 Service":
 				s := &corev1.Service{}
 				obj, m.services[name(t, f, doc)] = s, s
@@ -105,8 +114,57 @@ func mcphostConfig(t *testing.T, m *manifests, secret string) (*config.Config, e
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"WORKOS_API_KEY": "sk_test_x"}
+	env := containerEnv(t, m, m.deployments["mcphost"].Spec.Template.Spec.Containers[0])
 	return config.Load(path, config.Options{SkipFileChecks: true, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+}
+
+// containerEnv resolves a container's environment as the kubelet would: values
+// from the Secret mcphost-secrets, and $(NAME) references to variables defined
+// earlier in the list.
+func containerEnv(t *testing.T, m *manifests, c corev1.Container) map[string]string {
+	t.Helper()
+	secrets := m.secrets["mcphost-secrets"]
+	env := map[string]string{}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			v, ok := secrets.StringData[ref.Key]
+			if !ok || ref.Name != "mcphost-secrets" {
+				t.Errorf("%s: env %s from %s/%s, not in the Secret", c.Name, e.Name, ref.Name, ref.Key)
+			}
+			env[e.Name] = v
+		case e.ValueFrom != nil:
+			t.Errorf("%s: env %s from an unexpected source", c.Name, e.Name)
+		default:
+			env[e.Name] = expandRefs(t, c.Name+": env "+e.Name, e.Value, env)
+		}
+	}
+	return env
+}
+
+// expandRefs replaces $(NAME) with env[NAME]; an unknown name is an error here
+// (the kubelet would leave it as written, which is never what was meant).
+func expandRefs(t *testing.T, what, v string, env map[string]string) string {
+	var out strings.Builder
+	for {
+		i := strings.Index(v, "$(")
+		if i < 0 {
+			return out.String() + v
+		}
+		j := strings.Index(v[i:], ")")
+		if j < 0 {
+			t.Errorf("%s: unterminated $( in %q", what, v)
+			return out.String() + v
+		}
+		name := v[i+2 : i+j]
+		val, ok := env[name]
+		if !ok {
+			t.Errorf("%s: $(%s) is not defined earlier in the container's env", what, name)
+		}
+		out.WriteString(v[:i] + val)
+		v = v[i+j+1:]
+	}
 }
 
 func TestManifestsAgree(t *testing.T) {
@@ -174,14 +232,6 @@ func TestManifestsAgree(t *testing.T) {
 	if mounts["data"].MountPath != filepath.Clean(cfg.DataDir) || mounts["data"].ReadOnly {
 		t.Errorf("data mounted at %s (read-only %v), data_dir %s", mounts["data"].MountPath, mounts["data"].ReadOnly, cfg.DataDir)
 	}
-	for _, e := range c.Env {
-		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
-			continue
-		}
-		if _, ok := secrets.StringData[e.ValueFrom.SecretKeyRef.Key]; !ok || e.ValueFrom.SecretKeyRef.Name != "mcphost-secrets" {
-			t.Errorf("env %s from %s/%s, not in the Secret", e.Name, e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key)
-		}
-	}
 	if !hasEnv(c, "WORKOS_API_KEY") {
 		t.Error("WORKOS_API_KEY (the workosuser plugin's ${WORKOS_API_KEY}) is not set")
 	}
@@ -245,4 +295,102 @@ func hasEnv(c corev1.Container, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestPostgresQuickStart: the documents plugin's DOCUMENTS_DSN names the
+// quick-start Postgres Service, database and role, and the init script, run on
+// a real PostgreSQL server with the pod's environment, creates exactly that:
+// an ordinary role (row-level security applies to it) that owns the database
+// and can create the plugin's tables.
+func TestPostgresQuickStart(t *testing.T) {
+	m := load(t)
+	// Fill the Secret as its comment says: hex passwords.
+	for k, v := range map[string]string{"postgres-password": "5b4c3d2e1f00f1e2d3c4b5a697887961", "documents-db-password": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"} {
+		if _, ok := m.secrets["mcphost-secrets"].StringData[k]; !ok {
+			t.Fatalf("the Secret has no %s", k)
+		}
+		m.secrets["mcphost-secrets"].StringData[k] = v
+	}
+	cfg, err := mcphostConfig(t, m, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	if err != nil {
+		t.Fatalf("the ConfigMap's mcphost.yaml does not load: %v", err)
+	}
+	docs, ok := cfg.Plugins["documents"]
+	if !ok {
+		t.Fatal("no documents plugin in the config")
+	}
+	dsn, err := url.Parse(docs.Env["DOCUMENTS_DSN"])
+	if err != nil || dsn.Scheme != "postgres" {
+		t.Fatalf("the documents plugin's DOCUMENTS_DSN %q: %v", docs.Env["DOCUMENTS_DSN"], err)
+	}
+	svc := m.services["mcphost-postgres"]
+	set := m.statefulSets["mcphost-postgres"]
+	if svc == nil || set == nil {
+		t.Fatal("no Service and StatefulSet mcphost-postgres")
+	}
+	if dsn.Hostname() != svc.Name || dsn.Port() != strconv.Itoa(int(svc.Spec.Ports[0].Port)) || !sameLabels(svc.Spec.Selector, set.Spec.Template.Labels) {
+		t.Errorf("DOCUMENTS_DSN host %s, Service %s:%d selecting %v", dsn.Host, svc.Name, svc.Spec.Ports[0].Port, svc.Spec.Selector)
+	}
+	pg := set.Spec.Template.Spec.Containers[0]
+	if sc := set.Spec.Template.Spec.SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		t.Error("the Postgres pod must run as non-root")
+	}
+	pgEnv := containerEnv(t, m, pg)
+	mounts := map[string]string{}
+	for _, vm := range pg.VolumeMounts {
+		mounts[vm.Name] = vm.MountPath
+	}
+	if !strings.HasPrefix(pgEnv["PGDATA"], mounts["data"]+"/") || len(set.Spec.VolumeClaimTemplates) != 1 || set.Spec.VolumeClaimTemplates[0].Name != "data" {
+		t.Errorf("PGDATA %s, data mounted at %s, claims %v", pgEnv["PGDATA"], mounts["data"], set.Spec.VolumeClaimTemplates)
+	}
+	var script string
+	for _, v := range set.Spec.Template.Spec.Volumes {
+		if v.Name == "init" && v.ConfigMap != nil && mounts["init"] == "/docker-entrypoint-initdb.d" {
+			for _, s := range m.configMaps[v.ConfigMap.Name].Data {
+				script += s
+			}
+		}
+	}
+	if script == "" {
+		t.Fatal("no init script mounted at /docker-entrypoint-initdb.d")
+	}
+
+	// The script on an empty server, as the postgres image's entrypoint runs
+	// it: as the superuser, with the container's environment.
+	srv := testpostgres.Start(t)
+	if err := srv.Exec(context.Background(), "DROP ROLE "+testpostgres.AppRole); err != nil { // the image starts with none
+		t.Fatal(err)
+	}
+	super, _ := url.Parse(srv.SuperDSN())
+	superPass, _ := super.User.Password()
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Env = []string{"PATH=" + srv.BinDir + ":/usr/bin:/bin", "PGHOST=" + srv.Host, "PGPORT=" + strconv.Itoa(srv.Port), "PGPASSWORD=" + superPass, "POSTGRES_USER=postgres"}
+	for k, v := range pgEnv {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("init script: %v\n%s", err, out)
+	}
+
+	// The plugin's DSN, pointed at this server.
+	dsn.Host = srv.Host + ":" + strconv.Itoa(srv.Port)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn.String())
+	if err != nil {
+		t.Fatalf("connect with DOCUMENTS_DSN: %v", err)
+	}
+	defer conn.Close(ctx)
+	var isSuper, bypass bool
+	var owner string
+	if err := conn.QueryRow(ctx, `SELECT r.rolsuper, r.rolbypassrls, pg_get_userbyid(d.datdba)
+		FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()`).Scan(&isSuper, &bypass, &owner); err != nil {
+		t.Fatal(err)
+	}
+	if isSuper || bypass || owner != dsn.User.Username() {
+		t.Errorf("role %s: superuser %v, bypassrls %v; database owned by %s", dsn.User.Username(), isSuper, bypass, owner)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE migrations_probe (id int)"); err != nil {
+		t.Errorf("the plugin's role cannot create its tables: %v", err)
+	}
 }

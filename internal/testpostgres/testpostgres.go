@@ -45,8 +45,9 @@ const startTimeout = 60 * time.Second
 
 // Server is a running PostgreSQL server.
 type Server struct {
-	Host string // 127.0.0.1
-	Port int
+	Host   string // 127.0.0.1
+	Port   int
+	BinDir string // the PostgreSQL programs this server runs (psql among them)
 
 	major     int    // server major version, e.g. 15
 	dir       string // owns data/, the socket and the log; removed on Stop
@@ -184,7 +185,7 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Host: "127.0.0.1", dir: dir, superPass: randomHex(12), appPass: randomHex(12), log: &syncBuffer{}}
+	s := &Server{Host: "127.0.0.1", BinDir: bin, dir: dir, superPass: randomHex(12), appPass: randomHex(12), log: &syncBuffer{}}
 	ok := false
 	defer func() {
 		if !ok {
