@@ -93,6 +93,12 @@ type WorkOS struct {
 	ClockSkew       time.Duration `yaml:"clock_skew"`
 	RequiredScopes  []string      `yaml:"required_scopes"`
 	ResourceName    string        `yaml:"resource_name"`
+	// APIKey (env WORKOS_API_KEY) turns on looking up the roles and
+	// permissions of callers whose tokens carry none, from the WorkOS API at
+	// APIURL (env WORKOS_API_BASE_URL); RolesTTL is how long a lookup is trusted.
+	APIKey   string        `yaml:"api_key"`
+	APIURL   string        `yaml:"api_url"`
+	RolesTTL time.Duration `yaml:"roles_ttl"`
 }
 
 // Policy restricts who may see and call a tool. Empty means anyone the auth gate let
@@ -148,6 +154,8 @@ const (
 	DefaultRequestStateTTL = 15 * time.Minute
 	DefaultClockSkew       = 60 * time.Second
 	DefaultDataDir         = ".mcphost"
+	DefaultWorkOSAPIURL    = "https://api.workos.com"
+	DefaultRolesTTL        = 5 * time.Minute
 )
 
 // DefaultScopes are the scopes AuthKit supports for MCP clients by default.
@@ -175,6 +183,8 @@ func defaults() *Config {
 				Algorithms:      []string{"RS256"},
 				ClockSkew:       DefaultClockSkew,
 				ResourceName:    "mcphost",
+				APIURL:          DefaultWorkOSAPIURL,
+				RolesTTL:        DefaultRolesTTL,
 			},
 		},
 	}

@@ -89,6 +89,13 @@ func Load(path string, opts Options) (*Config, error) {
 	if v, ok := l.env("MCP_USE_OAUTH_WORKOS_SUBDOMAIN"); ok {
 		cfg.Auth.WorkOS.Subdomain = v
 	}
+	// The names the WorkOS SDKs and the workosuser plugin use.
+	if v, ok := l.env("WORKOS_API_KEY"); ok {
+		cfg.Auth.WorkOS.APIKey = v
+	}
+	if v, ok := l.env("WORKOS_API_BASE_URL"); ok && v != "" {
+		cfg.Auth.WorkOS.APIURL = v
+	}
 	if v, ok := l.env("MCP_URL"); ok {
 		cfg.Server.PublicURL = v
 	}

@@ -199,7 +199,8 @@ func checkDefaults(t *testing.T, cfg *Config, path string) {
 	w := a.WorkOS
 	if !w.VerifyJWT || w.ClockSkew != 60*time.Second || !reflect.DeepEqual(w.Algorithms, []string{"RS256"}) ||
 		!reflect.DeepEqual(w.ScopesSupported, []string{"email", "offline_access", "openid", "profile"}) ||
-		w.Audiences != nil || w.RequiredScopes != nil || w.ResourceName != "mcphost" {
+		w.Audiences != nil || w.RequiredScopes != nil || w.ResourceName != "mcphost" ||
+		w.APIKey != "" || w.APIURL != "https://api.workos.com" || w.RolesTTL != 5*time.Minute {
 		t.Errorf("WorkOS = %+v, not the defaults", w)
 	}
 }
@@ -316,6 +317,9 @@ auth:
     clock_skew: 5s
     required_scopes: single
     resource_name: Acme MCP
+    api_key: sk_test_full
+    api_url: http://127.0.0.1:8099
+    roles_ttl: 90s
 plugins:
   docs:
     path: `+abs+`
@@ -381,6 +385,9 @@ plugins:
 			ClockSkew:       5 * time.Second,
 			RequiredScopes:  []string{"single"},
 			ResourceName:    "Acme MCP",
+			APIKey:          "sk_test_full",
+			APIURL:          "http://127.0.0.1:8099",
+			RolesTTL:        90 * time.Second,
 		},
 	}
 	if !reflect.DeepEqual(cfg.Auth, wantAuth) {
@@ -1728,5 +1735,37 @@ func TestStateSecretSources(t *testing.T) {
 	cfg, err = Load(path, Options{LookupEnv: envFrom(env)})
 	if err != nil || cfg.Server.Store != "redis://cache:6379/2" || !cfg.Server.SharedStore() {
 		t.Errorf("store from env = %q, %v", cfg.Server.Store, err)
+	}
+}
+
+// TestWorkOSAPIKeys: the roles lookup's key and URL come from the variables
+// the WorkOS SDKs use, and bad values are refused by name, without showing
+// the key.
+func TestWorkOSAPIKeys(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"MCP_USE_OAUTH_WORKOS_SUBDOMAIN": sub, "WORKOS_API_KEY": "sk_test_from_env", "WORKOS_API_BASE_URL": "http://localhost:9999"}
+	cfg, _, err := loadYAML(t, "", Options{LookupEnv: envFrom(env)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Auth.WorkOS; w.APIKey != "sk_test_from_env" || w.APIURL != "http://localhost:9999" {
+		t.Errorf("from the environment: key set %v, url %q", w.APIKey != "", w.APIURL)
+	}
+	for _, c := range []struct {
+		yaml string
+		want wantErr
+	}{
+		{"auth: {workos: {api_url: http://api.workos.com}}", wantErr{key: "auth.workos.api_url", problem: "in the clear"}},
+		{"auth: {workos: {api_url: https://api.workos.com/v1}}", wantErr{key: "auth.workos.api_url", problem: "is not an origin"}},
+		{"auth: {workos: {api_url: api.workos.com}}", wantErr{key: "auth.workos.api_url", problem: "is not an origin"}},
+		{"auth: {workos: {roles_ttl: 100ms}}", wantErr{key: "auth.workos.roles_ttl", problem: "outside 1s to 24h"}},
+		{"auth: {workos: {roles_ttl: 48h}}", wantErr{key: "auth.workos.roles_ttl", problem: "outside 1s to 24h"}},
+		{"auth: {workos: {api_key: \"sk_test_x \"}}", wantErr{key: "auth.workos.api_key", problem: "trailing spaces"}},
+	} {
+		_, path, err := loadYAML(t, c.yaml, Options{LookupEnv: envFrom(withSub)})
+		checkErrors(t, err, path, []wantErr{c.want})
+		if err != nil && strings.Contains(err.Error(), "sk_test_x") {
+			t.Errorf("%s: the key appears in %v", c.yaml, err)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -134,6 +135,26 @@ func (l *loader) validateAuth(c *Config) {
 	}
 	if len(a.WorkOS.Algorithms) == 0 {
 		l.fail(0, "auth.workos.algorithms", "must list at least one algorithm")
+	}
+	c.validateWorkOSAPI(l)
+}
+
+// validateWorkOSAPI checks the keys of the roles lookup. The API key travels
+// to api_url, so that must be https unless it is a loopback stand-in.
+func (c *Config) validateWorkOSAPI(l *loader) {
+	w := c.Auth.WorkOS
+	u, err := url.Parse(w.APIURL)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || (u.Path != "" && u.Path != "/") || u.RawQuery != "":
+		l.fail(0, "auth.workos.api_url", "%q is not an origin such as https://api.workos.com", w.APIURL)
+	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		l.fail(0, "auth.workos.api_url", "http:// would send the API key in the clear; only a loopback stand-in may use it, %s is not", u.Host)
+	}
+	if w.RolesTTL < time.Second || w.RolesTTL > 24*time.Hour {
+		l.fail(0, "auth.workos.roles_ttl", "%s is outside 1s to 24h", w.RolesTTL)
+	}
+	if w.APIKey != "" && strings.TrimSpace(w.APIKey) != w.APIKey {
+		l.fail(0, "auth.workos.api_key", "has leading or trailing spaces (the value is not shown)")
 	}
 }
 
@@ -276,6 +297,11 @@ func IsLoopbackListen(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// isLoopbackHost reports whether a URL's hostname is this machine.
+func isLoopbackHost(host string) bool {
+	return IsLoopbackListen(net.JoinHostPort(host, "0"))
 }
 
 // MinStateSecretLen is the shortest server.state_secret accepted.

@@ -11,6 +11,7 @@
 package workos
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -69,6 +70,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock, for tests. Default time.Now.
 	Now func() time.Time
+	// LookupRoles, when set, supplies the roles of a caller whose token
+	// carries none (AuthKit's tokens for MCP clients never do), and the
+	// permissions when the token has none either: claims in the token win.
+	// It must answer without roles when it knows none (fail closed).
+	LookupRoles func(ctx context.Context, userID, orgID string) (roles, permissions []string)
 }
 
 const (

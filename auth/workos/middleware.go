@@ -1,6 +1,7 @@
 package workos
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -55,8 +56,27 @@ func (p *Provider) Middleware(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if p.cfg.LookupRoles != nil && len(caller.Roles) == 0 {
+			caller = p.withLookedUpRoles(r.Context(), caller)
+		}
 		next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), caller)))
 	})
+}
+
+// withLookedUpRoles returns a copy of caller with the roles LookupRoles knows
+// of; the verified Caller itself is cached per token and shared, so it is
+// never modified.
+func (p *Provider) withLookedUpRoles(ctx context.Context, caller *auth.Caller) *auth.Caller {
+	roles, perms := p.cfg.LookupRoles(ctx, caller.UserID, caller.OrganizationID)
+	if len(roles) == 0 && (len(perms) == 0 || len(caller.Permissions) > 0) {
+		return caller
+	}
+	c := *caller
+	c.Roles = roles
+	if len(c.Permissions) == 0 {
+		c.Permissions = perms
+	}
+	return &c
 }
 
 type credState int

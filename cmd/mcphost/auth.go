@@ -16,6 +16,7 @@ import (
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/auth/devissuer"
 	"github.com/mcphost/mcphost/auth/workos"
+	"github.com/mcphost/mcphost/auth/workosroles"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/host"
 )
@@ -63,7 +64,10 @@ func setupAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger, add
 	case "dev":
 		return setupDev(ctx, cfg, logger, addr)
 	}
-	wc := providerConfig(cfg, logger, addr)
+	wc, err := providerConfig(cfg, logger, addr)
+	if err != nil {
+		return nil, err
+	}
 	wc.Domain = cfg.Auth.WorkOS.Subdomain
 	p, err := workos.New(ctx, wc)
 	if err != nil {
@@ -84,13 +88,26 @@ func setupAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger, add
 
 // providerConfig maps the auth.workos keys to the provider's config. The dev
 // issuer uses the same provider, so both verify through one code path.
-func providerConfig(cfg *config.Config, logger *slog.Logger, addr string) workos.Config {
+func providerConfig(cfg *config.Config, logger *slog.Logger, addr string) (workos.Config, error) {
 	w := cfg.Auth.WorkOS
 	audiences := w.Audiences
 	if len(audiences) == 0 {
 		audiences = []string{publicBase(cfg, addr) + host.MCPPath}
 	}
+	var lookup func(ctx context.Context, user, org string) ([]string, []string)
+	if w.APIKey != "" {
+		src, err := workosroles.New(workosroles.Config{APIKey: w.APIKey, BaseURL: w.APIURL, TTL: w.RolesTTL, Logger: logger})
+		if err != nil {
+			return workos.Config{}, &config.Error{File: cfg.File, Key: "auth.workos.api_key", Problem: err.Error()}
+		}
+		lookup = func(ctx context.Context, user, org string) ([]string, []string) {
+			g := src.Lookup(ctx, user, org)
+			return g.Roles, g.Permissions
+		}
+		logger.Info("roles of callers whose tokens carry none are looked up in WorkOS", "api_url", w.APIURL, "ttl", w.RolesTTL)
+	}
 	return workos.Config{
+		LookupRoles:     lookup,
 		VerifyJWT:       w.VerifyJWT,
 		ScopesSupported: w.ScopesSupported,
 		Audiences:       audiences,
@@ -101,7 +118,7 @@ func providerConfig(cfg *config.Config, logger *slog.Logger, addr string) workos
 		PublicURL:       publicURL(cfg, addr),
 		MCPPath:         host.MCPPath,
 		Logger:          logger,
-	}
+	}, nil
 }
 
 // setupDev trusts the embedded dev issuer: its key lives in the data directory, its
@@ -114,7 +131,10 @@ func setupDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr
 	issuerURL := publicBase(cfg, addr)
 	jwks := http.NewServeMux()
 	iss.Routes(jwks, "")
-	wc := providerConfig(cfg, logger, addr)
+	wc, err := providerConfig(cfg, logger, addr)
+	if err != nil {
+		return nil, err
+	}
 	wc.Domain = issuerURL
 	wc.VerifyJWT = true // the dev issuer signs real tokens: there is nothing to skip
 	wc.StaticMetadata = devissuer.Metadata(issuerURL)
