@@ -1769,3 +1769,17 @@ func TestWorkOSAPIKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestSubdomainCheckedAtLoad: the AuthKit domain is checked when the config
+// loads, so validate refuses what serve would, under the key that exists.
+func TestSubdomainCheckedAtLoad(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"my-co":                    "did you mean my-co.authkit.app?",
+		"my.authkit.app/path":      "must not contain a path",
+		"http://my-co.authkit.app": "http is only allowed for a loopback",
+	} {
+		_, path, err := loadYAML(t, "auth: {provider: workos, workos: {subdomain: \""+in+"\"}}", Options{})
+		checkErrors(t, err, path, []wantErr{{key: "auth.workos.subdomain", problem: want}})
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mcphost/mcphost/auth/workos"
 )
 
 var (
@@ -110,6 +112,9 @@ func (l *loader) validateAuth(c *Config) {
 	case "workos":
 		if strings.TrimSpace(a.WorkOS.Subdomain) == "" {
 			l.fail(0, "auth.workos.subdomain", "required with auth.provider workos: set it, or the MCP_USE_OAUTH_WORKOS_SUBDOMAIN environment variable, to your AuthKit domain (for example my-co.authkit.app)")
+		} else if _, _, err := workos.NormalizeDomain(a.WorkOS.Subdomain); err != nil {
+			// The same check serve makes, so validate refuses what serve would.
+			l.fail(0, "auth.workos.subdomain", "%v", err)
 		}
 	default:
 		l.fail(0, "auth.provider", "%q is not one of workos, dev, none", a.Provider)

@@ -131,6 +131,9 @@ func NormalizeDomain(s string) (issuer string, loopback bool, err error) {
 		return "", false, fmt.Errorf("domain %q has an invalid host", raw)
 	}
 	loopback = hostname == "localhost" || hostname == "127.0.0.1" || hostname == "::1"
+	if !loopback && net.ParseIP(hostname) == nil && !strings.Contains(hostname, ".") {
+		return "", false, fmt.Errorf("domain %q is not a full host name: did you mean %s.authkit.app?", raw, hostname)
+	}
 	if scheme == "http" {
 		if !loopback || port == "" {
 			return "", false, fmt.Errorf("domain %q: http is only allowed for a loopback dev issuer with a port (http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT); use https", raw)
@@ -174,7 +177,7 @@ func validScopeToken(s string) bool {
 func (cfg Config) withDefaults() (Config, string, bool, error) {
 	issuer, loopback, err := NormalizeDomain(cfg.Domain)
 	if err != nil {
-		return cfg, "", false, fmt.Errorf("auth.workos.domain: %w", err)
+		return cfg, "", false, fmt.Errorf("auth.workos.subdomain: %w", err)
 	}
 	if cfg.VerifyJWT && len(cfg.Audiences) == 0 {
 		return cfg, "", false, fmt.Errorf("auth.workos.audiences: required when verify_jwt is true (the MCP server URL when AuthKit has a resource indicator, else the AuthKit client id)")

@@ -48,6 +48,8 @@ func TestNormalizeDomain(t *testing.T) {
 		{in: "https://user:pw@my-co.authkit.app", wantErr: "user info"},
 		{in: "https://", wantErr: "no host"},
 		{in: "https://my_co!.authkit.app", wantErr: "invalid host"},
+		{in: "my-co", wantErr: "did you mean my-co.authkit.app?"},
+		{in: "https://my-co", wantErr: "did you mean my-co.authkit.app?"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -78,8 +80,8 @@ func TestConfigValidation(t *testing.T) {
 		wantErr string
 	}{
 		{"ok", func(*Config) {}, ""},
-		{"bad domain", func(c *Config) { c.Domain = "http://evil.example" }, "auth.workos.domain:"},
-		{"missing domain", func(c *Config) { c.Domain = "" }, "auth.workos.domain: domain is empty"},
+		{"bad domain", func(c *Config) { c.Domain = "http://evil.example" }, "auth.workos.subdomain:"},
+		{"missing domain", func(c *Config) { c.Domain = "" }, "auth.workos.subdomain: domain is empty"},
 		{"audiences required", func(c *Config) { c.Audiences = nil }, "auth.workos.audiences: required when verify_jwt"},
 		{"audiences optional without verify", func(c *Config) { c.Audiences = nil; c.VerifyJWT = false }, ""},
 		{"empty audience", func(c *Config) { c.Audiences = []string{" "} }, "auth.workos.audiences: empty entry"},

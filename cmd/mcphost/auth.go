@@ -71,7 +71,7 @@ func setupAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger, add
 	wc.Domain = cfg.Auth.WorkOS.Subdomain
 	p, err := workos.New(ctx, wc)
 	if err != nil {
-		return nil, &config.Error{File: cfg.File, Key: "auth.workos", Problem: err.Error()}
+		return nil, &config.Error{File: cfg.File, Problem: err.Error()} // the error names its key
 	}
 	if p.Loopback() {
 		logger.Warn("auth.workos.subdomain is a loopback http issuer: only for local stand-ins of AuthKit", "issuer", p.Issuer())
