@@ -26,6 +26,13 @@ type Gate interface {
 	RegisterDiscovery(mux *http.ServeMux)
 }
 
+// ReadyGate is a Gate that can be unready, such as a verifier whose signing
+// keys have not been loaded yet: /readyz reports it.
+type ReadyGate interface {
+	Gate
+	Ready() error
+}
+
 // Server is mcphost's HTTP front: /mcp behind the gate, discovery routes, and
 // the health endpoints.
 type Server struct {
@@ -108,6 +115,14 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 				code, body["ready"], body["store"] = http.StatusServiceUnavailable, false, "unavailable"
 			} else {
 				body["store"] = "ok"
+			}
+		}
+		if g, ok := opts.Gate.(ReadyGate); ok {
+			// Until the verifier has keys, every authenticated request fails.
+			if err := g.Ready(); err != nil {
+				code, body["ready"], body["auth"] = http.StatusServiceUnavailable, false, err.Error()
+			} else {
+				body["auth"] = "ok"
 			}
 		}
 		// Plugin details (pids, checksums, tool names, last errors) are for

@@ -104,6 +104,15 @@ func (p *Provider) Close() error {
 	return nil
 }
 
+// Ready reports why tokens cannot be verified yet: the signing keys have not
+// been loaded once. Later refresh failures keep the keys, so it stays nil.
+func (p *Provider) Ready() error {
+	if p.keys != nil && !p.keys.loaded.Load() {
+		return errors.New(DescKeysUnavailable)
+	}
+	return nil
+}
+
 // Issuer returns the normalized issuer, the exact `iss` tokens must carry.
 func (p *Provider) Issuer() string { return p.issuer }
 
@@ -125,19 +134,22 @@ func (e *Error) Unwrap() error { return e.cause }
 
 // Public descriptions. Stable strings: clients and tests may match on them.
 const (
-	DescMissing       = "missing token"
-	DescTooLarge      = "token too large"
-	DescMalformed     = "malformed token"
-	DescAlgorithm     = "unsupported algorithm"
-	DescUnknownKey    = "unknown signing key"
-	DescSignature     = "invalid signature"
-	DescIssuer        = "invalid issuer"
-	DescAudience      = "invalid audience"
-	DescExpired       = "token expired"
-	DescNotYetValid   = "token not yet valid"
-	DescFutureIssued  = "token issued in the future"
-	DescMissingExpiry = "missing expiry"
-	DescMissingSub    = "missing subject"
+	DescMissing    = "missing token"
+	DescTooLarge   = "token too large"
+	DescMalformed  = "malformed token"
+	DescAlgorithm  = "unsupported algorithm"
+	DescUnknownKey = "unknown signing key"
+	// DescKeysUnavailable: the JWKS has never been loaded (AuthKit
+	// unreachable since startup), so no token can be checked yet.
+	DescKeysUnavailable = "signing keys unavailable"
+	DescSignature       = "invalid signature"
+	DescIssuer          = "invalid issuer"
+	DescAudience        = "invalid audience"
+	DescExpired         = "token expired"
+	DescNotYetValid     = "token not yet valid"
+	DescFutureIssued    = "token issued in the future"
+	DescMissingExpiry   = "missing expiry"
+	DescMissingSub      = "missing subject"
 	// DescNotAccessToken: the JWT is of another kind (an ID token, say).
 	DescNotAccessToken = "not an access token"
 )
@@ -290,6 +302,14 @@ func (p *Provider) verifySignature(ctx context.Context, token, alg, kid string) 
 	}
 	ks := p.keys.snapshot()
 	key, ok := ks.lookup(kid)
+	if !ok && !p.keys.loaded.Load() {
+		_ = p.keys.refresh(ctx, false) // rate-limited like an unknown kid
+		if !p.keys.loaded.Load() {
+			return nil, reject(DescKeysUnavailable, causeError("the JWKS at "+p.jwksURL+" has not been loaded yet"))
+		}
+		ks = p.keys.snapshot()
+		key, ok = ks.lookup(kid)
+	}
 	if !ok {
 		// Possibly a rotated-in key: refetch, rate-limited because the kid is
 		// attacker-controlled.

@@ -500,8 +500,12 @@ func TestJWKSDownAtStartThenUp(t *testing.T) {
 		t.Fatalf("no degraded warning logged: %s", logs.String())
 	}
 	tok := sign(t, kA, "RS256", nil, claimsFor(d.issuer(), time.Now()))
-	if _, err := p.Verify(context.Background(), tok); err == nil || err.(*Error).Description != DescUnknownKey {
-		t.Fatalf("while JWKS down: err = %v", err)
+	// The 401 says why: no keys yet, not a key the token should not have used.
+	if _, err := p.Verify(context.Background(), tok); err == nil || err.(*Error).Description != DescKeysUnavailable {
+		t.Fatalf("while JWKS down: err = %v, want %q", err, DescKeysUnavailable)
+	}
+	if err := p.Ready(); err == nil || err.Error() != DescKeysUnavailable {
+		t.Fatalf("Ready before the first JWKS load = %v", err)
 	}
 	hitsWhileDown := d.jwksHits.Load()
 	d.setJWKSStatus(0)
@@ -509,6 +513,16 @@ func TestJWKSDownAtStartThenUp(t *testing.T) {
 		_, err := p.Verify(context.Background(), tok)
 		return err == nil
 	})
+	if err := p.Ready(); err != nil {
+		t.Fatalf("Ready after the JWKS loaded = %v", err)
+	}
+	// Keys once loaded stay through a later outage, and so does readiness.
+	d.setJWKSStatus(http.StatusServiceUnavailable)
+	before := d.jwksHits.Load()
+	eventually(t, "a failed background refresh", func() bool { return d.jwksHits.Load() > before })
+	if err := p.Ready(); err != nil {
+		t.Fatalf("Ready after a failed refresh = %v", err)
+	}
 	if d.jwksHits.Load() <= hitsWhileDown {
 		t.Fatal("no retry happened")
 	}
