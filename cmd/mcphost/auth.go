@@ -149,16 +149,22 @@ func setupDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr
 		gate:   p,
 		routes: func(mux *http.ServeMux) { iss.Routes(mux, "") },
 		close:  func() { _ = p.Close() },
-		banner: func(addr string) {
+		banner: func(string) {
+			// The token's issuer and audience come from the address; say it, so
+			// the command works when --listen moved the server.
+			tokenCmd := "bin/mcphost token --config " + cfg.File
+			if cfg.Server.PublicURL == "" {
+				tokenCmd += " --listen " + strings.TrimPrefix(issuerURL, "http://")
+			}
 			fmt.Fprintf(os.Stderr, `
   ┌──────────────────────────────────────────────────────────────────────┐
   │ mcphost DEV ISSUER: tokens are signed by a local key, loopback only. │
   └──────────────────────────────────────────────────────────────────────┘
   issuer   %s
   MCP URL  %s%s
-  token    bin/mcphost token --config %s --sub alice --roles admin --org org_demo_acme
+  token    %s --sub alice --roles admin --org org_demo_acme
 
-`, issuerURL, issuerURL, host.MCPPath, cfg.File)
+`, issuerURL, issuerURL, host.MCPPath, tokenCmd)
 		},
 	}, nil
 }

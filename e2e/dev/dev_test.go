@@ -333,3 +333,45 @@ func TestLocalhostListen(t *testing.T) {
 		t.Fatalf("whoami via localhost: %v", err)
 	}
 }
+
+// TestBannerTokenCommandWorksWithListen: `mcphost dev --listen X` prints a
+// token command whose token that server accepts (issuer and audience name X).
+func TestBannerTokenCommandWorksWithListen(t *testing.T) {
+	d := startDev(t, "")
+	d.stop(t) // its config stays; the server moves elsewhere with --listen
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(filepath.Join(binDir, "mcphost"), "dev", "--config", d.config, "--listen", addr)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	moved := &devServer{config: d.config, base: "http://" + addr, cmd: cmd}
+	t.Cleanup(func() { moved.stop(t) })
+	var tokenLine string
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if rest, ok := strings.CutPrefix(line, "token "); ok { // the banner follows "mcphost serving"
+			tokenLine = strings.TrimSpace(rest)
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	args := strings.Fields(tokenLine)
+	if len(args) < 2 || args[0] != "bin/mcphost" || !strings.Contains(tokenLine, "--listen "+addr) {
+		t.Fatalf("banner token command %q does not name --listen %s", tokenLine, addr)
+	}
+	out, err := exec.Command(filepath.Join(binDir, "mcphost"), args[1:]...).Output()
+	if err != nil {
+		t.Fatalf("the banner's command %q: %v", tokenLine, err)
+	}
+	cs := moved.connect(t, strings.TrimSpace(string(out)))
+	if got := call(t, cs, "whoami", nil); got["user_id"] != "alice" {
+		t.Fatalf("whoami with the banner's token = %v", got)
+	}
+}
