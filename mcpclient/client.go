@@ -55,6 +55,77 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("server error %d: %s", e.Code, e.Message) }
 
+// HTTPError is an HTTP error status that is not a JSON-RPC error, such as the
+// auth gate's 401 and 403, with the OAuth error and description the server
+// gave (RFC 6750: in the JSON body or the WWW-Authenticate challenge).
+type HTTPError struct {
+	Method      string
+	StatusCode  int
+	Status      string // "401 Unauthorized"
+	OAuthError  string // "invalid_token", "insufficient_scope"; empty when none
+	Description string // error_description
+	Body        string // the body, cut short, when it said nothing else
+}
+
+func (e *HTTPError) Error() string {
+	msg := e.Method + ": HTTP " + e.Status
+	switch {
+	case e.OAuthError != "" && e.Description != "":
+		return msg + ": " + e.OAuthError + ": " + e.Description
+	case e.OAuthError != "":
+		return msg + ": " + e.OAuthError
+	case e.Body != "":
+		return msg + ": " + e.Body
+	case e.StatusCode == http.StatusUnauthorized:
+		return msg + ": the server wants a bearer token"
+	}
+	return msg
+}
+
+func newHTTPError(method string, resp *http.Response, body []byte) *HTTPError {
+	e := &HTTPError{Method: method, StatusCode: resp.StatusCode, Status: resp.Status}
+	var oauth struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &oauth) == nil && oauth.Error != "" {
+		e.OAuthError, e.Description = oauth.Error, oauth.Description
+		return e
+	}
+	if ch := resp.Header.Get("WWW-Authenticate"); ch != "" {
+		e.OAuthError, e.Description = challengeParam(ch, "error"), challengeParam(ch, "error_description")
+	}
+	if e.OAuthError == "" {
+		b := strings.TrimSpace(string(body))
+		if len(b) > 500 {
+			b = b[:500] + "…"
+		}
+		e.Body = b
+	}
+	return e
+}
+
+// challengeParam reads one quoted parameter of a Bearer challenge.
+func challengeParam(challenge, name string) string {
+	i := strings.Index(challenge, name+`="`)
+	for i > 0 && challenge[i-1] != ' ' && challenge[i-1] != ',' {
+		next := strings.Index(challenge[i+1:], name+`="`)
+		if next < 0 {
+			return ""
+		}
+		i += 1 + next
+	}
+	if i < 0 {
+		return ""
+	}
+	rest := challenge[i+len(name)+2:]
+	end := strings.IndexByte(rest, '"')
+	if end < 0 {
+		return ""
+	}
+	return rest[:end]
+}
+
 // ErrInputRequired is returned for a tool that asks the client for input
 // (sampling, elicitation, roots), which this client cannot give.
 var ErrInputRequired = errors.New("the server asks the client for input (sampling, elicitation or roots), which this client cannot answer")
@@ -242,6 +313,9 @@ func (c *Client) post(ctx context.Context, version, method, name string, body []
 		msg, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	default:
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+		if resp.StatusCode >= 400 {
+			return out, newHTTPError(method, resp, b)
+		}
 		return out, fmt.Errorf("%s: HTTP %s: %s", method, resp.Status, strings.TrimSpace(string(b)))
 	}
 	if err != nil {
@@ -256,7 +330,7 @@ func (c *Client) post(ctx context.Context, version, method, name string, body []
 	case err == nil && rpc.Error != nil:
 		return out, rpc.Error
 	case resp.StatusCode >= 400:
-		return out, fmt.Errorf("%s: HTTP %s: %.500s", method, resp.Status, bytes.TrimSpace(msg))
+		return out, newHTTPError(method, resp, msg)
 	case err != nil:
 		return out, fmt.Errorf("%s: HTTP %s, not a JSON-RPC response: %.200s", method, resp.Status, msg)
 	}

@@ -160,3 +160,34 @@ func TestReadEvents(t *testing.T) {
 		t.Fatal("no error for a stream without the response")
 	}
 }
+
+// TestHTTPErrorSaysWhatTheGateSaid: a 401/403 reports the OAuth error and
+// description from the JSON body, or else from the challenge header.
+func TestHTTPErrorSaysWhatTheGateSaid(t *testing.T) {
+	for _, c := range []struct {
+		name, header, body, want string
+		status                   int
+	}{
+		{"json body", `Bearer error="invalid_token"`, `{"error":"invalid_token","error_description":"token expired"}`, "HTTP 401 Unauthorized: invalid_token: token expired", 401},
+		{"challenge only", `Bearer realm="x", error="insufficient_scope", error_description="needs documents:write"`, ``, "HTTP 403 Forbidden: insufficient_scope: needs documents:write", 403},
+		{"no credentials", `Bearer resource_metadata="http://x/.well-known/oauth-protected-resource"`, ``, "HTTP 401 Unauthorized: the server wants a bearer token", 401},
+		{"other body", ``, `upstream down`, "HTTP 502 Bad Gateway: upstream down", 502},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if c.header != "" {
+				w.Header().Set("WWW-Authenticate", c.header)
+			}
+			if strings.HasPrefix(c.body, "{") {
+				w.Header().Set("Content-Type", "application/json")
+			}
+			w.WriteHeader(c.status)
+			_, _ = w.Write([]byte(c.body))
+		}))
+		_, err := (&Client{URL: srv.URL, Token: "t"}).ListTools(context.Background())
+		srv.Close()
+		var he *HTTPError
+		if !errors.As(err, &he) || he.StatusCode != c.status || !strings.HasSuffix(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an HTTPError ending %q", c.name, err, c.want)
+		}
+	}
+}

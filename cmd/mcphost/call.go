@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -59,11 +61,28 @@ may see. The token comes from --token or MCPHOST_TOKEN.`,
 				out, err = client.CallTool(ctx, a[0], json.RawMessage(args))
 			}
 			if err != nil {
+				var he *mcpclient.HTTPError
+				if errors.As(err, &he) && he.StatusCode == http.StatusUnauthorized && token == "" {
+					return fmt.Errorf("%s: %w (no token given: pass --token or set MCPHOST_TOKEN, e.g. from mcphost token --sub alice)", url, err)
+				}
 				return fmt.Errorf("%s: %w", url, err)
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			if err := enc.Encode(out); err != nil {
+				return err
+			}
+			// A tool error is printed like any result, and fails the command so
+			// scripts notice.
+			if raw, ok := out.(json.RawMessage); ok {
+				var res struct {
+					IsError bool `json:"isError"`
+				}
+				if json.Unmarshal(raw, &res) == nil && res.IsError {
+					return fmt.Errorf("%s returned a tool error (isError)", a[0])
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "", "MCP endpoint (default: from --config, else http://127.0.0.1:8080/mcp)")

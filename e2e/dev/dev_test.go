@@ -375,3 +375,40 @@ func TestBannerTokenCommandWorksWithListen(t *testing.T) {
 		t.Fatalf("whoami with the banner's token = %v", got)
 	}
 }
+
+// TestCallCommandErrors: `mcphost call` against the real server says what the
+// gate said on a 401, hints at a token when none was given, and exits 1 on a
+// tool error after printing the result.
+func TestCallCommandErrors(t *testing.T) {
+	d := startDev(t, "")
+	run := func(args ...string) (int, string, string) {
+		cmd := exec.Command(filepath.Join(binDir, "mcphost"), append([]string{"call", "--url", d.base + "/mcp"}, args...)...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin"} // no MCPHOST_TOKEN from the test's environment
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, out.String(), errOut.String()
+	}
+	code, _, errOut := run("whoami")
+	if code != 1 || !strings.Contains(errOut, "HTTP 401") || !strings.Contains(errOut, "no token given") || strings.Contains(errOut, "rejected by transport") {
+		t.Errorf("no token: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = run("whoami", "--token", "not-a-jwt")
+	if code != 1 || !strings.Contains(errOut, "invalid_token: malformed token") || strings.Contains(errOut, "no token given") {
+		t.Errorf("garbage token: exit %d, stderr %q", code, errOut)
+	}
+	tok := d.token(t, "--sub", "reader", "--org", "org_demo_acme")
+	code, out, errOut := run("get-document", "--token", tok, "--args", `{"id":"doc_missing"}`)
+	if code != 1 || !strings.Contains(out, `"isError": true`) || !strings.Contains(errOut, "get-document returned a tool error") {
+		t.Errorf("tool error: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, out, _ := run("whoami", "--token", tok); code != 0 || !strings.Contains(out, `"user_id": "reader"`) {
+		t.Errorf("a good call: exit %d, stdout %q", code, out)
+	}
+}
