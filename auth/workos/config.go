@@ -3,7 +3,7 @@
 // maps their claims to an auth.Caller, gates HTTP requests with RFC 6750 bearer
 // challenges, and serves the discovery documents MCP clients use to find AuthKit.
 //
-// JWS parsing, signature verification and JWK handling use lestrrat-go/jwx/v2
+// JWS parsing, signature verification and JWK handling use lestrrat-go/jwx/v3
 // (jws.Verify against a jwk.Set). Around it this package keeps what jwx does not
 // express: size caps and canonical-encoding checks before parsing, an
 // asymmetric-only key policy and alg allow-list, the claim rules, and a JWKS

@@ -9,8 +9,8 @@ import (
 	"math/big"
 	"slices"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
 // b64 is strict unpadded base64url. jwx decodes leniently (padding, the standard
@@ -33,18 +33,18 @@ func parseJWK(data []byte) (jwk.Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid JWK: %w", err)
 	}
-	kid := parsed.KeyID()
+	kid, _ := parsed.KeyID()
 	if kid == "" {
 		return nil, errors.New("JWK has no kid")
 	}
-	if u := parsed.KeyUsage(); u != "" && u != jwk.ForSignature.String() {
+	if u, _ := parsed.KeyUsage(); u != "" && u != jwk.ForSignature.String() {
 		return nil, fmt.Errorf("JWK %q: use %q is not sig", kid, u)
 	}
-	if ops := parsed.KeyOps(); len(ops) > 0 && !slices.Contains(ops, jwk.KeyOpVerify) {
+	if ops, _ := parsed.KeyOps(); len(ops) > 0 && !slices.Contains(ops, jwk.KeyOpVerify) {
 		return nil, fmt.Errorf("JWK %q: key_ops lacks verify", kid)
 	}
 	switch kty := parsed.KeyType(); kty {
-	case jwa.RSA, jwa.EC, jwa.OKP:
+	case jwa.RSA(), jwa.EC(), jwa.OKP():
 	default:
 		return nil, fmt.Errorf("JWK %q: unsupported kty %q", kid, kty)
 	}
@@ -56,8 +56,9 @@ func parseJWK(data []byte) (jwk.Key, error) {
 	}
 	switch k := key.(type) {
 	case jwk.RSAPublicKey:
-		e := k.E()
-		if len(k.N()) == 0 {
+		e, _ := k.E()
+		n, _ := k.N()
+		if len(n) == 0 {
 			return nil, fmt.Errorf("JWK %q: bad n", kid)
 		}
 		if len(e) == 0 || len(e) > 4 {
@@ -67,40 +68,60 @@ func parseJWK(data []byte) (jwk.Key, error) {
 		for _, b := range e {
 			exp = exp<<8 | int(b)
 		}
-		bits := new(big.Int).SetBytes(k.N()).BitLen()
+		bits := new(big.Int).SetBytes(n).BitLen()
 		if exp < 3 || exp%2 == 0 || bits < minRSABits || bits > maxRSABits {
 			return nil, fmt.Errorf("JWK %q: unacceptable RSA key (%d bits, e=%d)", kid, bits, exp)
 		}
 	case jwk.ECDSAPublicKey:
-		switch k.Crv() {
-		case jwa.P256, jwa.P384, jwa.P521:
+		switch crv := curve(k); crv {
+		case "P-256", "P-384", "P-521":
 		default:
-			return nil, fmt.Errorf("JWK %q: unsupported curve %q", kid, k.Crv())
+			return nil, fmt.Errorf("JWK %q: unsupported curve %q", kid, crv)
 		}
 		if err := k.Validate(); err != nil { // coordinate lengths
 			return nil, fmt.Errorf("JWK %q: bad EC coordinates: %w", kid, err)
 		}
 		var pub ecdsa.PublicKey
-		if err := k.Raw(&pub); err != nil {
+		if err := jwk.Export(k, &pub); err != nil {
 			return nil, fmt.Errorf("JWK %q: %w", kid, err)
 		}
 		if _, err := pub.ECDH(); err != nil { // rejects points not on the curve
 			return nil, fmt.Errorf("JWK %q: %w", kid, err)
 		}
 	case jwk.OKPPublicKey:
-		if k.Crv() != jwa.Ed25519 {
-			return nil, fmt.Errorf("JWK %q: unsupported OKP curve %q", kid, k.Crv())
+		if crv := curve(k); crv != "Ed25519" {
+			return nil, fmt.Errorf("JWK %q: unsupported OKP curve %q", kid, crv)
 		}
-		if len(k.X()) != ed25519.PublicKeySize {
+		if x, _ := k.X(); len(x) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("JWK %q: bad Ed25519 key", kid)
 		}
 	default:
 		return nil, fmt.Errorf("JWK %q: unsupported key %T", kid, key)
 	}
-	if alg := key.Algorithm().String(); alg != "" && !fits(key, alg) {
+	if alg := declaredAlg(key); alg != "" && !fits(key, alg) {
 		return nil, fmt.Errorf("JWK %q: alg %q does not match the key type", kid, alg)
 	}
 	return key, nil
+}
+
+// curve is the crv member of an EC or OKP key, "" when absent.
+func curve(k interface {
+	Crv() (jwa.EllipticCurveAlgorithm, bool)
+}) string {
+	crv, ok := k.Crv()
+	if !ok {
+		return ""
+	}
+	return crv.String()
+}
+
+// declaredAlg is the key's alg member, "" when absent.
+func declaredAlg(key jwk.Key) string {
+	alg, ok := key.Algorithm()
+	if !ok {
+		return ""
+	}
+	return alg.String()
 }
 
 // fits reports whether the JWS algorithm alg can be used with key's type (and
@@ -108,21 +129,21 @@ func parseJWK(data []byte) (jwk.Key, error) {
 func fits(key jwk.Key, alg string) bool {
 	switch k := key.(type) {
 	case jwk.RSAPublicKey:
-		switch jwa.SignatureAlgorithm(alg) {
-		case jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512:
+		switch alg {
+		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
 			return true
 		}
 	case jwk.ECDSAPublicKey:
-		switch jwa.SignatureAlgorithm(alg) {
-		case jwa.ES256:
-			return k.Crv() == jwa.P256
-		case jwa.ES384:
-			return k.Crv() == jwa.P384
-		case jwa.ES512:
-			return k.Crv() == jwa.P521
+		switch alg {
+		case "ES256":
+			return curve(k) == "P-256"
+		case "ES384":
+			return curve(k) == "P-384"
+		case "ES512":
+			return curve(k) == "P-521"
 		}
 	case jwk.OKPPublicKey:
-		return jwa.SignatureAlgorithm(alg) == jwa.EdDSA && k.Crv() == jwa.Ed25519
+		return alg == "EdDSA" && curve(k) == "Ed25519"
 	}
 	return false
 }
@@ -132,7 +153,7 @@ func fits(key jwk.Key, alg string) bool {
 // header's, so a header naming a different algorithm is refused here rather
 // than silently verified under another one.
 func usableWith(key jwk.Key, alg string) bool {
-	if declared := key.Algorithm().String(); declared != "" && declared != alg {
+	if declared := declaredAlg(key); declared != "" && declared != alg {
 		return false
 	}
 	return fits(key, alg)

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
 const (
@@ -204,7 +204,7 @@ func (c *jwksCache) fetchOnce(ctx context.Context) error {
 			c.log.Debug("workos: skipping JWK", "err", err)
 			continue
 		}
-		kid := k.KeyID()
+		kid, _ := k.KeyID() // parseJWK refused keys without one
 		if _, dup := next.raw[kid]; dup {
 			c.log.Warn("workos: duplicate kid in JWKS; using the first", "kid", kid)
 			continue

@@ -12,7 +12,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/mcphost/mcphost/auth"
 )
@@ -336,8 +336,13 @@ func (p *Provider) verifySignature(ctx context.Context, token, alg, kid string) 
 		return nil, reject(DescSignature, err)
 	}
 	// Belt and braces: jwx must have read the same alg and kid we checked.
-	if sigs := msg.Signatures(); len(sigs) != 1 ||
-		sigs[0].ProtectedHeaders().Algorithm().String() != alg || sigs[0].ProtectedHeaders().KeyID() != kid {
+	sigs := msg.Signatures()
+	if len(sigs) != 1 {
+		return nil, reject(DescMalformed, causeError("JOSE header read inconsistently"))
+	}
+	gotAlg, _ := sigs[0].ProtectedHeaders().Algorithm()
+	gotKid, _ := sigs[0].ProtectedHeaders().KeyID()
+	if gotAlg.String() != alg || gotKid != kid {
 		return nil, reject(DescMalformed, causeError("JOSE header read inconsistently"))
 	}
 	return payload, nil
