@@ -24,6 +24,23 @@ type Config struct {
 	// file (settings under plugins.<name> still apply to it).
 	PluginDir string             `yaml:"plugin_dir"`
 	Plugins   map[string]*Plugin `yaml:"plugins"`
+	Dev       Dev                `yaml:"dev"`
+}
+
+// Dev configures `mcphost dev` (auth.provider dev).
+type Dev struct {
+	// Users are the demo users its login page offers, keyed by user id (the
+	// token's sub). None: a built-in set (see README).
+	Users map[string]*DevUser `yaml:"users"`
+}
+
+// DevUser is one demo user of the dev login page.
+type DevUser struct {
+	Email       string   `yaml:"email"`
+	Name        string   `yaml:"name"`
+	Org         string   `yaml:"org"`
+	Roles       []string `yaml:"roles"`
+	Permissions []string `yaml:"permissions"`
 }
 
 // HotReload controls what the host watches while it serves.

@@ -441,7 +441,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "server:\n  listen: 127.0.0.1:8080\nserverr:\n  listen: x\n",
-			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: auth, data_dir, hot_reload, log, plugin_dir, plugins, server)"}},
+			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: auth, data_dir, dev, hot_reload, log, plugin_dir, plugins, server)"}},
 		},
 		{
 			name: "unknown nested key plugins.x.pth",
@@ -1782,4 +1782,30 @@ func TestSubdomainCheckedAtLoad(t *testing.T) {
 		_, path, err := loadYAML(t, "auth: {provider: workos, workos: {subdomain: \""+in+"\"}}", Options{})
 		checkErrors(t, err, path, []wantErr{{key: "auth.workos.subdomain", problem: want}})
 	}
+}
+
+// TestDevUsers: dev.users is a map of user id to the demo user's claims.
+func TestDevUsers(t *testing.T) {
+	t.Parallel()
+	cfg, _, err := loadYAML(t, `
+auth: {provider: dev}
+dev:
+  users:
+    user_ada: {email: ada@example.com, name: Ada, org: org_x, roles: [admin, member], permissions: [documents:write]}
+    user_min: {}
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := cfg.Dev.Users["user_ada"]
+	if ada == nil || ada.Email != "ada@example.com" || ada.Org != "org_x" || !reflect.DeepEqual(ada.Roles, []string{"admin", "member"}) || !reflect.DeepEqual(ada.Permissions, []string{"documents:write"}) {
+		t.Errorf("user_ada = %+v", ada)
+	}
+	if cfg.Dev.Users["user_min"] == nil {
+		t.Error("a user with no claims is still a user")
+	}
+	_, path, err := loadYAML(t, "auth: {provider: dev}\ndev: {users: {\"bad id\": {}}}\n", Options{})
+	checkErrors(t, err, path, []wantErr{{key: "dev.users", problem: "without spaces"}})
+	_, path, err = loadYAML(t, "auth: {provider: dev}\ndev: {users: {u: {role: admin}}}\n", Options{})
+	checkErrors(t, err, path, []wantErr{{key: "dev.users.u.role", line: 2, problem: "unknown key"}})
 }

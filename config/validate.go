@@ -142,6 +142,11 @@ func (l *loader) validateAuth(c *Config) {
 		l.fail(0, "auth.workos.algorithms", "must list at least one algorithm")
 	}
 	c.validateWorkOSAPI(l)
+	for id := range c.Dev.Users {
+		if id == "" || strings.ContainsAny(id, " \t\r\n") {
+			l.fail(0, "dev.users", "user id %q must be non-empty without spaces (it becomes the token's sub)", id)
+		}
+	}
 }
 
 // validateWorkOSAPI checks the keys of the roles lookup. The API key travels

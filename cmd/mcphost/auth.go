@@ -4,16 +4,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mcphost/mcphost/auth"
+	"github.com/mcphost/mcphost/auth/devauthz"
 	"github.com/mcphost/mcphost/auth/devissuer"
 	"github.com/mcphost/mcphost/auth/workos"
 	"github.com/mcphost/mcphost/auth/workosroles"
@@ -135,9 +138,14 @@ func setupDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr
 	if err != nil {
 		return nil, err
 	}
+	// The dev authorization server, so OAuth clients can sign in on their own.
+	authz, err := devauthz.New(devauthz.Config{Issuer: iss, IssuerURL: issuerURL, Audiences: wc.Audiences, Users: devUsers(cfg), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 	wc.Domain = issuerURL
 	wc.VerifyJWT = true // the dev issuer signs real tokens: there is nothing to skip
-	wc.StaticMetadata = devissuer.Metadata(issuerURL)
+	wc.StaticMetadata = authz.Metadata()
 	// The provider fetches the JWKS from the issuer URL, which is this very host;
 	// answer those fetches in process so startup never waits on our own listener.
 	wc.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: inProcess{jwks}}
@@ -146,9 +154,12 @@ func setupDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr
 		return nil, &config.Error{File: cfg.File, Key: "auth", Problem: err.Error()}
 	}
 	return &authSetup{
-		gate:   p,
-		routes: func(mux *http.ServeMux) { iss.Routes(mux, "") },
-		close:  func() { _ = p.Close() },
+		gate: p,
+		routes: func(mux *http.ServeMux) {
+			iss.Routes(mux, "")
+			authz.Routes(mux)
+		},
+		close: func() { _ = p.Close() },
 		banner: func(string) {
 			// The token's issuer and audience come from the address; say it, so
 			// the command works when --listen moved the server.
@@ -167,6 +178,16 @@ func setupDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr
 `, issuerURL, issuerURL, host.MCPPath, tokenCmd)
 		},
 	}, nil
+}
+
+// devUsers are dev.users in id order, or the built-in demo users.
+func devUsers(cfg *config.Config) []devauthz.User {
+	var users []devauthz.User
+	for _, id := range slices.Sorted(maps.Keys(cfg.Dev.Users)) {
+		u := cfg.Dev.Users[id]
+		users = append(users, devauthz.User{ID: id, Email: u.Email, Name: u.Name, Org: u.Org, Roles: u.Roles, Permissions: u.Permissions})
+	}
+	return users // nil: devauthz's defaults
 }
 
 // inProcess is an http.RoundTripper that serves requests from a handler directly.
