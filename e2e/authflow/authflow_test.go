@@ -335,27 +335,34 @@ func describe(reqs []request) string {
 
 func runClient(t *testing.T, node, dir, mcpURL, otherResource string) *clientOutput {
 	t.Helper()
+	var out clientOutput
+	runScript(t, node, dir, "client.mjs", []string{"MCP_URL=" + mcpURL, "OTHER_RESOURCE=" + otherResource}, &out)
+	return &out
+}
+
+// runScript runs a Node client script with env added and decodes the one JSON
+// object it prints into out.
+func runScript(t *testing.T, node, dir, script string, env []string, out any) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "client.mjs")
+	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "MCP_URL="+mcpURL, "OTHER_RESOURCE="+otherResource,
+	cmd.Env = append(append(os.Environ(), env...),
 		"CLIENT_TIMEOUT_MS="+strconv.Itoa(int((clientTimeout-10*time.Second).Milliseconds())))
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
-	lw := e2etest.NewLineLogger(t, "client")
+	lw := e2etest.NewLineLogger(t, strings.TrimSuffix(script, ".mjs"))
 	defer lw.Close()
 	cmd.Stderr = lw
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("client.mjs failed: %v (its stderr is in the log above)", err)
+		t.Fatalf("%s failed: %v (its stderr is in the log above)", script, err)
 	}
-	var out clientOutput
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		t.Fatalf("client.mjs output is not JSON: %v\n%s", err, stdout.String())
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("%s output is not JSON: %v\n%s", script, err, stdout.String())
 	}
-	t.Logf("client.mjs output:\n%s", stdout.String())
-	return &out
+	t.Logf("%s output:\n%s", script, stdout.String())
 }
 
 // initialize sends an MCP initialize request with token and returns the status.
