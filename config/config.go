@@ -25,6 +25,17 @@ type Config struct {
 	PluginDir string             `yaml:"plugin_dir"`
 	Plugins   map[string]*Plugin `yaml:"plugins"`
 	Dev       Dev                `yaml:"dev"`
+	Audit     Audit              `yaml:"audit"`
+}
+
+// Audit configures the audit log: a JSON line per MCP operation and refusal.
+type Audit struct {
+	Enabled bool `yaml:"enabled"`
+	// Output is stdout, stderr or a file (relative to the config file's
+	// directory; reopened on SIGHUP, for log rotation).
+	Output string `yaml:"output"`
+	// IncludeArguments keeps tool arguments in the records.
+	IncludeArguments bool `yaml:"include_arguments"`
 }
 
 // Dev configures `mcphost dev` (auth.provider dev).
@@ -192,6 +203,7 @@ func defaults() *Config {
 		Log:       Log{Level: "info", Format: "text"},
 		DataDir:   DefaultDataDir,
 		HotReload: HotReload{Plugins: true, Config: true, Debounce: DefaultDebounce},
+		Audit:     Audit{Enabled: true, Output: "stdout"},
 		Auth: Auth{
 			Provider: "workos",
 			WorkOS: WorkOS{

@@ -441,7 +441,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "server:\n  listen: 127.0.0.1:8080\nserverr:\n  listen: x\n",
-			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: auth, data_dir, dev, hot_reload, log, plugin_dir, plugins, server)"}},
+			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: audit, auth, data_dir, dev, hot_reload, log, plugin_dir, plugins, server)"}},
 		},
 		{
 			name: "unknown nested key plugins.x.pth",
@@ -1808,4 +1808,21 @@ dev:
 	checkErrors(t, err, path, []wantErr{{key: "dev.users", problem: "without spaces"}})
 	_, path, err = loadYAML(t, "auth: {provider: dev}\ndev: {users: {u: {role: admin}}}\n", Options{})
 	checkErrors(t, err, path, []wantErr{{key: "dev.users.u.role", line: 2, problem: "unknown key"}})
+}
+
+func TestAuditConfig(t *testing.T) {
+	t.Parallel()
+	cfg, path, err := loadYAML(t, "audit: {output: logs/audit.log, include_arguments: true}\n", Options{LookupEnv: envFrom(withSub)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Audit; !a.Enabled || a.Output != filepath.Join(filepath.Dir(path), "logs", "audit.log") || !a.IncludeArguments {
+		t.Errorf("audit = %+v, want enabled by default, the file relative to the config", a)
+	}
+	cfg, _, err = loadYAML(t, "", Options{LookupEnv: envFrom(withSub)})
+	if err != nil || cfg.Audit.Output != "stdout" || !cfg.Audit.Enabled || cfg.Audit.IncludeArguments {
+		t.Errorf("default audit = %+v, %v", cfg.Audit, err)
+	}
+	_, path, err = loadYAML(t, "audit: {output: \"  \"}\n", Options{LookupEnv: envFrom(withSub)})
+	checkErrors(t, err, path, []wantErr{{key: "audit.output", problem: "stdout, stderr or a file"}})
 }

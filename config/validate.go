@@ -142,6 +142,14 @@ func (l *loader) validateAuth(c *Config) {
 		l.fail(0, "auth.workos.algorithms", "must list at least one algorithm")
 	}
 	c.validateWorkOSAPI(l)
+	switch out := strings.TrimSpace(c.Audit.Output); {
+	case out == "":
+		l.fail(0, "audit.output", "must be stdout, stderr or a file path")
+	case out != "stdout" && out != "stderr":
+		if !filepath.IsAbs(out) {
+			c.Audit.Output = filepath.Join(c.Dir, out)
+		}
+	}
 	for id := range c.Dev.Users {
 		if id == "" || strings.ContainsAny(id, " \t\r\n") {
 			l.fail(0, "dev.users", "user id %q must be non-empty without spaces (it becomes the token's sub)", id)

@@ -3,9 +3,11 @@ package host_test
 import (
 	"bytes"
 	"context"
+	"github.com/mcphost/mcphost/audit"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -94,13 +96,24 @@ func BenchmarkHotSwap(b *testing.B) {
 // The sub-benchmarks also compare the two ways a call reaches the plugin: the
 // SDK's call channel and a gRPC stream per call (MCPHOST_CALL_CHANNEL=off).
 func BenchmarkHostToolsCall(b *testing.B) {
-	for _, path := range []struct{ name, env string }{{"channel", ""}, {"stream-per-call", `, env: {MCPHOST_CALL_CHANNEL: "off"}`}} {
+	for _, path := range []struct {
+		name, env string
+		audit     bool
+	}{{"channel", "", false}, {"channel-audited", "", true}, {"stream-per-call", `, env: {MCPHOST_CALL_CHANNEL: "off"}`, false}} {
 		b.Run(path.name, func(b *testing.B) {
 			r := startHost(b, `
 auth: {provider: none}
 server: {json_response: true}
 plugins:
   test: {path: "{{bin}}/testplugin"`+path.env+`}`, host.ServerOptions{})
+			if path.audit { // a record per call, to a file
+				l, err := audit.Open(filepath.Join(b.TempDir(), "audit.log"), false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				r.host.SetAuditLog(l)
+			}
 			benchHostCalls(b, r.srv.Handler())
 		})
 	}

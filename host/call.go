@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/pluginrpc"
@@ -42,12 +43,25 @@ const maxClientRequests = 4
 // mcpserver.ErrInputRequired, which the engine answers with an input-required
 // result.
 func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, args json.RawMessage, call *mcpserver.Call) (*pluginv1.CallToolResult, error) {
+	res, _, err := h.callTool(ctx, caller, name, args, call)
+	return res, err
+}
+
+// callTool is CallTool, also saying how the call ended, for the audit log.
+func (h *Host) callTool(ctx context.Context, caller *auth.Caller, name string, args json.RawMessage, call *mcpserver.Call) (res *pluginv1.CallToolResult, o outcome, err error) {
 	r, err := h.lookup(caller, name)
 	if err != nil {
-		return nil, err
+		o = outcome{decision: audit.Hidden}
+		if _, exists := h.routes.Load().tools[name]; !exists {
+			o = outcome{decision: audit.Allowed, result: audit.NotFound}
+		}
+		return nil, o, err
 	}
+	o.plugin = r.slot.cfg.Name
+	o.decision = audit.Allowed
 	if err := h.beginCall(); err != nil {
-		return nil, err
+		o.result = audit.Error
+		return nil, o, err
 	}
 	defer h.inflight.Done()
 
@@ -68,17 +82,19 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	res, err := h.runCall(ctx, r, caller, args, call, callID)
+	res, err = h.runCall(ctx, r, caller, args, call, callID)
 	for retry := 0; errors.Is(err, errSlotRetired) && retry < 3; retry++ {
 		// A config reload replaced the plugin after the lookup: route again.
 		if r, err = h.lookup(caller, name); err != nil {
-			return nil, err
+			o.result = audit.NotFound
+			return nil, o, err
 		}
 		res, err = h.runCall(ctx, r, caller, args, call, callID)
 	}
 	if errors.Is(err, mcpserver.ErrInputRequired) {
 		log(slog.LevelDebug, "call needs input from the client", "duration", time.Since(start))
-		return nil, err
+		o.result = audit.Input
+		return nil, o, err
 	}
 	if (errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || pastDeadline(ctx)) && (err != nil || res.GetIsError()) {
 		// The plugin sees the same deadline (from when it got the call, so
@@ -86,22 +102,50 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 		// process's timer fires on a busy machine; either way the caller
 		// hears about the timeout.
 		err = fmt.Errorf("tool %s (plugin %s) timed out after %s", name, r.slot.cfg.Name, r.timeout)
+		o.result = audit.Timeout
 	} else if err != nil && ctx.Err() != nil {
 		log(slog.LevelInfo, "call cancelled", "duration", time.Since(start))
-		return nil, ctx.Err()
+		o.result = audit.Cancelled
+		return nil, o, ctx.Err()
 	}
 	if err != nil {
 		log(slog.LevelWarn, "call failed", "error", err, "duration", time.Since(start))
-		return toolError(err.Error()), nil
+		if o.result == "" {
+			o.result = audit.Error
+			var crash crashError
+			if errors.As(err, &crash) {
+				o.result = audit.Crash
+			}
+		}
+		o.reason = err.Error()
+		return toolError(err.Error()), o, nil
 	}
 	if sc := res.GetStructuredContentJson(); len(sc) > 0 && !isJSONObject(sc) {
 		// The transport could not encode it, and the client would wait forever.
 		log(slog.LevelWarn, "plugin returned invalid structured content", "duration", time.Since(start))
-		return toolError(fmt.Sprintf("plugin %s returned invalid structured content for tool %s (it must be a JSON object)", r.slot.cfg.Name, name)), nil
+		o.result, o.reason = audit.Error, "invalid structured content"
+		return toolError(fmt.Sprintf("plugin %s returned invalid structured content for tool %s (it must be a JSON object)", r.slot.cfg.Name, name)), o, nil
 	}
 	log(slog.LevelDebug, "call done", "duration", time.Since(start), "is_error", res.GetIsError())
-	return res, nil
+	o.result = audit.OK
+	if res.GetIsError() {
+		o.result = audit.ToolError
+	}
+	return res, o, nil
 }
+
+// outcome is how an operation ended, as the audit log and metrics tell it.
+type outcome struct {
+	plugin   string
+	decision string // audit.Allowed, audit.Hidden, ...
+	result   string // audit.OK, audit.ToolError, ...; "" for refusals
+	reason   string
+}
+
+// crashError is a plugin that stopped or failed during a call.
+type crashError struct{ msg string }
+
+func (e crashError) Error() string { return e.msg }
 
 // pastDeadline reports whether ctx's deadline has passed by the clock, even
 // if its timer has not fired yet.
@@ -300,7 +344,7 @@ func (h *Host) pluginFailure(ctx context.Context, r *route, err error) error {
 	r.slot.checkAlive()
 	name := r.slot.cfg.Name
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("plugin %s ended the call to %s without a result", name, r.name)
+		return crashError{fmt.Sprintf("plugin %s ended the call to %s without a result", name, r.name)}
 	}
 	if st, ok := status.FromError(err); ok {
 		switch st.Code() {
@@ -308,7 +352,7 @@ func (h *Host) pluginFailure(ctx context.Context, r *route, err error) error {
 			// gRPC's own timer can fire a moment before ctx's.
 			return context.DeadlineExceeded
 		case codes.Unavailable, codes.Canceled:
-			return fmt.Errorf("plugin %s stopped while running tool %s; it is being restarted", name, r.name)
+			return crashError{fmt.Sprintf("plugin %s stopped while running tool %s; it is being restarted", name, r.name)}
 		case codes.ResourceExhausted:
 			return fmt.Errorf("plugin %s: result of tool %s is too large", name, r.name)
 		}

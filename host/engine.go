@@ -5,7 +5,9 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"time"
 
+	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/mcpserver"
 )
@@ -79,16 +81,34 @@ func (l toolList) AppendMembers(dst []byte) []byte {
 	return append(dst, ']')
 }
 
-func (b engineBackend) ToolHeaders(caller *auth.Caller, name string) ([]mcpserver.ParamHeader, bool) {
+func (b engineBackend) ToolHeaders(ctx context.Context, caller *auth.Caller, name string) ([]mcpserver.ParamHeader, bool) {
 	r, err := b.h.lookup(caller, name)
 	if err != nil {
+		// The engine answers "unknown tool" without calling CallTool: the
+		// refusal is recorded here.
+		if l := b.h.auditLog(); l != nil {
+			start := time.Now()
+			rec := record(ctx, caller, nil, "tools/call", start)
+			rec.Tool = name
+			o := outcome{decision: audit.Allowed, result: audit.NotFound}
+			if _, exists := b.h.routes.Load().tools[name]; exists {
+				o = outcome{decision: audit.Hidden}
+			}
+			finish(l, rec, o, start)
+		}
 		return nil, false
 	}
 	return r.headers, true
 }
 
 func (b engineBackend) CallTool(ctx context.Context, caller *auth.Caller, name string, args []byte, call *mcpserver.Call) (mcpserver.Encoded, error) {
-	res, err := b.h.CallTool(ctx, caller, name, args, call)
+	start := time.Now()
+	res, o, err := b.h.callTool(ctx, caller, name, args, call)
+	if l := b.h.auditLog(); l != nil {
+		r := record(ctx, caller, call, "tools/call", start)
+		r.Tool, r.Arguments = name, auditArgs(l, args)
+		finish(l, r, o, start)
+	}
 	if errors.Is(err, ErrUnknownTool) {
 		return nil, mcpserver.ErrNotFound
 	}
@@ -117,7 +137,13 @@ func (b engineBackend) ListPrompts(_ context.Context, caller *auth.Caller) (mcps
 }
 
 func (b engineBackend) GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string, call *mcpserver.Call) (mcpserver.Encoded, error) {
+	start := time.Now()
 	res, err := b.h.GetPrompt(ctx, caller, name, args, call)
+	if l := b.h.auditLog(); l != nil {
+		r := record(ctx, caller, call, "prompts/get", start)
+		r.Prompt = name
+		finish(l, r, featureOutcome(b.h.routes.Load().prompts[name], caller, err), start)
+	}
 	if err != nil {
 		return nil, engineError(err)
 	}
@@ -179,7 +205,17 @@ func (b engineBackend) ReadResource(ctx context.Context, caller *auth.Caller, ur
 			return nil, mcpserver.ErrNotFound
 		}
 	}
+	start := time.Now()
 	res, err := b.h.ReadResource(ctx, caller, uri, template, call)
+	if l := b.h.auditLog(); l != nil {
+		r := record(ctx, caller, call, "resources/read", start)
+		r.Resource = uri
+		fr := t.resources[uri]
+		if template != "" {
+			fr = t.templates[template]
+		}
+		finish(l, r, featureOutcome(fr, caller, err), start)
+	}
 	if err != nil {
 		return nil, engineError(err)
 	}
@@ -192,7 +228,19 @@ func (b engineBackend) CanSubscribe(caller *auth.Caller, uri string) bool {
 }
 
 func (b engineBackend) Complete(ctx context.Context, caller *auth.Caller, req mcpserver.CompleteRequest) (mcpserver.Encoded, error) {
+	start := time.Now()
 	res, err := b.h.Complete(ctx, caller, req.RefType, req.RefName, req.Argument, req.Value, req.Context)
+	if l := b.h.auditLog(); l != nil {
+		r := record(ctx, caller, nil, "completion/complete", start)
+		t := b.h.routes.Load()
+		fr := t.templates[req.RefName]
+		if req.RefType == "ref/prompt" {
+			fr, r.Prompt = t.prompts[req.RefName], req.RefName
+		} else {
+			r.Resource = req.RefName
+		}
+		finish(l, r, featureOutcome(fr, caller, err), start)
+	}
 	if err != nil {
 		return nil, engineError(err)
 	}

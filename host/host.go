@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/internal/filewatch"
@@ -47,6 +48,8 @@ type Host struct {
 	reloadMu        sync.Mutex         // one Reload at a time
 	retiring        sync.WaitGroup     // slots a reload replaced, still draining
 	draining        map[*slot]bool     // the same slots, so shutdown can stop them now
+
+	audit atomic.Pointer[audit.Log] // nil: no audit log
 
 	inflight sync.WaitGroup
 	closing  atomic.Bool

@@ -16,6 +16,7 @@ import (
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/redisstore"
+	"github.com/mcphost/mcphost/requestid"
 )
 
 // Gate authenticates requests to the MCP endpoint. An implementation writes its
@@ -91,7 +92,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 	if opts.Gate != nil {
 		// The gate verifies and puts the caller in the request context; the
 		// engine binds sessions and request state to that caller.
-		mcpHandler = opts.Gate.Middleware(mcpHandler)
+		mcpHandler = auditRefusals(h, opts.Gate.Middleware(mcpHandler))
 		opts.Gate.RegisterDiscovery(mux)
 	}
 	mcpHandler = withCORS(cfg.Server.AllowedOrigins, mcpHandler)
@@ -139,11 +140,18 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		cfg:    cfg,
 		log:    logger,
 		http: &http.Server{
-			Handler:           mux,
+			Handler:           requestid.Middleware(trustedProxies(cfg), mux),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		},
 	}
+}
+
+// trustedProxies are the peers whose X-Request-Id (like their X-Forwarded-*)
+// is believed.
+func trustedProxies(cfg *config.Config) []netip.Prefix {
+	p, _ := auth.ParsePrefixes(cfg.Server.TrustedProxies) // validated by config.Load
+	return p
 }
 
 // originPolicy allows the configured browser origins and the server's own

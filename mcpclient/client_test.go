@@ -23,7 +23,7 @@ func (echoBackend) Capabilities() mcpserver.Capabilities { return mcpserver.Capa
 func (echoBackend) ListTools(context.Context, *auth.Caller) (mcpserver.Encoded, error) {
 	return mcpserver.Members(`"tools":[{"name":"echo","inputSchema":{"type":"object"}},{"name":"ask","inputSchema":{"type":"object"}}]`), nil
 }
-func (echoBackend) ToolHeaders(_ *auth.Caller, name string) ([]mcpserver.ParamHeader, bool) {
+func (echoBackend) ToolHeaders(_ context.Context, _ *auth.Caller, name string) ([]mcpserver.ParamHeader, bool) {
 	return nil, name == "echo" || name == "ask"
 }
 func (echoBackend) CallTool(ctx context.Context, _ *auth.Caller, name string, args []byte, call *mcpserver.Call) (mcpserver.Encoded, error) {

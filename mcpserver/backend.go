@@ -23,7 +23,7 @@ type Backend interface {
 	ListTools(ctx context.Context, caller *auth.Caller) (Encoded, error)
 	// ToolHeaders reports the x-mcp-header parameters of a tool the caller may
 	// call; ok is false for a tool that is missing or hidden.
-	ToolHeaders(caller *auth.Caller, name string) (headers []ParamHeader, ok bool)
+	ToolHeaders(ctx context.Context, caller *auth.Caller, name string) (headers []ParamHeader, ok bool)
 	// CallTool runs a tool with the arguments exactly as the client sent them.
 	// A tool that is missing or hidden is ErrNotFound. Tool failures are
 	// results (isError), not errors. Errors wrapping ErrInputRequired end the

@@ -33,7 +33,7 @@ func handleToolsCall(rq *request) (Encoded, error) {
 		return nil, InvalidParams("invalid params: tools/call arguments must be an object")
 	}
 	if rq.modern {
-		headers, ok := s.b.ToolHeaders(rq.caller, name)
+		headers, ok := s.b.ToolHeaders(rq.ctx, rq.caller, name)
 		if !ok {
 			return nil, unknownTool(name) // hidden tools never get as far as header checks
 		}

@@ -40,6 +40,9 @@ func watchConfig(ctx context.Context, g globalFlags, dev bool, cfg *config.Confi
 			case <-ctx.Done():
 				return
 			case <-hup:
+				if err := h.ReopenAuditLog(); err != nil {
+					logger.Error("audit log not reopened", "error", err)
+				}
 				reload("SIGHUP")
 			}
 		}

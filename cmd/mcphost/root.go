@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/host"
 )
@@ -141,6 +142,14 @@ func serve(ctx context.Context, g globalFlags, dev bool) error {
 	defer authSetup.close()
 
 	h := host.New(cfg, logger)
+	if cfg.Audit.Enabled {
+		al, err := audit.Open(cfg.Audit.Output, cfg.Audit.IncludeArguments)
+		if err != nil {
+			return &config.Error{File: cfg.File, Problem: err.Error()}
+		}
+		defer al.Close()
+		h.SetAuditLog(al)
+	}
 	if err := h.Start(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,211 @@
+package host_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcphost/mcphost/audit"
+	"github.com/mcphost/mcphost/auth"
+	"github.com/mcphost/mcphost/auth/devissuer"
+	"github.com/mcphost/mcphost/auth/workos"
+	"github.com/mcphost/mcphost/host"
+	"github.com/mcphost/mcphost/requestid"
+)
+
+// auditLines reads the audit file's records.
+func auditLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("audit line is not JSON: %q", sc.Text())
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// find returns the records whose fields have the values in want.
+func find(recs []map[string]any, want map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, r := range recs {
+		ok := true
+		for k, v := range want {
+			if r[k] != v {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func withAudit(t *testing.T, r *running, includeArgs bool) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := audit.Open(path, includeArgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	r.host.SetAuditLog(l)
+	return path
+}
+
+// TestAuditRecordsEveryOutcome: one record per routed call with who, what,
+// decision and outcome: allowed and ok, a tool error, a timeout, a crash, a
+// policy-hidden tool; the request id is the one the response carried; no
+// arguments unless asked.
+func TestAuditRecordsEveryOutcome(t *testing.T) {
+	r := startHost(t, `
+auth: {provider: none}
+plugins:
+  whoami: {path: "{{bin}}/whoami"}
+  test:
+    path: "{{bin}}/testplugin"
+    prefix: "t."
+    call_timeout: 300ms
+    tools: {echo: {require_roles: [admin]}}
+`, host.ServerOptions{Gate: headerGate{}})
+	path := withAudit(t, r, false)
+	admin := connectVersion(t, r, userClient("ada", "org_a", "admin"), nil, legacy)
+	member := connect(t, r, userClient("bob", "org_b", "member"), nil)
+
+	callText(t, admin, "whoami", nil)
+	callText(t, admin, "t.echo", map[string]any{"text": "secret-argument"})
+	callText(t, admin, "t.slow", map[string]any{"ms": 5000})
+	// A plugin's own tool error (testplugin's panic is turned into one by the SDK).
+	callText(t, admin, "t.panic", nil)
+	callText(t, admin, "t.crash", nil)
+	res, err := member.CallTool(context.Background(), &mcp.CallToolParams{Name: "t.echo", Arguments: map[string]any{"text": "x"}})
+	if err == nil && !res.IsError {
+		t.Fatalf("a member called the admin-only echo: %+v", res)
+	}
+
+	recs := auditLines(t, path)
+	check := func(want map[string]any, more func(map[string]any)) {
+		t.Helper()
+		got := find(recs, want)
+		if len(got) != 1 {
+			t.Errorf("%d records with %v; all records:\n%v", len(got), want, recs)
+			return
+		}
+		if more != nil {
+			more(got[0])
+		}
+	}
+	check(map[string]any{"tool": "whoami", "decision": "allowed", "outcome": "ok", "plugin": "whoami", "user_id": "ada", "org_id": "org_a", "method": "tools/call"}, func(rec map[string]any) {
+		if s, _ := rec["session"].(string); s == "" || s == "stateless" {
+			t.Errorf("a legacy session's record has session %q", s)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, rec["time"].(string)); err != nil || rec["request_id"] == "" || rec["request_id"] == nil {
+			t.Errorf("record lacks a time or request id: %v", rec)
+		}
+	})
+	check(map[string]any{"tool": "t.echo", "user_id": "ada", "outcome": "ok"}, func(rec map[string]any) {
+		if _, ok := rec["arguments"]; ok {
+			t.Error("arguments recorded without audit.include_arguments")
+		}
+	})
+	check(map[string]any{"tool": "t.slow", "outcome": "timeout", "plugin": "test"}, nil)
+	check(map[string]any{"tool": "t.crash", "outcome": "crash", "plugin": "test"}, nil)
+	check(map[string]any{"tool": "t.echo", "user_id": "bob", "decision": "hidden", "session": "stateless"}, func(rec map[string]any) {
+		if _, ok := rec["outcome"]; ok {
+			t.Errorf("a hidden call has an outcome: %v", rec)
+		}
+	})
+	check(map[string]any{"tool": "t.panic", "outcome": "tool_error"}, nil)
+	raw, _ := os.ReadFile(path)
+	if strings.Contains(string(raw), "secret-argument") || strings.Contains(string(raw), "opaque-test-token") {
+		t.Error("the audit log holds an argument or a token")
+	}
+}
+
+// TestAuditArgumentsWhenAsked: audit.include_arguments keeps them.
+func TestAuditArgumentsWhenAsked(t *testing.T) {
+	r := startHost(t, basicYAML, host.ServerOptions{})
+	path := withAudit(t, r, true)
+	callText(t, connect(t, r, nil, nil), "t.echo", map[string]any{"text": "kept"})
+	got := find(auditLines(t, path), map[string]any{"tool": "t.echo"})
+	if len(got) != 1 || got[0]["arguments"].(map[string]any)["text"] != "kept" {
+		t.Errorf("records %v", got)
+	}
+}
+
+// TestAuditRefusals: requests the gate refuses, 401 and 403, are recorded
+// with the reason from the challenge and the request id the client got.
+func TestAuditRefusals(t *testing.T) {
+	iss, err := devissuer.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	iss.Routes(mux, "")
+	idp := httptest.NewServer(mux)
+	t.Cleanup(idp.Close)
+	aud := "http://127.0.0.1/mcp"
+	p, err := workos.New(context.Background(), workos.Config{Domain: idp.URL, VerifyJWT: true, Audiences: []string{aud},
+		RequiredScopes: []string{"documents"}, ScopesSupported: []string{"openid", "documents"}, PublicURL: auth.PublicURL{Listen: "127.0.0.1:1"}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	r := startHost(t, basicYAML, host.ServerOptions{Gate: p})
+	path := withAudit(t, r, false)
+
+	post := func(token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, r.url+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Method", "tools/list")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get(requestid.Header)
+	}
+	noToken, id1 := post("")
+	tok, err := iss.Mint(devissuer.TokenRequest{Issuer: idp.URL, Subject: "user_scopeless", Audience: []string{aud}, Scopes: []string{"openid"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopeless, id2 := post(tok)
+	if noToken != http.StatusUnauthorized || scopeless != http.StatusForbidden {
+		t.Fatalf("statuses %d, %d; want 401 and 403", noToken, scopeless)
+	}
+	recs := auditLines(t, path)
+	if got := find(recs, map[string]any{"decision": "unauthenticated", "http_status": float64(401), "request_id": id1, "method": "tools/list"}); len(got) != 1 || got[0]["reason"] != "no token" {
+		t.Errorf("401 records: %v (all: %v)", got, recs)
+	}
+	if got := find(recs, map[string]any{"decision": "denied", "http_status": float64(403), "request_id": id2}); len(got) != 1 || got[0]["reason"] != "insufficient_scope" {
+		t.Errorf("403 records: %v (all: %v)", got, recs)
+	}
+	garbage, _ := post("not-a-jwt")
+	recs = auditLines(t, path)
+	if got := find(recs, map[string]any{"decision": "unauthenticated", "reason": "invalid_token: malformed token"}); garbage != 401 || len(got) != 1 {
+		t.Errorf("invalid token: HTTP %d, records %v", garbage, recs)
+	}
+}
