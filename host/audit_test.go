@@ -209,3 +209,46 @@ func TestAuditRefusals(t *testing.T) {
 		t.Errorf("invalid token: HTTP %d, records %v", garbage, recs)
 	}
 }
+
+// TestRequestIDReachesPlugin: the id in the response header is the one the
+// plugin saw and the audit record carries; a trusted proxy's X-Request-Id is
+// kept, anyone else's replaced.
+func TestRequestIDReachesPlugin(t *testing.T) {
+	for _, c := range []struct {
+		name, proxies string
+		keep          bool
+	}{{"trusted proxy", "[127.0.0.0/8]", true}, {"untrusted peer", "[10.0.0.0/8]", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			r := startHost(t, "server: {json_response: true, trusted_proxies: "+c.proxies+"}\n"+basicYAML, host.ServerOptions{})
+			path := withAudit(t, r, false)
+			req, _ := http.NewRequest(http.MethodPost, r.url+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t.ids","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			req.Header.Set("Mcp-Protocol-Version", modern)
+			req.Header.Set("Mcp-Method", "tools/call")
+			req.Header.Set("Mcp-Name", "t.ids")
+			req.Header.Set(requestid.Header, "proxy-id-42")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				Result struct {
+					StructuredContent map[string]string `json:"structuredContent"`
+				} `json:"result"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			id := resp.Header.Get(requestid.Header)
+			if (id == "proxy-id-42") != c.keep || id == "" {
+				t.Errorf("response X-Request-Id %q (keep the proxy's: %v)", id, c.keep)
+			}
+			if got := body.Result.StructuredContent["request_id"]; got != id {
+				t.Errorf("the plugin saw request id %q, the response says %q", got, id)
+			}
+			if recs := find(auditLines(t, path), map[string]any{"tool": "t.ids", "request_id": id}); len(recs) != 1 {
+				t.Errorf("no audit record with request id %s", id)
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/pluginrpc"
+	"github.com/mcphost/mcphost/requestid"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
 
@@ -169,7 +170,7 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 		args = json.RawMessage("{}")
 	}
 	resumable := inst.has(pluginrpc.CapabilityInputResponses)
-	start := &pluginv1.CallToolStart{Tool: r.tool.GetName(), ArgumentsJson: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(call, callID)}
+	start := &pluginv1.CallToolStart{Tool: r.tool.GetName(), ArgumentsJson: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, callID)}
 	if resumable {
 		start.InputResponses = inputResponses(call)
 	}
@@ -268,8 +269,8 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 func isModernCall(c *mcpserver.Call) bool { return c.ProtocolVersion == mcpserver.ModernVersion }
 
 // requestMeta tells the plugin about the MCP request behind a call.
-func requestMeta(call *mcpserver.Call, callID string) *pluginv1.RequestMeta {
-	pm := &pluginv1.RequestMeta{CallId: callID}
+func requestMeta(ctx context.Context, call *mcpserver.Call, callID string) *pluginv1.RequestMeta {
+	pm := &pluginv1.RequestMeta{CallId: callID, RequestId: requestid.FromContext(ctx)}
 	if call != nil {
 		pm.McpSessionId = call.SessionID
 		pm.ProgressTokenJson = call.ProgressToken

@@ -45,7 +45,7 @@ func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, templ
 		answers := inputResponses(call)
 		for round := 0; ; round++ {
 			var err error
-			out, err = inst.rpc.ReadResource(ctx, &pluginv1.ReadResourceRequest{Uri: uri, UriTemplate: template, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(call, ""), InputResponses: answers})
+			out, err = inst.rpc.ReadResource(ctx, &pluginv1.ReadResourceRequest{Uri: uri, UriTemplate: template, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, ""), InputResponses: answers})
 			if err != nil || len(out.GetInputRequests()) == 0 {
 				return err
 			}
@@ -71,7 +71,7 @@ func (h *Host) GetPrompt(ctx context.Context, caller *auth.Caller, name string, 
 		answers := inputResponses(call)
 		for round := 0; ; round++ {
 			var err error
-			out, err = inst.rpc.GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: fr.prompt.GetName(), Arguments: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(call, ""), InputResponses: answers})
+			out, err = inst.rpc.GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: fr.prompt.GetName(), Arguments: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, ""), InputResponses: answers})
 			if err != nil || len(out.GetInputRequests()) == 0 {
 				return err
 			}

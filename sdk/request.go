@@ -22,6 +22,9 @@ type Request struct {
 	Caller *Caller
 	// CallID is a host-assigned id for correlating logs.
 	CallID string
+	// RequestID is the id of the HTTP request that made the call (the
+	// X-Request-Id in the host's logs, audit records and response).
+	RequestID string
 	// SessionID is the MCP session id (empty for stateless servers).
 	SessionID string
 	// Client asks the MCP client things (Sample, Elicit, Roots).

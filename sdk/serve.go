@@ -288,6 +288,7 @@ func (s *server) run(ctx context.Context, start *pluginv1.CallToolStart, send fu
 		Tool:        t.name,
 		Caller:      pluginrpc.CallerFromProto(start.GetCaller()),
 		CallID:      start.GetMeta().GetCallId(),
+		RequestID:   start.GetMeta().GetRequestId(),
 		SessionID:   start.GetMeta().GetMcpSessionId(),
 		hasProgress: len(start.GetMeta().GetProgressTokenJson()) > 0,
 		send:        send,

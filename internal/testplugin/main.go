@@ -80,6 +80,9 @@ func main() {
 			}
 			return sdk.Object(map[string]any{"env": env}), nil
 		}),
+		sdk.NewTool("ids", "Returns the call and request ids the plugin received.", func(_ context.Context, req *sdk.Request, _ struct{}) (*sdk.Result, error) {
+			return sdk.Object(map[string]string{"call_id": req.CallID, "request_id": req.RequestID}), nil
+		}),
 		sdk.NewTool("caller", "Returns the caller the plugin received.", func(_ context.Context, req *sdk.Request, _ struct{}) (*sdk.Result, error) {
 			return sdk.Object(req.Caller), nil
 		}),

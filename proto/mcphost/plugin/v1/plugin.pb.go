@@ -1643,8 +1643,11 @@ type RequestMeta struct {
 	ClientCapabilitiesJson []byte `protobuf:"bytes,5,opt,name=client_capabilities_json,json=clientCapabilitiesJson,proto3" json:"client_capabilities_json,omitempty"`
 	// The MCP protocol version of the request.
 	ProtocolVersion string `protobuf:"bytes,6,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The HTTP request's id (X-Request-Id, also in the host's logs and audit
+	// records), so a plugin's logs can be correlated with them.
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RequestMeta) Reset() {
@@ -1715,6 +1718,13 @@ func (x *RequestMeta) GetClientCapabilitiesJson() []byte {
 func (x *RequestMeta) GetProtocolVersion() string {
 	if x != nil {
 		return x.ProtocolVersion
+	}
+	return ""
+}
+
+func (x *RequestMeta) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -3216,14 +3226,16 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"session_id\x18\v \x01(\tR\tsessionId\x12\x1b\n" +
 	"\tclient_id\x18\f \x01(\tR\bclientId\x12\x1f\n" +
 	"\vclaims_json\x18\r \x01(\fR\n" +
-	"claimsJson\"\xfe\x01\n" +
+	"claimsJson\"\x9d\x02\n" +
 	"\vRequestMeta\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12$\n" +
 	"\x0emcp_session_id\x18\x02 \x01(\tR\fmcpSessionId\x12.\n" +
 	"\x13progress_token_json\x18\x03 \x01(\fR\x11progressTokenJson\x12\x1b\n" +
 	"\tmeta_json\x18\x04 \x01(\fR\bmetaJson\x128\n" +
 	"\x18client_capabilities_json\x18\x05 \x01(\fR\x16clientCapabilitiesJson\x12)\n" +
-	"\x10protocol_version\x18\x06 \x01(\tR\x0fprotocolVersion\"\xf5\x02\n" +
+	"\x10protocol_version\x18\x06 \x01(\tR\x0fprotocolVersion\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\"\xf5\x02\n" +
 	"\rCallToolStart\x12\x12\n" +
 	"\x04tool\x18\x01 \x01(\tR\x04tool\x12%\n" +
 	"\x0earguments_json\x18\x02 \x01(\fR\rargumentsJson\x121\n" +
