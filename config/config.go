@@ -26,6 +26,18 @@ type Config struct {
 	Plugins   map[string]*Plugin `yaml:"plugins"`
 	Dev       Dev                `yaml:"dev"`
 	Audit     Audit              `yaml:"audit"`
+	Metrics   Metrics            `yaml:"metrics"`
+}
+
+// Metrics configures the Prometheus endpoint /metrics.
+type Metrics struct {
+	Enabled bool `yaml:"enabled"`
+	// Listen, when set, serves /metrics on this address alone (a private
+	// port) instead of the main listener.
+	Listen string `yaml:"listen"`
+	// Public serves the main listener's /metrics to any peer, not only
+	// loopback ones.
+	Public bool `yaml:"public"`
 }
 
 // Audit configures the audit log: a JSON line per MCP operation and refusal.
@@ -204,6 +216,7 @@ func defaults() *Config {
 		DataDir:   DefaultDataDir,
 		HotReload: HotReload{Plugins: true, Config: true, Debounce: DefaultDebounce},
 		Audit:     Audit{Enabled: true, Output: "stdout"},
+		Metrics:   Metrics{Enabled: true},
 		Auth: Auth{
 			Provider: "workos",
 			WorkOS: WorkOS{

@@ -441,7 +441,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "server:\n  listen: 127.0.0.1:8080\nserverr:\n  listen: x\n",
-			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: audit, auth, data_dir, dev, hot_reload, log, plugin_dir, plugins, server)"}},
+			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: audit, auth, data_dir, dev, hot_reload, log, metrics, plugin_dir, plugins, server)"}},
 		},
 		{
 			name: "unknown nested key plugins.x.pth",
@@ -1825,4 +1825,16 @@ func TestAuditConfig(t *testing.T) {
 	}
 	_, path, err = loadYAML(t, "audit: {output: \"  \"}\n", Options{LookupEnv: envFrom(withSub)})
 	checkErrors(t, err, path, []wantErr{{key: "audit.output", problem: "stdout, stderr or a file"}})
+}
+
+func TestMetricsConfig(t *testing.T) {
+	t.Parallel()
+	cfg, _, err := loadYAML(t, "", Options{LookupEnv: envFrom(withSub)})
+	if err != nil || !cfg.Metrics.Enabled || cfg.Metrics.Listen != "" || cfg.Metrics.Public {
+		t.Errorf("default metrics = %+v, %v", cfg.Metrics, err)
+	}
+	_, path, err := loadYAML(t, "metrics: {listen: nonsense}\n", Options{LookupEnv: envFrom(withSub)})
+	checkErrors(t, err, path, []wantErr{{key: "metrics.listen", problem: ""}})
+	_, path, err = loadYAML(t, "server: {listen: \"127.0.0.1:9100\"}\nmetrics: {listen: \"127.0.0.1:9100\"}\n", Options{LookupEnv: envFrom(withSub)})
+	checkErrors(t, err, path, []wantErr{{key: "metrics.listen", problem: "is server.listen"}})
 }

@@ -142,6 +142,13 @@ func (l *loader) validateAuth(c *Config) {
 		l.fail(0, "auth.workos.algorithms", "must list at least one algorithm")
 	}
 	c.validateWorkOSAPI(l)
+	if c.Metrics.Listen != "" {
+		if _, err := ParseListen(c.Metrics.Listen); err != nil {
+			l.fail(0, "metrics.listen", "%v", err)
+		} else if c.Metrics.Listen == c.Server.Listen {
+			l.fail(0, "metrics.listen", "is server.listen; leave it empty to serve /metrics there")
+		}
+	}
 	switch out := strings.TrimSpace(c.Audit.Output); {
 	case out == "":
 		l.fail(0, "audit.output", "must be stdout, stderr or a file path")

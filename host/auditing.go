@@ -69,8 +69,8 @@ func featureOutcome(fr *featureRoute, caller *auth.Caller, err error) outcome {
 // those never reach the router, so no other record would say they happened.
 func auditRefusals(h *Host, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l := h.auditLog()
-		if l == nil {
+		l, m := h.auditLog(), h.metricsSet()
+		if l == nil && m == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -78,6 +78,10 @@ func auditRefusals(h *Host, next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		if rec.status != http.StatusUnauthorized && rec.status != http.StatusForbidden {
+			return
+		}
+		m.AuthFailure(failureReason(w.Header().Get("WWW-Authenticate")), rec.status)
+		if l == nil {
 			return
 		}
 		ar := record(r.Context(), nil, nil, "http "+r.Method+" "+r.URL.Path, start)
@@ -96,6 +100,18 @@ func auditRefusals(h *Host, next http.Handler) http.Handler {
 		ar.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 		l.Write(ar)
 	})
+}
+
+// failureReason is a refusal's OAuth error code, from a fixed set (a metric
+// label must not take whatever a challenge says).
+func failureReason(ch string) string {
+	switch code, _, _ := strings.Cut(challengeReason(ch), ":"); code {
+	case "no token":
+		return "no_token"
+	case "invalid_token", "insufficient_scope", "invalid_request":
+		return code
+	}
+	return "other"
 }
 
 // challengeReason is the error and description of a Bearer challenge.
@@ -121,22 +137,29 @@ func challengeReason(ch string) string {
 	return code + ": " + desc
 }
 
-// statusRecorder remembers the status a handler wrote.
+// statusRecorder remembers the status a handler wrote; onHeader, if set,
+// sees the headers as they are sent (and marks an event stream).
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onHeader func(http.Header)
+	streamed bool
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
+		if s.onHeader != nil {
+			s.streamed = strings.HasPrefix(s.Header().Get("Content-Type"), "text/event-stream")
+			s.onHeader(s.Header())
+		}
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
-		s.status = http.StatusOK
+		s.WriteHeader(http.StatusOK)
 	}
 	return s.ResponseWriter.Write(b)
 }

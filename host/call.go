@@ -21,8 +21,8 @@ import (
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/pluginrpc"
-	"github.com/mcphost/mcphost/requestid"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+	"github.com/mcphost/mcphost/requestid"
 )
 
 // defaultStreamRetry is when a client whose stream a plugin closed early

@@ -96,6 +96,13 @@ func (b engineBackend) ToolHeaders(ctx context.Context, caller *auth.Caller, nam
 			}
 			finish(l, rec, o, start)
 		}
+		if m := b.h.metricsSet(); m != nil {
+			decision := audit.Allowed
+			if _, exists := b.h.routes.Load().tools[name]; exists {
+				decision = audit.Hidden
+			}
+			m.Operation("tools/call", name, "", decision, "", 0)
+		}
 		return nil, false
 	}
 	return r.headers, true
@@ -109,6 +116,7 @@ func (b engineBackend) CallTool(ctx context.Context, caller *auth.Caller, name s
 		r.Tool, r.Arguments = name, auditArgs(l, args)
 		finish(l, r, o, start)
 	}
+	b.h.metricsSet().Operation("tools/call", name, o.plugin, o.decision, o.result, time.Since(start))
 	if errors.Is(err, ErrUnknownTool) {
 		return nil, mcpserver.ErrNotFound
 	}
@@ -144,6 +152,7 @@ func (b engineBackend) GetPrompt(ctx context.Context, caller *auth.Caller, name 
 		r.Prompt = name
 		finish(l, r, featureOutcome(b.h.routes.Load().prompts[name], caller, err), start)
 	}
+	b.h.observeFeature("prompts/get", b.h.routes.Load().prompts[name], caller, err, start)
 	if err != nil {
 		return nil, engineError(err)
 	}
@@ -216,6 +225,11 @@ func (b engineBackend) ReadResource(ctx context.Context, caller *auth.Caller, ur
 		}
 		finish(l, r, featureOutcome(fr, caller, err), start)
 	}
+	fr := t.resources[uri]
+	if template != "" {
+		fr = t.templates[template]
+	}
+	b.h.observeFeature("resources/read", fr, caller, err, start)
 	if err != nil {
 		return nil, engineError(err)
 	}
@@ -240,6 +254,14 @@ func (b engineBackend) Complete(ctx context.Context, caller *auth.Caller, req mc
 			r.Resource = req.RefName
 		}
 		finish(l, r, featureOutcome(fr, caller, err), start)
+	}
+	if m := b.h.metricsSet(); m != nil {
+		t := b.h.routes.Load()
+		fr := t.templates[req.RefName]
+		if req.RefType == "ref/prompt" {
+			fr = t.prompts[req.RefName]
+		}
+		b.h.observeFeature("completion/complete", fr, caller, err, start)
 	}
 	if err != nil {
 		return nil, engineError(err)

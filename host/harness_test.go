@@ -102,9 +102,19 @@ func startHost(t testing.TB, yaml string, opts host.ServerOptions) *running {
 // address its balancer knows).
 func startHostAt(t testing.TB, yaml string, opts host.ServerOptions, addr string) *running {
 	t.Helper()
+	return startHostWith(t, yaml, opts, addr, nil)
+}
+
+// startHostWith is startHostAt with prepare run on the host before it starts
+// and before its server is made (metrics, audit).
+func startHostWith(t testing.TB, yaml string, opts host.ServerOptions, addr string, prepare func(*host.Host)) *running {
+	t.Helper()
 	cfg := loadConfig(t, yaml)
 	logger := testLogger(t)
 	h := host.New(cfg, logger)
+	if prepare != nil {
+		prepare(h)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := h.Start(ctx); err != nil {

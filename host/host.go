@@ -19,6 +19,7 @@ import (
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/internal/filewatch"
+	"github.com/mcphost/mcphost/metrics"
 	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
@@ -49,7 +50,8 @@ type Host struct {
 	retiring        sync.WaitGroup     // slots a reload replaced, still draining
 	draining        map[*slot]bool     // the same slots, so shutdown can stop them now
 
-	audit atomic.Pointer[audit.Log] // nil: no audit log
+	audit   atomic.Pointer[audit.Log]       // nil: no audit log
+	metrics atomic.Pointer[metrics.Metrics] // nil: no metrics
 
 	inflight sync.WaitGroup
 	closing  atomic.Bool

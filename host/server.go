@@ -101,6 +101,19 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 	if opts.Routes != nil {
 		opts.Routes(mux)
 	}
+	if m := h.metricsSet(); m != nil && cfg.Metrics.Listen == "" {
+		// On the main listener: operators on this machine, or anyone with
+		// metrics.public (behind a network policy); a private port is
+		// metrics.listen.
+		metricsHandler := m.Handler()
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+			if !cfg.Metrics.Public && !isLoopbackPeer(r) {
+				http.Error(w, "/metrics is served to loopback peers only (set metrics.public or metrics.listen)", http.StatusForbidden)
+				return
+			}
+			metricsHandler.ServeHTTP(w, r)
+		})
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -140,7 +153,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		cfg:    cfg,
 		log:    logger,
 		http: &http.Server{
-			Handler:           requestid.Middleware(trustedProxies(cfg), mux),
+			Handler:           requestid.Middleware(trustedProxies(cfg), instrument(h.metricsSet(), mux)),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		},

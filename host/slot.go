@@ -72,6 +72,7 @@ type slot struct {
 	cur         *instance
 	state       PluginState
 	restarts    int
+	swaps       int // hot swaps done
 	failures    int // consecutive failed restarts
 	lastError   string
 	retired     bool
@@ -197,6 +198,11 @@ func (s *slot) replace(ctx context.Context, why string, needed func(cur *instanc
 	}
 	s.listen(next)
 	s.log.Info("plugin instance replaced", "reason", why, "version", next.desc().GetVersion(), "pid", next.pid, "sha256", next.sha256)
+	if why == swapReason {
+		s.mu.Lock()
+		s.swaps++
+		s.mu.Unlock()
+	}
 	if old != nil {
 		s.mu.Lock()
 		if s.draining == nil {
@@ -381,6 +387,7 @@ type PluginStatus struct {
 	SHA256    string      `json:"sha256"`
 	StartedAt time.Time   `json:"started_at"`
 	Restarts  int         `json:"restarts"`
+	Swaps     int         `json:"swaps"` // hot swaps to a new binary
 	// Failures counts crashes and failed restarts in a row (reset after a minute up).
 	Failures  int      `json:"consecutive_failures"`
 	Tools     []string `json:"tools"`
@@ -390,7 +397,7 @@ type PluginStatus struct {
 func (s *slot) status() PluginStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := PluginStatus{Name: s.cfg.Name, State: s.state, Restarts: s.restarts, Failures: s.failures, LastError: s.lastError, Tools: []string{}}
+	st := PluginStatus{Name: s.cfg.Name, State: s.state, Restarts: s.restarts, Swaps: s.swaps, Failures: s.failures, LastError: s.lastError, Tools: []string{}}
 	if s.cur != nil {
 		st.Version = s.cur.desc().GetVersion()
 		st.PID = s.cur.pid

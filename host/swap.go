@@ -67,6 +67,9 @@ func (h *Host) binaryChanged(ctx context.Context, path string) {
 	}
 }
 
+// swapReason is why a swap replaced an instance (counted as a hot swap).
+const swapReason = "binary changed"
+
 // swapBinary replaces s's instance with the binary now on disk, if it differs.
 // A binary that fails to start or to fit leaves the old instance serving.
 func (h *Host) swapBinary(ctx context.Context, s *slot) {
@@ -76,7 +79,7 @@ func (h *Host) swapBinary(ctx context.Context, s *slot) {
 		return
 	}
 	changed := func(cur *instance) bool { return cur == nil || cur.exited() || cur.sha256 != sum }
-	if err := s.replace(ctx, "binary changed", changed); err != nil {
+	if err := s.replace(ctx, swapReason, changed); err != nil {
 		if err != errSlotRetired {
 			h.log.Error("new plugin binary rejected; the running instance keeps serving", "plugin", s.cfg.Name, "sha256", sum, "error", err)
 		}

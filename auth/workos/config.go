@@ -75,6 +75,8 @@ type Config struct {
 	// permissions when the token has none either: claims in the token win.
 	// It must answer without roles when it knows none (fail closed).
 	LookupRoles func(ctx context.Context, userID, orgID string) (roles, permissions []string)
+	// OnJWKSFetch, when set, hears of every JWKS fetch and its error (metrics).
+	OnJWKSFetch func(error)
 }
 
 const (

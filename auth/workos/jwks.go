@@ -63,6 +63,7 @@ type jwksCache struct {
 	// onChange runs when a key disappears or changes, so verified-token results
 	// that relied on it are dropped.
 	onChange func()
+	onFetch  func(error) // Config.OnJWKSFetch
 	// ctx outlives requests: a fetch keeps going when the request that started it
 	// gives up, because others are waiting for the same result.
 	ctx context.Context
@@ -79,7 +80,7 @@ func newJWKSCache(ctx context.Context, url string, cfg Config, onChange func()) 
 	c := &jwksCache{
 		url: url, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now,
 		minInterval: cfg.MinRefetchInterval, every: cfg.JWKSRefresh,
-		onChange: onChange, ctx: ctx,
+		onChange: onChange, onFetch: cfg.OnJWKSFetch, ctx: ctx,
 	}
 	c.set.Store(&keySet{set: jwk.NewSet(), raw: map[string]string{}})
 	return c
@@ -155,6 +156,9 @@ func (c *jwksCache) delay(failures int) time.Duration {
 // stay in place.
 func (c *jwksCache) fetch(ctx context.Context) error {
 	err := c.fetchOnce(ctx)
+	if c.onFetch != nil {
+		c.onFetch(err)
+	}
 	if err != nil {
 		if c.loaded.Load() {
 			c.log.Warn("workos: JWKS refresh failed; keeping cached keys", "url", c.url, "err", err)

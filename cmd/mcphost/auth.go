@@ -22,6 +22,7 @@ import (
 	"github.com/mcphost/mcphost/auth/workosroles"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/host"
+	"github.com/mcphost/mcphost/metrics"
 )
 
 // authSetup is what an auth provider contributes to the server.
@@ -58,16 +59,16 @@ func advertisedAddr(configured, bound string) string {
 }
 
 // setupAuth builds the gate for cfg.Auth.Provider. addr is the bound listen address.
-func setupAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr string) (*authSetup, error) {
+func setupAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr string, m *metrics.Metrics) (*authSetup, error) {
 	s := &authSetup{close: func() {}}
 	switch cfg.Auth.Provider {
 	case "none":
 		logger.Warn("auth.provider is none: every caller is anonymous and unauthenticated", "listen", addr)
 		return s, nil
 	case "dev":
-		return setupDev(ctx, cfg, logger, addr)
+		return setupDev(ctx, cfg, logger, addr, m)
 	}
-	wc, err := providerConfig(cfg, logger, addr)
+	wc, err := providerConfig(cfg, logger, addr, m)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +92,7 @@ func setupAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger, add
 
 // providerConfig maps the auth.workos keys to the provider's config. The dev
 // issuer uses the same provider, so both verify through one code path.
-func providerConfig(cfg *config.Config, logger *slog.Logger, addr string) (workos.Config, error) {
+func providerConfig(cfg *config.Config, logger *slog.Logger, addr string, m *metrics.Metrics) (workos.Config, error) {
 	w := cfg.Auth.WorkOS
 	audiences := w.Audiences
 	if len(audiences) == 0 {
@@ -109,7 +110,12 @@ func providerConfig(cfg *config.Config, logger *slog.Logger, addr string) (worko
 		}
 		logger.Info("roles of callers whose tokens carry none are looked up in WorkOS", "api_url", w.APIURL, "ttl", w.RolesTTL)
 	}
+	var onFetch func(error)
+	if m != nil {
+		onFetch = m.JWKSRefresh
+	}
 	return workos.Config{
+		OnJWKSFetch:     onFetch,
 		LookupRoles:     lookup,
 		VerifyJWT:       w.VerifyJWT,
 		ScopesSupported: w.ScopesSupported,
@@ -126,7 +132,7 @@ func providerConfig(cfg *config.Config, logger *slog.Logger, addr string) (worko
 
 // setupDev trusts the embedded dev issuer: its key lives in the data directory, its
 // JWKS is served by this host, and verification is the WorkOS provider's.
-func setupDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr string) (*authSetup, error) {
+func setupDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr string, m *metrics.Metrics) (*authSetup, error) {
 	iss, err := devissuer.Open(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("dev issuer: %w", err)
@@ -134,7 +140,7 @@ func setupDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr
 	issuerURL := publicBase(cfg, addr)
 	jwks := http.NewServeMux()
 	iss.Routes(jwks, "")
-	wc, err := providerConfig(cfg, logger, addr)
+	wc, err := providerConfig(cfg, logger, addr, m)
 	if err != nil {
 		return nil, err
 	}

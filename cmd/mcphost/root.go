@@ -6,18 +6,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/host"
+	"github.com/mcphost/mcphost/metrics"
 )
 
 type globalFlags struct {
@@ -135,13 +138,27 @@ func serve(ctx context.Context, g globalFlags, dev bool) error {
 	defer ln.Close()
 
 	addr := advertisedAddr(cfg.Server.Listen, ln.Addr().String())
-	authSetup, err := setupAuth(ctx, cfg, logger, addr)
+	var m *metrics.Metrics
+	if cfg.Metrics.Enabled {
+		m = metrics.New()
+	}
+	authSetup, err := setupAuth(ctx, cfg, logger, addr, m)
 	if err != nil {
 		return err
 	}
 	defer authSetup.close()
 
 	h := host.New(cfg, logger)
+	if m != nil {
+		h.SetMetrics(m)
+		if cfg.Metrics.Listen != "" {
+			stop, err := serveMetrics(cfg, m, logger)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
+	}
 	if cfg.Audit.Enabled {
 		al, err := audit.Open(cfg.Audit.Output, cfg.Audit.IncludeArguments)
 		if err != nil {
@@ -216,4 +233,18 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usageError{err}
 	}
 	return nil
+}
+
+// serveMetrics serves /metrics alone on metrics.listen (a private port).
+func serveMetrics(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", cfg.Metrics.Listen)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s: metrics.listen: cannot listen on %s: %w", cfg.File, cfg.Metrics.Listen, err)}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("metrics serving", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() { _ = srv.Close() }, nil
 }
