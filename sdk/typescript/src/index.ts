@@ -1,0 +1,17 @@
+// @mcphost/plugin-sdk: write mcphost tool plugins in TypeScript.
+//
+//   import { createPlugin, text, z } from "@mcphost/plugin-sdk";
+//   const p = createPlugin({ name: "hello", version: "1.0.0" });
+//   p.tool({ name: "greet", description: "Greets the caller", schema: z.object({ greeting: z.string() }) },
+//     async ({ greeting }, req) => text(`${greeting}, ${req.caller.name || "stranger"}`));
+//   p.serve();
+export { z } from "zod";
+export { createPlugin, Plugin, ClientRequestError } from "./plugin.js";
+export type { PluginOptions, ToolSpec, ToolHandler, ToolRequest, ToolAnnotations, McpLogLevel, InvokeOptions } from "./plugin.js";
+export { Caller } from "./caller.js";
+export type { WireCaller } from "./caller.js";
+export { text, markdown, object, error, image, audio, resource, resourceLink, mix, ToolResult } from "./results.js";
+export type { HandlerResult, WireContent } from "./results.js";
+export { createLogger } from "./log.js";
+export type { Logger } from "./log.js";
+export { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PROTOCOL_VERSION } from "./handshake.js";

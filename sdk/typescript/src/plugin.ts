@@ -1,0 +1,395 @@
+// createPlugin and the plugin side of the protocol: Describe once per process,
+// CallTool per tools/call (one stream per call; this SDK does not declare the
+// "call_channel" capability, so the host does not use Calls).
+import * as grpc from "@grpc/grpc-js";
+import { z } from "zod";
+import { Caller, type WireCaller } from "./caller.js";
+import { checkEnvironment, generateServerIdentity, handshakeLine, HandshakeError, PROTOCOL_VERSION } from "./handshake.js";
+import { createLogger, type Logger } from "./log.js";
+import { error, toResult, ToolResult, type HandlerResult } from "./results.js";
+import { controllerService, healthService, pluginService } from "./wire.js";
+
+export interface PluginOptions {
+  name: string;
+  version: string;
+  /** Where SDK and handler logs go; hclog JSON on stderr by default. */
+  logger?: Logger;
+}
+
+export interface ToolAnnotations {
+  title?: string;
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+export interface ToolSpec<S extends z.ZodType> {
+  name: string;
+  title?: string;
+  description?: string;
+  /** The arguments: a z.object; its JSON Schema is what clients see. Omitted: no arguments. */
+  schema?: S;
+  /** The shape of structured content this tool returns, if any. */
+  outputSchema?: z.ZodType;
+  annotations?: ToolAnnotations;
+  /** The tool's MCP `_meta` object. */
+  meta?: Record<string, unknown>;
+}
+
+/** An MCP logging level. */
+export type McpLogLevel = "debug" | "info" | "notice" | "warning" | "error" | "critical" | "alert" | "emergency";
+
+/** One tool call as a handler sees it. */
+export interface ToolRequest {
+  /** The tool's name as the plugin declared it. */
+  readonly tool: string;
+  /** The verified caller; empty fields without authentication. */
+  readonly caller: Caller;
+  /** A host-assigned id for correlating logs. */
+  readonly callId: string;
+  /** The MCP session id (empty on the sessionless protocol). */
+  readonly sessionId: string;
+  /** The MCP protocol version of the request. */
+  readonly protocolVersion: string;
+  /** The client's capabilities, so a tool asks only what the client can answer. */
+  readonly clientCapabilities: Readonly<Record<string, unknown>>;
+  /** Aborted when the client cancels the call or the host gives up on it. */
+  readonly signal: AbortSignal;
+  /** Reports progress; a no-op when the client asked for none. */
+  progress(progress: number, total?: number, message?: string): void;
+  /** Sends notifications/message to the calling client; data is any JSON value. */
+  log(level: McpLogLevel, data: unknown, logger?: string): void;
+  /** Asks the client's model (sampling/createMessage); resolves to the client's result. */
+  sample(params: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Asks the user (elicitation/create); resolves to the client's result ({action, content}). */
+  elicit(params: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+export type ToolHandler<S extends z.ZodType> = (input: z.output<S>, req: ToolRequest) => HandlerResult | Promise<HandlerResult>;
+
+interface RegisteredTool {
+  wire: Record<string, unknown>;
+  schema: z.ZodType | undefined;
+  handler: ToolHandler<z.ZodType>;
+}
+
+/** Options of Plugin.invoke, which runs a tool in-process (for plugin tests). */
+export interface InvokeOptions {
+  caller?: WireCaller;
+  progressToken?: string | number;
+  signal?: AbortSignal;
+  /** Receives the progress and log events the host would get. */
+  onEvent?: (event: Record<string, unknown>) => void;
+  /** Answers sample/elicit questions as the client would. */
+  onClientRequest?: (method: string, params: Record<string, unknown>) => Promise<Record<string, unknown>>;
+}
+
+/** Raised by sample/elicit when the client could not answer. */
+export class ClientRequestError extends Error {
+  constructor(
+    message: string,
+    /** The host will ask on a later round (2026-07-28 input-required); the call's result is discarded. */
+    readonly deferred = false,
+  ) {
+    super(message);
+  }
+}
+
+/** How long calls still running get after the host asked the plugin to stop. */
+const SHUTDOWN_GRACE_MS = 1500;
+
+const toolNameRE = /^[A-Za-z0-9_.-]{1,128}$/;
+
+export class Plugin {
+  readonly name: string;
+  readonly version: string;
+  readonly logger: Logger;
+  readonly #tools = new Map<string, RegisteredTool>();
+  #server: grpc.Server | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(opts: PluginOptions) {
+    if (!opts?.name) throw new Error("createPlugin: name is required");
+    if (!opts.version) throw new Error(`createPlugin ${opts.name}: version is required`);
+    this.name = opts.name;
+    this.version = opts.version;
+    this.logger = opts.logger ?? createLogger();
+  }
+
+  /**
+   * Declares a tool. Mistakes (a bad name, a duplicate, a schema that is not an
+   * object) throw here, so a broken plugin fails at start with the tool named.
+   */
+  tool<S extends z.ZodType>(spec: ToolSpec<S>, handler: ToolHandler<S>): this {
+    const name = spec?.name;
+    if (!name || !toolNameRE.test(name)) {
+      throw new Error(`plugin ${this.name}: tool name ${JSON.stringify(name)} must be 1-128 letters, digits, _ - or .`);
+    }
+    if (this.#tools.has(name)) throw new Error(`plugin ${this.name}: tool ${name} is declared twice`);
+    if (typeof handler !== "function") throw new Error(`plugin ${this.name}: tool ${name} has no handler`);
+    const inputSchema = spec.schema ? jsonSchemaOf(spec.schema, `tool ${name}: schema`, "input") : { type: "object", properties: {} };
+    if (inputSchema.type !== "object") {
+      throw new Error(`plugin ${this.name}: tool ${name}: schema must be a z.object (MCP tool arguments are an object), got type ${JSON.stringify(inputSchema.type)}`);
+    }
+    const wire: Record<string, unknown> = {
+      name,
+      title: spec.title ?? "",
+      description: spec.description ?? "",
+      inputSchemaJson: Buffer.from(JSON.stringify(inputSchema)),
+    };
+    if (spec.outputSchema) {
+      const out = jsonSchemaOf(spec.outputSchema, `tool ${name}: outputSchema`, "output");
+      if (out.type !== "object") throw new Error(`plugin ${this.name}: tool ${name}: outputSchema must be a z.object (structured content is an object)`);
+      wire.outputSchemaJson = Buffer.from(JSON.stringify(out));
+    }
+    if (spec.annotations) wire.annotations = { ...spec.annotations, title: spec.annotations.title ?? "" };
+    if (spec.meta) wire.metaJson = Buffer.from(JSON.stringify(spec.meta));
+    this.#tools.set(name, { wire, schema: spec.schema, handler: handler as ToolHandler<z.ZodType> });
+    return this;
+  }
+
+  /** The DescribeResponse this plugin answers. */
+  describe(): Record<string, unknown> {
+    return {
+      name: this.name,
+      version: this.version,
+      protocolVersion: PROTOCOL_VERSION,
+      tools: [...this.#tools.values()].map((t) => t.wire),
+      capabilities: [],
+    };
+  }
+
+  /** Runs one tool in-process through the same validation and dispatch as a host call. */
+  async invoke(tool: string, args: unknown = {}, opts: InvokeOptions = {}): Promise<ToolResult> {
+    const controller = new AbortController();
+    opts.signal?.addEventListener("abort", () => controller.abort(opts.signal?.reason), { once: true });
+    let nextId = 0;
+    return this.#run(
+      {
+        tool,
+        argumentsJson: Buffer.from(JSON.stringify(args)),
+        caller: opts.caller ?? {},
+        meta: { progressTokenJson: Buffer.from(opts.progressToken === undefined ? "" : JSON.stringify(opts.progressToken)) },
+      },
+      controller.signal,
+      (ev) => opts.onEvent?.(ev),
+      async (method, params) => {
+        nextId++;
+        if (!opts.onClientRequest) throw new ClientRequestError(`the client cannot answer ${method}`);
+        return opts.onClientRequest(method, params);
+      },
+    );
+  }
+
+  /** Dispatches one call; never throws: every failure is a tool error. */
+  async #run(
+    start: Record<string, any>,
+    signal: AbortSignal,
+    emit: (event: Record<string, unknown>) => void,
+    ask: (method: string, params: Record<string, unknown>) => Promise<Record<string, unknown>>,
+  ): Promise<ToolResult> {
+    const name = String(start.tool ?? "");
+    const t = this.#tools.get(name);
+    if (!t) return error(`unknown tool ${JSON.stringify(name)}`);
+    let args: unknown;
+    try {
+      const raw = Buffer.from(start.argumentsJson ?? []).toString("utf8");
+      args = raw === "" ? {} : JSON.parse(raw);
+    } catch {
+      return error(`invalid arguments for tool ${name}: not JSON`);
+    }
+    let input: unknown = args;
+    if (t.schema) {
+      const parsed = t.schema.safeParse(args);
+      if (!parsed.success) return error(`invalid arguments for tool ${name}: ${describeIssues(parsed.error)}`);
+      input = parsed.data;
+    }
+    const meta = start.meta ?? {};
+    const hasProgress = Buffer.from(meta.progressTokenJson ?? []).length > 0;
+    const req: ToolRequest = {
+      tool: name,
+      caller: new Caller(start.caller ?? {}),
+      callId: String(meta.callId ?? ""),
+      sessionId: String(meta.mcpSessionId ?? ""),
+      protocolVersion: String(meta.protocolVersion ?? ""),
+      clientCapabilities: parseObject(meta.clientCapabilitiesJson),
+      signal,
+      progress: (progress, total, message) => {
+        if (!hasProgress) return;
+        const ev: Record<string, unknown> = { progress, message: message ?? "" };
+        if (total !== undefined && total > 0) ev.total = total;
+        emit({ progress: ev });
+      },
+      log: (level, data, logger) => {
+        emit({ log: { level, logger: logger ?? "", dataJson: Buffer.from(JSON.stringify(data ?? null)) } });
+      },
+      sample: (params) => ask("sampling/createMessage", params),
+      elicit: (params) => ask("elicitation/create", params),
+    };
+    try {
+      return toResult(await t.handler(input, req));
+    } catch (e) {
+      if (e instanceof ClientRequestError && e.deferred) return error("waiting for the client's answer");
+      // The handler's message is for the model; the stack goes to the host's log only.
+      this.logger.error("tool handler threw", { tool: name, error: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined });
+      return error(`tool ${name} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** CallTool: start first, then client responses; events and one result back. */
+  #callTool(call: grpc.ServerDuplexStream<any, any>) {
+    const controller = new AbortController();
+    let ended = false;
+    let started = false;
+    let nextId = 0;
+    const waiting = new Map<string, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+    const write = (msg: Record<string, unknown>) => {
+      if (ended) return;
+      try {
+        call.write(msg);
+      } catch {
+        // the host went away; the abort signal tells the handler
+      }
+    };
+    const abort = (why: string) => {
+      controller.abort(new Error(why));
+      for (const w of waiting.values()) w.reject(new ClientRequestError(why));
+      waiting.clear();
+    };
+    call.on("error", () => abort("call stream failed"));
+    call.on("cancelled", () => abort("call cancelled"));
+    call.on("end", () => {
+      if (!started) call.end();
+    });
+    call.on("data", (msg: any) => {
+      if (msg.input === "start" && !started) {
+        started = true;
+        this.#run(msg.start, controller.signal, write, (method, params) => {
+          const id = String(++nextId);
+          write({ clientRequest: { id, method, paramsJson: Buffer.from(JSON.stringify(params ?? {})), key: "" } });
+          return new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
+        }).then((res) => {
+          write({ result: res.toWire() });
+          ended = true;
+          call.end();
+        });
+      } else if (msg.input === "clientResponse") {
+        const r = msg.clientResponse;
+        const w = waiting.get(String(r.id));
+        if (!w) return;
+        waiting.delete(String(r.id));
+        if (r.error) w.reject(new ClientRequestError(r.error, r.deferred === true));
+        else w.resolve(parseObject(r.resultJson));
+      }
+    });
+  }
+
+  /**
+   * Serves the plugin until the host stops it (the controller's Shutdown or
+   * SIGTERM). Run by hand, not by mcphost, it explains itself and exits 1.
+   */
+  async serve(): Promise<void> {
+    try {
+      await this.#serve();
+    } catch (e) {
+      // Nothing has been printed on stdout yet, so the host reports this line
+      // as the plugin's last words.
+      process.stderr.write(`plugin ${this.name}: cannot serve: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    }
+  }
+
+  async #serve(): Promise<void> {
+    let clientCertPEM: string;
+    try {
+      ({ clientCertPEM } = checkEnvironment(process.env));
+    } catch (e) {
+      if (!(e instanceof HandshakeError)) throw e;
+      process.stderr.write(`plugin ${this.name}: ${e.message}\n`);
+      process.exit(1);
+    }
+    const identity = await generateServerIdentity();
+    const server = new grpc.Server();
+    this.#server = server;
+    server.addService(pluginService, {
+      Describe: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, this.describe()),
+      CallTool: (call: grpc.ServerDuplexStream<any, any>) => this.#callTool(call),
+    });
+    server.addService(healthService, {
+      Check: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { status: this.#stopping ? "NOT_SERVING" : "SERVING" }),
+    });
+    server.addService(controllerService, {
+      Shutdown: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => {
+        cb(null, {});
+        setImmediate(() => void this.shutdown("the host asked"));
+      },
+    });
+    const creds = grpc.ServerCredentials.createSsl(
+      Buffer.from(clientCertPEM),
+      [{ private_key: Buffer.from(identity.keyPEM), cert_chain: Buffer.from(identity.certPEM) }],
+      true,
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", creds, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    for (const sig of ["SIGTERM", "SIGINT"] as const) {
+      process.on(sig, () => void this.shutdown(sig));
+    }
+    // A handler that forgot to await a promise must not take every other call down.
+    process.on("unhandledRejection", (reason) => {
+      this.logger.error("unhandled promise rejection in a tool", { error: reason instanceof Error ? reason.message : String(reason) });
+    });
+    this.logger.debug("plugin serving", { plugin: this.name, version: this.version, tools: this.#tools.size });
+    process.stdout.write(handshakeLine(`127.0.0.1:${port}`, identity.certBase64));
+  }
+
+  /** Stops serving: calls still running get a short grace, then the process exits 0. */
+  shutdown(reason = "shutdown"): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    const server = this.#server;
+    this.#stopping = new Promise<void>((resolve) => {
+      this.logger.debug("plugin stopping", { plugin: this.name, reason });
+      if (!server) return resolve();
+      const timer = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS);
+      timer.unref();
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }).then(() => process.exit(0));
+    return this.#stopping;
+  }
+}
+
+/** createPlugin starts a plugin description: add tools, then call serve(). */
+export function createPlugin(opts: PluginOptions): Plugin {
+  return new Plugin(opts);
+}
+
+function jsonSchemaOf(schema: z.ZodType, what: string, io: "input" | "output"): Record<string, unknown> {
+  let js: Record<string, unknown>;
+  try {
+    js = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${what} cannot be written as JSON Schema: ${(e as Error).message}`);
+  }
+  delete js.$schema; // the host's validator and MCP clients assume 2020-12 anyway
+  return js;
+}
+
+function describeIssues(err: z.ZodError): string {
+  return err.issues
+    .map((i) => (i.path.length > 0 ? `${i.path.map(String).join(".")}: ${i.message}` : i.message))
+    .join("; ");
+}
+
+function parseObject(raw: Uint8Array | undefined): Record<string, unknown> {
+  if (!raw || raw.length === 0) return {};
+  try {
+    const v: unknown = JSON.parse(Buffer.from(raw).toString("utf8"));
+    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : { result: v };
+  } catch {
+    return {};
+  }
+}
