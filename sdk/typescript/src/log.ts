@@ -15,7 +15,7 @@ export interface Logger {
 /** A Logger writing hclog JSON lines to `out` (stderr by default). */
 export function createLogger(out: { write(line: string): unknown } = process.stderr): Logger {
   const emit = (level: LogLevel, message: string, fields?: Record<string, unknown>) => {
-    const entry: Record<string, unknown> = { "@level": level, "@message": message, "@timestamp": new Date().toISOString() };
+    const entry: Record<string, unknown> = { "@level": level, "@message": message, "@timestamp": hclogTime(new Date()) };
     for (const [k, v] of Object.entries(fields ?? {})) {
       entry[k] = v instanceof Error ? v.message : v;
     }
@@ -33,4 +33,9 @@ export function createLogger(out: { write(line: string): unknown } = process.std
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
   };
+}
+
+/** A timestamp as go-plugin parses it: microseconds, exactly six digits ("2006-01-02T15:04:05.000000Z07:00"). */
+export function hclogTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
