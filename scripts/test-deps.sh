@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the servers the tests start on loopback (the Debian packages
-# redis-server and postgresql) when they are missing. As root it installs them;
+# redis-server and postgresql), and nodejs and npm, when they are missing. As root it installs them;
 # otherwise it says what to install.
 set -euo pipefail
 missing=()
@@ -16,6 +16,8 @@ have_postgres() {
 	return 1
 }
 have_postgres || missing+=(postgresql)
+# The TypeScript SDK and plugin (make build-ts) need node and npm.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "make test needs the Debian packages: ${missing[*]}" >&2
