@@ -341,3 +341,50 @@ func processesRunning(t testing.TB, path string) []string {
 	}
 	return out
 }
+
+// delete-task asks the user to confirm through the client: a server-to-client
+// request on a legacy session, an input-required round trip on 2026-07-28 (the
+// SDK answers the retried call from its input_responses).
+func TestTSPluginElicitsBeforeDelete(t *testing.T) {
+	r := startHost(t, tsYAML(tsBundle(t), ""), host.ServerOptions{Gate: headerGate{}})
+	for _, version := range []string{modern, legacy} {
+		t.Run(version, func(t *testing.T) {
+			var mu sync.Mutex
+			var asked []string
+			confirm := false
+			cs := connectVersion(t, r, userClient("carol", "org_elicit_"+version, "admin"), &mcp.ClientOptions{
+				ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					asked = append(asked, req.Params.Message)
+					return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"confirm": confirm}}, nil
+				},
+			}, version)
+			_, sc, isErr := callTS(t, cs, "add-task", map[string]any{"title": "old plan"})
+			if isErr {
+				t.Fatalf("add-task: %v", sc)
+			}
+			id := sc["task"].(map[string]any)["id"]
+			if text, _, isErr := callTS(t, cs, "delete-task", map[string]any{"id": id}); isErr || text != `kept the task "old plan"` {
+				t.Fatalf("delete-task declined = %q (isError %v)", text, isErr)
+			}
+			if got := taskTitles(t, cs); len(got) != 1 {
+				t.Fatalf("after declining, tasks = %q", got)
+			}
+			mu.Lock()
+			confirm = true
+			mu.Unlock()
+			if text, sc, isErr := callTS(t, cs, "delete-task", map[string]any{"id": id}); isErr || sc["deleted"] == nil {
+				t.Fatalf("delete-task confirmed = %q (isError %v)", text, isErr)
+			}
+			if got := taskTitles(t, cs); len(got) != 0 {
+				t.Fatalf("after confirming, tasks = %q", got)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(asked) != 2 || asked[0] != `Delete the task "old plan"?` {
+				t.Errorf("the client was asked %q", asked)
+			}
+		})
+	}
+}

@@ -2,8 +2,8 @@
 // organization of the verified caller (never to an organization named in the
 // arguments), anyone in it may add, list and complete them, and only its
 // admins may delete them.
-import { createPlugin, error, object, z, type ToolRequest } from "@mcphost/plugin-sdk";
-import { MAX_TASKS_PER_ORG, TaskStore } from "./store.js";
+import { createPlugin, error, object, text, z, type ToolRequest } from "@mcphost/plugin-sdk";
+import { MAX_TASKS_PER_ORG, TaskNotFound, TaskStore } from "./store.js";
 
 const store = new TaskStore(process.env.MCPHOST_PLUGIN_DATA_DIR);
 const plugin = createPlugin({ name: "tasks-ts", version: "0.1.0" });
@@ -87,7 +87,7 @@ plugin.tool(
 plugin.tool(
   {
     name: "delete-task",
-    description: "Deletes a task. Only your organization's admins may.",
+    description: "Deletes a task, after the user confirms where the client can ask. Only your organization's admins may.",
     schema: z.object({ id: z.string().min(1) }),
     annotations: { destructiveHint: true },
   },
@@ -95,6 +95,17 @@ plugin.tool(
     const o = org(req);
     if (!o) return noOrg();
     if (!req.caller.hasRole("admin")) return error("delete-task needs the admin role in your organization");
+    const task = store.list(o).find((t) => t.id === id);
+    if (!task) throw new TaskNotFound(id);
+    // A client that can show the user a form is asked to confirm first.
+    if (req.clientCapabilities.elicitation) {
+      const answer = await req.elicit({
+        message: `Delete the task ${JSON.stringify(task.title)}?`,
+        requestedSchema: { type: "object", properties: { confirm: { type: "boolean", title: "Delete it" } }, required: ["confirm"] },
+      });
+      const content = answer.content as { confirm?: unknown } | undefined;
+      if (answer.action !== "accept" || content?.confirm !== true) return text(`kept the task ${JSON.stringify(task.title)}`);
+    }
     return object({ deleted: store.remove(o, id) });
   },
 );

@@ -1,7 +1,10 @@
 // createPlugin and the plugin side of the protocol: Describe once per process,
 // CallTool per tools/call (one stream per call; this SDK does not declare the
-// "call_channel" capability, so the host does not use Calls).
+// "call_channel" capability, so the host does not use Calls), with questions to
+// the client (sample, elicit) asked on the call's stream and, on the 2026-07-28
+// protocol, answered from CallToolStart.input_responses ("input_responses").
 import * as grpc from "@grpc/grpc-js";
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { Caller, type WireCaller } from "./caller.js";
 import { checkEnvironment, generateServerIdentity, handshakeLine, HandshakeError, PROTOCOL_VERSION } from "./handshake.js";
@@ -156,7 +159,8 @@ export class Plugin {
       version: this.version,
       protocolVersion: PROTOCOL_VERSION,
       tools: [...this.#tools.values()].map((t) => t.wire),
-      capabilities: [],
+      // Calls resume from the answers of earlier rounds (sample, elicit).
+      capabilities: ["input_responses"],
     };
   }
 
@@ -265,9 +269,21 @@ export class Plugin {
     call.on("data", (msg: any) => {
       if (msg.input === "start" && !started) {
         started = true;
+        const answers: Record<string, { resultJson?: Buffer; paramsSha256?: Buffer }> = msg.start.inputResponses ?? {};
         this.#run(msg.start, controller.signal, write, (method, params) => {
           const id = String(++nextId);
-          write({ clientRequest: { id, method, paramsJson: Buffer.from(JSON.stringify(params ?? {})), key: "" } });
+          const paramsJson = Buffer.from(JSON.stringify(params ?? {}));
+          // On 2026-07-28 a question ends the round and the retried call brings
+          // the answer here, under the question's id: a handler asks the same
+          // questions in the same order, so the params digest matches.
+          const answer = answers[id];
+          if (answer) {
+            const digest = Buffer.from(answer.paramsSha256 ?? []);
+            if (digest.length === 0 || createHash("sha256").update(paramsJson).digest().equals(digest)) {
+              return Promise.resolve(parseObject(answer.resultJson));
+            }
+          }
+          write({ clientRequest: { id, method, paramsJson, key: "" } });
           return new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
         }).then((res) => {
           write({ result: res.toWire() });

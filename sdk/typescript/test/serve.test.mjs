@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -64,7 +65,7 @@ function call(client, start, answer) {
       else events.push(msg);
     });
     stream.on("error", reject);
-    stream.write({ start: { tool: start.tool, argumentsJson: Buffer.from(JSON.stringify(start.args ?? {})), caller: start.caller ?? {}, meta: start.meta ?? {} } });
+    stream.write({ start: { tool: start.tool, argumentsJson: Buffer.from(JSON.stringify(start.args ?? {})), caller: start.caller ?? {}, meta: start.meta ?? {}, inputResponses: start.inputResponses ?? {} } });
   });
 }
 
@@ -85,7 +86,7 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
     assert.equal(d.name, "fixture");
     assert.equal(d.version, "9.9.9");
     assert.deepEqual(d.tools.map((t) => t.name), ["echo", "boom", "ask", "slow"]);
-    assert.deepEqual(d.capabilities, []);
+    assert.deepEqual(d.capabilities, ["input_responses"]);
 
     const echo = await call(c.plugin, { tool: "echo", args: { text: "hi" }, caller: { userId: "u1" }, meta: { progressTokenJson: Buffer.from('"t"') } });
     assert.equal(echo.result.content[0].text.text, "u1:hi");
@@ -103,6 +104,19 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
     assert.equal(asked.result.content[0].text.text, 'model said {"model":"m"}');
     const refused = await call(c.plugin, { tool: "ask" }, () => ({ error: "client has no sampling" }));
     assert.equal(refused.result.content[0].text.text, "no answer: client has no sampling");
+
+    // A retried call (2026-07-28) brings the answer: the plugin uses it without asking.
+    const params = Buffer.from(JSON.stringify({ messages: [], maxTokens: 10 }));
+    const digest = createHash("sha256").update(params).digest();
+    const resumed = await call(c.plugin, { tool: "ask", inputResponses: { 1: { resultJson: Buffer.from('{"model":"pre"}'), paramsSha256: digest } } }, () => {
+      throw new Error("asked again although the answer came with the call");
+    });
+    assert.equal(resumed.result.content[0].text.text, 'model said {"model":"pre"}');
+    // An answer to different params is not taken for this question.
+    const stale = await call(c.plugin, { tool: "ask", inputResponses: { 1: { resultJson: Buffer.from('{"model":"old"}'), paramsSha256: Buffer.alloc(32) } } }, () => ({ resultJson: Buffer.from('{"model":"fresh"}') }));
+    assert.equal(stale.result.content[0].text.text, 'model said {"model":"fresh"}');
+    const deferred = await call(c.plugin, { tool: "ask" }, () => ({ error: "input required", deferred: true }));
+    assert.equal(deferred.result.isError, true, "a deferred question ends the round; the host discards this result");
 
     // Still alive after the throw: the same process answers.
     assert.equal((await call(c.plugin, { tool: "echo", args: { text: "again" } })).result.content[0].text.text, ":again");
