@@ -388,3 +388,43 @@ func TestTSPluginElicitsBeforeDelete(t *testing.T) {
 		})
 	}
 }
+
+// The tasks resource template and the plan-my-day prompt, scoped to the caller's organization.
+func TestTSPluginResourceAndPrompt(t *testing.T) {
+	r := startHost(t, tsYAML(tsBundle(t), ""), host.ServerOptions{Gate: headerGate{}})
+	alice := connect(t, r, userClient("alice", "org_acme", ""), nil)
+	bob := connect(t, r, userClient("bob", "org_globex", ""), nil)
+	ctx := context.Background()
+	_, sc, isErr := callTS(t, alice, "add-task", map[string]any{"title": "call the bank", "due": "2026-12-10", "notes": "about the loan"})
+	if isErr {
+		t.Fatalf("add-task: %v", sc)
+	}
+	id := sc["task"].(map[string]any)["id"].(string)
+
+	templates, err := alice.ListResourceTemplates(ctx, nil)
+	if err != nil || len(templates.ResourceTemplates) != 1 || templates.ResourceTemplates[0].URITemplate != "tasks://{id}" {
+		t.Fatalf("resource templates = %+v, %v", templates, err)
+	}
+	res, err := alice.ReadResource(ctx, &mcp.ReadResourceParams{URI: "tasks://" + id})
+	if err != nil {
+		t.Fatalf("read tasks://%s: %v", id, err)
+	}
+	if c := res.Contents[0]; c.MIMEType != "text/markdown" || !strings.HasPrefix(c.Text, "# call the bank\n") || !strings.Contains(c.Text, "about the loan") {
+		t.Errorf("tasks://%s = %+v", id, c)
+	}
+	if _, err := bob.ReadResource(ctx, &mcp.ReadResourceParams{URI: "tasks://" + id}); err == nil {
+		t.Errorf("bob (org_globex) read org_acme's task %s", id)
+	}
+
+	p, err := alice.GetPrompt(ctx, &mcp.GetPromptParams{Name: "plan-my-day", Arguments: map[string]string{"focus": "money"}})
+	if err != nil {
+		t.Fatalf("plan-my-day: %v", err)
+	}
+	want := "Plan my day around these open tasks, focusing on money:\n- call the bank (due 2026-12-10) [" + id + "]"
+	if len(p.Messages) != 1 || p.Messages[0].Role != "user" || p.Messages[0].Content.(*mcp.TextContent).Text != want {
+		t.Errorf("plan-my-day = %+v, want %q", p.Messages, want)
+	}
+	if p, err := bob.GetPrompt(ctx, &mcp.GetPromptParams{Name: "plan-my-day"}); err != nil || !strings.Contains(p.Messages[0].Content.(*mcp.TextContent).Text, "(no open tasks)") {
+		t.Errorf("bob's plan-my-day = %+v, %v", p, err)
+	}
+}

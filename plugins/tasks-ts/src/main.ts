@@ -2,7 +2,8 @@
 // organization of the verified caller (never to an organization named in the
 // arguments), anyone in it may add, list and complete them, and only its
 // admins may delete them.
-import { createPlugin, error, object, text, z, type ToolRequest } from "@mcphost/plugin-sdk";
+import { createPlugin, error, NotFoundError, object, text, z, type ToolRequest } from "@mcphost/plugin-sdk";
+import type { Task } from "./store.js";
 import { MAX_TASKS_PER_ORG, TaskNotFound, TaskStore } from "./store.js";
 
 const store = new TaskStore(process.env.MCPHOST_PLUGIN_DATA_DIR);
@@ -109,5 +110,36 @@ plugin.tool(
     return object({ deleted: store.remove(o, id) });
   },
 );
+
+// One task as Markdown, for clients that attach resources to a conversation.
+// Another organization's task id reads as not found, like a missing one.
+plugin.resourceTemplate(
+  { uriTemplate: "tasks://{id}", name: "task", description: "One of your organization's tasks, as Markdown.", mimeType: "text/markdown" },
+  ({ params, caller }) => {
+    const task = caller.organizationId ? store.list(caller.organizationId).find((t) => t.id === params.id) : undefined;
+    if (!task) throw new NotFoundError(`no task ${params.id}`);
+    return markdownOf(task);
+  },
+);
+
+plugin.prompt(
+  {
+    name: "plan-my-day",
+    description: "Asks the model to plan a day around your organization's open tasks.",
+    args: z.object({ focus: z.string().optional().describe("What matters most today, optional") }),
+  },
+  ({ focus }, { caller }) => {
+    const open = caller.organizationId ? store.list(caller.organizationId).filter((t) => !t.done) : [];
+    const list = open.length > 0 ? open.map((t) => `- ${t.title}${t.due ? ` (due ${t.due})` : ""} [${t.id}]`).join("\n") : "(no open tasks)";
+    return `Plan my day around these open tasks${focus ? `, focusing on ${focus}` : ""}:\n${list}`;
+  },
+);
+
+function markdownOf(t: Task): string {
+  const lines = [`# ${t.title}`, "", `- status: ${t.done ? `done (${t.completedBy}, ${t.completedAt})` : "open"}`, `- created by ${t.createdBy} at ${t.createdAt}`];
+  if (t.due) lines.push(`- due ${t.due}`);
+  if (t.notes) lines.push("", t.notes);
+  return lines.join("\n") + "\n";
+}
 
 plugin.serve();

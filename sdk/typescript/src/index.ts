@@ -6,7 +6,9 @@
 //     async ({ greeting }, req) => text(`${greeting}, ${req.caller.name || "stranger"}`));
 //   p.serve();
 export { z } from "zod";
-export { createPlugin, Plugin, ClientRequestError } from "./plugin.js";
+export { createPlugin, Plugin, ClientRequestError, InvalidArgumentsError } from "./plugin.js";
+export { NotFoundError } from "./features.js";
+export type { ResourceSpec, ResourceTemplateSpec, ResourceRequest, ResourceBody, ResourceHandler, PromptSpec, PromptMessage, PromptResult, PromptHandler } from "./features.js";
 export type { PluginOptions, ToolSpec, ToolHandler, ToolRequest, ToolAnnotations, McpLogLevel, InvokeOptions } from "./plugin.js";
 export { Caller } from "./caller.js";
 export type { WireCaller } from "./caller.js";

@@ -11,6 +11,10 @@ import { checkEnvironment, generateServerIdentity, handshakeLine, HandshakeError
 import { createLogger, type Logger } from "./log.js";
 import { error, toResult, ToolResult, type HandlerResult } from "./results.js";
 import { controllerService, healthService, pluginService } from "./wire.js";
+import {
+  callerOf, NotFoundError, promptArguments, promptMessages, resourceContents, templateMatcher,
+  type PromptHandler, type PromptSpec, type ResourceHandler, type ResourceSpec, type ResourceTemplateSpec,
+} from "./features.js";
 
 export interface PluginOptions {
   name: string;
@@ -99,6 +103,9 @@ export class ClientRequestError extends Error {
   }
 }
 
+/** Thrown for prompt arguments that do not fit the prompt's schema (gRPC INVALID_ARGUMENT). */
+export class InvalidArgumentsError extends Error {}
+
 /** How long calls still running get after the host asked the plugin to stop. */
 const SHUTDOWN_GRACE_MS = 1500;
 
@@ -109,6 +116,9 @@ export class Plugin {
   readonly version: string;
   readonly logger: Logger;
   readonly #tools = new Map<string, RegisteredTool>();
+  readonly #resources = new Map<string, { spec: ResourceSpec; read: ResourceHandler }>();
+  readonly #templates = new Map<string, { spec: ResourceTemplateSpec; match: (uri: string) => Record<string, string> | undefined; read: ResourceHandler }>();
+  readonly #prompts = new Map<string, { wire: Record<string, unknown>; args: z.ZodType | undefined; get: PromptHandler<z.ZodType> }>();
   #server: grpc.Server | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -152,16 +162,84 @@ export class Plugin {
     return this;
   }
 
+  /** Declares a resource with a fixed URI. */
+  resource(spec: ResourceSpec, read: ResourceHandler): this {
+    if (!spec?.uri || !spec.name || typeof read !== "function") {
+      throw new Error(`plugin ${this.name}: resource ${JSON.stringify(spec?.uri)} needs a uri, a name and a read function`);
+    }
+    if (this.#resources.has(spec.uri)) throw new Error(`plugin ${this.name}: resource ${spec.uri} is declared twice`);
+    this.#resources.set(spec.uri, { spec, read });
+    return this;
+  }
+
+  /** Declares a family of resources; read gets the template's variables in req.params. */
+  resourceTemplate(spec: ResourceTemplateSpec, read: ResourceHandler): this {
+    if (!spec?.uriTemplate || !spec.name || typeof read !== "function") {
+      throw new Error(`plugin ${this.name}: resource template ${JSON.stringify(spec?.uriTemplate)} needs a uriTemplate, a name and a read function`);
+    }
+    if (this.#templates.has(spec.uriTemplate)) throw new Error(`plugin ${this.name}: resource template ${spec.uriTemplate} is declared twice`);
+    this.#templates.set(spec.uriTemplate, { spec, match: templateMatcher(spec.uriTemplate), read });
+    return this;
+  }
+
+  /** Declares a prompt; args is a z.object of strings, validated before get runs. */
+  prompt<S extends z.ZodType>(spec: PromptSpec<S>, get: PromptHandler<S>): this {
+    const name = spec?.name;
+    if (!name || !toolNameRE.test(name)) throw new Error(`plugin ${this.name}: prompt name ${JSON.stringify(name)} must be 1-128 letters, digits, _ - or .`);
+    if (this.#prompts.has(name)) throw new Error(`plugin ${this.name}: prompt ${name} is declared twice`);
+    if (typeof get !== "function") throw new Error(`plugin ${this.name}: prompt ${name} has no handler`);
+    const wire = { name, title: spec.title ?? "", description: spec.description ?? "", arguments: promptArguments(spec.args, `plugin ${this.name}: prompt ${name}`) };
+    this.#prompts.set(name, { wire, args: spec.args, get: get as PromptHandler<z.ZodType> });
+    return this;
+  }
+
   /** The DescribeResponse this plugin answers. */
   describe(): Record<string, unknown> {
+    // Calls resume from the answers of earlier rounds (sample, elicit).
+    const capabilities = ["input_responses"];
+    if (this.#resources.size + this.#templates.size > 0) capabilities.push("resources");
+    if (this.#prompts.size > 0) capabilities.push("prompts");
+    const meta = (s: { title?: string; description?: string; mimeType?: string }) => ({ title: s.title ?? "", description: s.description ?? "", mimeType: s.mimeType ?? "" });
     return {
       name: this.name,
       version: this.version,
       protocolVersion: PROTOCOL_VERSION,
       tools: [...this.#tools.values()].map((t) => t.wire),
-      // Calls resume from the answers of earlier rounds (sample, elicit).
-      capabilities: ["input_responses"],
+      capabilities,
+      resources: [...this.#resources.values()].map(({ spec }) => ({ uri: spec.uri, name: spec.name, ...meta(spec) })),
+      resourceTemplates: [...this.#templates.values()].map(({ spec }) => ({ uriTemplate: spec.uriTemplate, name: spec.name, ...meta(spec) })),
+      prompts: [...this.#prompts.values()].map((p) => p.wire),
     };
+  }
+
+  /**
+   * Reads a resource (ReadResource): a fixed URI, or one matching a template.
+   * Throws NotFoundError for an unknown URI; a handler's NotFoundError passes through.
+   */
+  async readResource(uri: string, caller?: WireCaller, uriTemplate = ""): Promise<Record<string, unknown>[]> {
+    const fixed = this.#resources.get(uri);
+    if (fixed) {
+      return resourceContents(uri, fixed.spec.mimeType ?? "", await fixed.read({ uri, params: {}, caller: callerOf(caller) }));
+    }
+    const candidates = uriTemplate ? [this.#templates.get(uriTemplate)] : [...this.#templates.values()];
+    for (const t of candidates) {
+      const params = t?.match(uri);
+      if (t && params) return resourceContents(uri, t.spec.mimeType ?? "", await t.read({ uri, params, caller: callerOf(caller) }));
+    }
+    throw new NotFoundError(`no resource ${uri}`);
+  }
+
+  /** Renders a prompt (GetPrompt). Throws NotFoundError, or InvalidArgumentsError for bad arguments. */
+  async getPrompt(name: string, args: Record<string, string> = {}, caller?: WireCaller): Promise<{ description: string; messages: Record<string, unknown>[] }> {
+    const p = this.#prompts.get(name);
+    if (!p) throw new NotFoundError(`unknown prompt ${JSON.stringify(name)}`);
+    let input: unknown = args;
+    if (p.args) {
+      const parsed = p.args.safeParse(args);
+      if (!parsed.success) throw new InvalidArgumentsError(`invalid arguments for prompt ${name}: ${describeIssues(parsed.error)}`);
+      input = parsed.data;
+    }
+    return promptMessages(await p.get(input, { caller: callerOf(caller) }));
   }
 
   /** Runs one tool in-process through the same validation and dispatch as a host call. */
@@ -331,6 +409,14 @@ export class Plugin {
     server.addService(pluginService, {
       Describe: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, this.describe()),
       CallTool: (call: grpc.ServerDuplexStream<any, any>) => this.#callTool(call),
+      ReadResource: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<unknown>) => {
+        const r = call.request;
+        this.readResource(r.uri, r.caller, r.uriTemplate).then((contents) => cb(null, { contents }), (e) => cb(this.#status("resource " + r.uri, e)));
+      },
+      GetPrompt: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<unknown>) => {
+        const r = call.request;
+        this.getPrompt(r.name, r.arguments ?? {}, r.caller).then((res) => cb(null, res), (e) => cb(this.#status("prompt " + r.name, e)));
+      },
     });
     server.addService(healthService, {
       Check: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { status: this.#stopping ? "NOT_SERVING" : "SERVING" }),
@@ -358,6 +444,16 @@ export class Plugin {
     });
     this.logger.debug("plugin serving", { plugin: this.name, version: this.version, tools: this.#tools.size });
     process.stdout.write(handshakeLine(`127.0.0.1:${port}`, identity.certBase64));
+  }
+
+  // #status maps a resource or prompt failure to the gRPC status the host
+  // translates: NOT_FOUND and INVALID_ARGUMENT as such, anything else INTERNAL.
+  #status(what: string, e: unknown): Partial<grpc.StatusObject> {
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof NotFoundError) return { code: grpc.status.NOT_FOUND, details: message };
+    if (e instanceof InvalidArgumentsError) return { code: grpc.status.INVALID_ARGUMENT, details: message };
+    this.logger.error("handler threw", { what, error: message });
+    return { code: grpc.status.INTERNAL, details: `${what} failed: ${message}` };
   }
 
   /** Stops serving: calls still running get a short grace, then the process exits 0. */
