@@ -9,7 +9,7 @@ export { z } from "zod";
 export { createPlugin, Plugin, ClientRequestError, InvalidArgumentsError } from "./plugin.js";
 export { NotFoundError } from "./features.js";
 export type { ResourceSpec, ResourceTemplateSpec, ResourceRequest, ResourceBody, ResourceHandler, PromptSpec, PromptMessage, PromptResult, PromptHandler } from "./features.js";
-export type { PluginOptions, ToolSpec, ToolHandler, ToolRequest, ToolAnnotations, McpLogLevel, InvokeOptions } from "./plugin.js";
+export type { PluginOptions, ToolSpec, ToolHandler, ToolRequest, ToolAnnotations, McpLogLevel, InvokeOptions, AskOptions } from "./plugin.js";
 export { Caller } from "./caller.js";
 export type { WireCaller } from "./caller.js";
 export { text, markdown, object, error, image, audio, resource, resourceLink, mix, ToolResult } from "./results.js";

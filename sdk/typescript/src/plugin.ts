@@ -67,10 +67,21 @@ export interface ToolRequest {
   progress(progress: number, total?: number, message?: string): void;
   /** Sends notifications/message to the calling client; data is any JSON value. */
   log(level: McpLogLevel, data: unknown, logger?: string): void;
-  /** Asks the client's model (sampling/createMessage); resolves to the client's result. */
-  sample(params: Record<string, unknown>): Promise<Record<string, unknown>>;
-  /** Asks the user (elicitation/create); resolves to the client's result ({action, content}). */
-  elicit(params: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /**
+   * Asks the client's model (sampling/createMessage); resolves to the client's
+   * result. On 2026-07-28 the handler runs again from the top once the client
+   * answered: ask before changing anything, the same questions in the same order
+   * (or name them with opts.key).
+   */
+  sample(params: Record<string, unknown>, opts?: AskOptions): Promise<Record<string, unknown>>;
+  /** Asks the user (elicitation/create); resolves to the client's result ({action, content}). See sample. */
+  elicit(params: Record<string, unknown>, opts?: AskOptions): Promise<Record<string, unknown>>;
+}
+
+/** Options of a question to the client. */
+export interface AskOptions {
+  /** The question's name in an input-required round (default: its number in the call). */
+  key?: string;
 }
 
 export type ToolHandler<S extends z.ZodType> = (input: z.output<S>, req: ToolRequest) => HandlerResult | Promise<HandlerResult>;
@@ -269,7 +280,7 @@ export class Plugin {
     start: Record<string, any>,
     signal: AbortSignal,
     emit: (event: Record<string, unknown>) => void,
-    ask: (method: string, params: Record<string, unknown>) => Promise<Record<string, unknown>>,
+    ask: (method: string, params: Record<string, unknown>, key: string) => Promise<Record<string, unknown>>,
   ): Promise<ToolResult> {
     const name = String(start.tool ?? "");
     const t = this.#tools.get(name);
@@ -306,8 +317,8 @@ export class Plugin {
       log: (level, data, logger) => {
         emit({ log: { level, logger: logger ?? "", dataJson: Buffer.from(JSON.stringify(data ?? null)) } });
       },
-      sample: (params) => ask("sampling/createMessage", params),
-      elicit: (params) => ask("elicitation/create", params),
+      sample: (params, opts) => ask("sampling/createMessage", params, opts?.key ?? ""),
+      elicit: (params, opts) => ask("elicitation/create", params, opts?.key ?? ""),
     };
     try {
       return toResult(await t.handler(input, req));
@@ -348,20 +359,20 @@ export class Plugin {
       if (msg.input === "start" && !started) {
         started = true;
         const answers: Record<string, { resultJson?: Buffer; paramsSha256?: Buffer }> = msg.start.inputResponses ?? {};
-        this.#run(msg.start, controller.signal, write, (method, params) => {
+        this.#run(msg.start, controller.signal, write, (method, params, key) => {
           const id = String(++nextId);
           const paramsJson = Buffer.from(JSON.stringify(params ?? {}));
           // On 2026-07-28 a question ends the round and the retried call brings
           // the answer here, under the question's id: a handler asks the same
           // questions in the same order, so the params digest matches.
-          const answer = answers[id];
+          const answer = answers[key || id];
           if (answer) {
             const digest = Buffer.from(answer.paramsSha256 ?? []);
             if (digest.length === 0 || createHash("sha256").update(paramsJson).digest().equals(digest)) {
               return Promise.resolve(parseObject(answer.resultJson));
             }
           }
-          write({ clientRequest: { id, method, paramsJson, key: "" } });
+          write({ clientRequest: { id, method, paramsJson, key } });
           return new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
         }).then((res) => {
           write({ result: res.toWire() });

@@ -85,7 +85,7 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
     const d = await unary(c.plugin, "Describe", { hostProtocolVersion: 1 });
     assert.equal(d.name, "fixture");
     assert.equal(d.version, "9.9.9");
-    assert.deepEqual(d.tools.map((t) => t.name), ["echo", "boom", "ask", "slow"]);
+    assert.deepEqual(d.tools.map((t) => t.name), ["echo", "boom", "ask", "ask-named", "hang", "slow"]);
     assert.deepEqual(d.capabilities, ["input_responses"]);
 
     const echo = await call(c.plugin, { tool: "echo", args: { text: "hi" }, caller: { userId: "u1" }, meta: { progressTokenJson: Buffer.from('"t"') } });
@@ -115,6 +115,16 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
     // An answer to different params is not taken for this question.
     const stale = await call(c.plugin, { tool: "ask", inputResponses: { 1: { resultJson: Buffer.from('{"model":"old"}'), paramsSha256: Buffer.alloc(32) } } }, () => ({ resultJson: Buffer.from('{"model":"fresh"}') }));
     assert.equal(stale.result.content[0].text.text, 'model said {"model":"fresh"}');
+    // A named question is answered under its key.
+    const named = await call(c.plugin, { tool: "ask-named", inputResponses: { confirm: { resultJson: Buffer.from('{"action":"accept"}') } } }, () => {
+      throw new Error("asked again although the answer came with the call");
+    });
+    assert.equal(named.result.content[0].text.text, "accept");
+    const namedAsk = await call(c.plugin, { tool: "ask-named" }, (q) => {
+      assert.equal(q.key, "confirm");
+      return { resultJson: Buffer.from('{"action":"decline"}') };
+    });
+    assert.equal(namedAsk.result.content[0].text.text, "decline");
     const deferred = await call(c.plugin, { tool: "ask" }, () => ({ error: "input required", deferred: true }));
     assert.equal(deferred.result.isError, true, "a deferred question ends the round; the host discards this result");
 
@@ -126,6 +136,28 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
     assert.equal(signal, null);
     assert.equal(code, 0);
     assert.match(Buffer.concat(p.stderr).toString(), /"@message":"plugin stopping".*"reason":"the host asked"/);
+  } finally {
+    p.child.kill("SIGKILL");
+  }
+});
+
+test("cancelling the call aborts the handler's signal", async () => {
+  const host = await generateServerIdentity();
+  const p = await start(host);
+  try {
+    const c = clients(p, host);
+    const stream = c.plugin.CallTool();
+    stream.on("error", () => {}); // the cancellation itself
+    const started = once(stream, "data");
+    stream.write({ start: { tool: "hang", argumentsJson: Buffer.from("{}"), meta: { progressTokenJson: Buffer.from("1") } } });
+    assert.equal((await started)[0].progress.message, "started");
+    const aborted = new Promise((resolve) => {
+      const check = () => Buffer.concat(p.stderr).toString().includes('"@message":"call aborted"') && resolve();
+      p.child.stderr.on("data", check);
+      check();
+    });
+    stream.cancel();
+    await aborted;
   } finally {
     p.child.kill("SIGKILL");
   }
