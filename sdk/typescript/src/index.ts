@@ -5,6 +5,7 @@
 //   p.tool({ name: "greet", description: "Greets the caller", schema: z.object({ greeting: z.string() }) },
 //     async ({ greeting }, req) => text(`${greeting}, ${req.caller.name || "stranger"}`));
 //   p.serve();
+import "./stdio.js"; // first: stdout is the host's until the handshake
 export { z } from "zod";
 export { createPlugin, Plugin, ClientRequestError, InvalidArgumentsError } from "./plugin.js";
 export { NotFoundError } from "./features.js";
