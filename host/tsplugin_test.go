@@ -51,13 +51,16 @@ func tsBundle(t testing.TB) string {
 }
 
 // tsYAML serves the tasks plugin at path, with the test's header gate supplying callers.
-func tsYAML(path, extra string) string {
+func tsYAML(path, extra string) string { return tsYAMLEnv(path, "{}", extra) }
+
+// tsYAMLEnv is tsYAML with the plugin's env (a YAML map).
+func tsYAMLEnv(path, env, extra string) string {
 	return fmt.Sprintf(`
 auth: {provider: none}
 data_dir: "{{dir}}/data"
 plugins:
-  tasks: {path: %q, max_concurrency: 64, drain_timeout: 10s, start_timeout: 10s}
-%s`, path, extra)
+  tasks: {path: %q, env: %s, max_concurrency: 64, drain_timeout: 10s, start_timeout: 10s}
+%s`, path, env, extra)
 }
 
 // callTS calls a tool and returns its text, structured content and isError.
@@ -95,7 +98,15 @@ func taskTitles(t testing.TB, cs *mcp.ClientSession) []string {
 }
 
 func TestTSPluginTasks(t *testing.T) {
-	r := startHost(t, tsYAML(tsBundle(t), ""), host.ServerOptions{Gate: headerGate{}})
+	// Calls go over the call channel by default; MCPHOST_CALL_CHANNEL=off makes
+	// the SDK serve each on a stream of its own, as it would for an older host.
+	for _, mode := range []struct{ name, env string }{{"channel", "{}"}, {"stream-per-call", `{MCPHOST_CALL_CHANNEL: "off"}`}} {
+		t.Run(mode.name, func(t *testing.T) { tsTasks(t, mode.env) })
+	}
+}
+
+func tsTasks(t *testing.T, env string) {
+	r := startHost(t, tsYAMLEnv(tsBundle(t), env, ""), host.ServerOptions{Gate: headerGate{}})
 	alice := connect(t, r, userClient("alice", "org_acme", "member"), nil)
 	carol := connect(t, r, userClient("carol", "org_acme", "admin"), nil)
 	bob := connect(t, r, userClient("bob", "org_globex", "admin"), nil)

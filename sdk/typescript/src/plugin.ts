@@ -1,6 +1,6 @@
 // createPlugin and the plugin side of the protocol: Describe once per process,
-// CallTool per tools/call (one stream per call; this SDK does not declare the
-// "call_channel" capability, so the host does not use Calls), with questions to
+// then tool calls on the host's call channel (Calls, capability "call_channel")
+// or a CallTool stream each, with questions to
 // the client (sample, elicit) asked on the call's stream and, on the 2026-07-28
 // protocol, answered from CallToolStart.input_responses ("input_responses").
 import * as grpc from "@grpc/grpc-js";
@@ -114,6 +114,14 @@ export class ClientRequestError extends Error {
   }
 }
 
+/** Set to "off" in a plugin's env to serve each call on a stream of its own, as the Go SDK allows. */
+export const CALL_CHANNEL_ENV = "MCPHOST_CALL_CHANNEL";
+
+interface ActiveCall {
+  deliver(response: any): void;
+  abort(why: string): void;
+}
+
 /** Thrown for prompt arguments that do not fit the prompt's schema (gRPC INVALID_ARGUMENT). */
 export class InvalidArgumentsError extends Error {}
 
@@ -206,8 +214,10 @@ export class Plugin {
 
   /** The DescribeResponse this plugin answers. */
   describe(): Record<string, unknown> {
-    // Calls resume from the answers of earlier rounds (sample, elicit).
+    // Calls resume from the answers of earlier rounds (sample, elicit) and,
+    // unless MCPHOST_CALL_CHANNEL=off (for comparing), share one stream.
     const capabilities = ["input_responses"];
+    if (process.env[CALL_CHANNEL_ENV] !== "off") capabilities.push("call_channel");
     if (this.#resources.size + this.#templates.size > 0) capabilities.push("resources");
     if (this.#prompts.size > 0) capabilities.push("prompts");
     const meta = (s: { title?: string; description?: string; mimeType?: string }) => ({ title: s.title ?? "", description: s.description ?? "", mimeType: s.mimeType ?? "" });
@@ -330,13 +340,56 @@ export class Plugin {
     }
   }
 
-  /** CallTool: start first, then client responses; events and one result back. */
-  #callTool(call: grpc.ServerDuplexStream<any, any>) {
+  /**
+   * Starts one call: write sends its events, questions and result (which comes
+   * last, then done runs). The returned handle takes the client's answers and
+   * cancels the call. Shared by CallTool (a stream per call) and Calls.
+   */
+  #startCall(start: Record<string, any>, write: (msg: Record<string, unknown>) => void, done: () => void): ActiveCall {
     const controller = new AbortController();
-    let ended = false;
-    let started = false;
     let nextId = 0;
     const waiting = new Map<string, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+    const answers: Record<string, { resultJson?: Buffer; paramsSha256?: Buffer }> = start.inputResponses ?? {};
+    this.#run(start, controller.signal, write, (method, params, key) => {
+      const id = String(++nextId);
+      const paramsJson = Buffer.from(JSON.stringify(params ?? {}));
+      // On 2026-07-28 a question ends the round and the retried call brings
+      // the answer here, under the question's key or id: a handler asks the
+      // same questions in the same order, so the params digest matches.
+      const answer = answers[key || id];
+      if (answer) {
+        const digest = Buffer.from(answer.paramsSha256 ?? []);
+        if (digest.length === 0 || createHash("sha256").update(paramsJson).digest().equals(digest)) {
+          return Promise.resolve(parseObject(answer.resultJson));
+        }
+      }
+      if (controller.signal.aborted) return Promise.reject(new ClientRequestError("call cancelled"));
+      write({ clientRequest: { id, method, paramsJson, key } });
+      return new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
+    }).then((res) => {
+      write({ result: res.toWire() });
+      done();
+    });
+    return {
+      deliver: (r: any) => {
+        const w = waiting.get(String(r.id));
+        if (!w) return;
+        waiting.delete(String(r.id));
+        if (r.error) w.reject(new ClientRequestError(r.error, r.deferred === true));
+        else w.resolve(parseObject(r.resultJson));
+      },
+      abort: (why: string) => {
+        controller.abort(new Error(why));
+        for (const w of waiting.values()) w.reject(new ClientRequestError(why));
+        waiting.clear();
+      },
+    };
+  }
+
+  /** CallTool: start first, then client responses; events and one result back. */
+  #callTool(call: grpc.ServerDuplexStream<any, any>) {
+    let ended = false;
+    let active: ActiveCall | undefined;
     const write = (msg: Record<string, unknown>) => {
       if (ended) return;
       try {
@@ -345,47 +398,74 @@ export class Plugin {
         // the host went away; the abort signal tells the handler
       }
     };
-    const abort = (why: string) => {
-      controller.abort(new Error(why));
-      for (const w of waiting.values()) w.reject(new ClientRequestError(why));
-      waiting.clear();
-    };
-    call.on("error", () => abort("call stream failed"));
-    call.on("cancelled", () => abort("call cancelled"));
+    call.on("error", () => active?.abort("call stream failed"));
+    call.on("cancelled", () => active?.abort("call cancelled"));
     call.on("end", () => {
-      if (!started) call.end();
+      if (!active) call.end();
     });
     call.on("data", (msg: any) => {
-      if (msg.input === "start" && !started) {
-        started = true;
-        const answers: Record<string, { resultJson?: Buffer; paramsSha256?: Buffer }> = msg.start.inputResponses ?? {};
-        this.#run(msg.start, controller.signal, write, (method, params, key) => {
-          const id = String(++nextId);
-          const paramsJson = Buffer.from(JSON.stringify(params ?? {}));
-          // On 2026-07-28 a question ends the round and the retried call brings
-          // the answer here, under the question's id: a handler asks the same
-          // questions in the same order, so the params digest matches.
-          const answer = answers[key || id];
-          if (answer) {
-            const digest = Buffer.from(answer.paramsSha256 ?? []);
-            if (digest.length === 0 || createHash("sha256").update(paramsJson).digest().equals(digest)) {
-              return Promise.resolve(parseObject(answer.resultJson));
-            }
-          }
-          write({ clientRequest: { id, method, paramsJson, key } });
-          return new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
-        }).then((res) => {
-          write({ result: res.toWire() });
+      if (msg.input === "start" && !active) {
+        active = this.#startCall(msg.start, write, () => {
           ended = true;
           call.end();
         });
       } else if (msg.input === "clientResponse") {
-        const r = msg.clientResponse;
-        const w = waiting.get(String(r.id));
-        if (!w) return;
-        waiting.delete(String(r.id));
-        if (r.error) w.reject(new ClientRequestError(r.error, r.deferred === true));
-        else w.resolve(parseObject(r.resultJson));
+        active?.deliver(msg.clientResponse);
+      }
+    });
+  }
+
+  /**
+   * Calls: the host's call channel, many calls on one stream, each message
+   * tagged with the call id the host chose. Closing the stream cancels them all.
+   */
+  #calls(call: grpc.ServerDuplexStream<any, any>) {
+    const calls = new Map<string, { active: ActiveCall; timer?: NodeJS.Timeout }>();
+    let ended = false;
+    const endAll = (why: string) => {
+      ended = true;
+      for (const c of calls.values()) {
+        clearTimeout(c.timer);
+        c.active.abort(why);
+      }
+      calls.clear();
+    };
+    call.on("error", () => endAll("call channel failed"));
+    call.on("cancelled", () => endAll("call channel closed"));
+    call.on("end", () => {
+      endAll("call channel closed");
+      call.end();
+    });
+    call.on("data", (msg: any) => {
+      const id = String(msg.callId);
+      if (msg.cancel) {
+        calls.get(id)?.active.abort("call cancelled");
+        return;
+      }
+      const req = msg.request ?? {};
+      if (req.input === "start" && !calls.has(id)) {
+        const write = (response: Record<string, unknown>) => {
+          if (ended) return;
+          try {
+            call.write({ callId: id, response });
+          } catch {
+            // the channel went away; endAll aborts the calls
+          }
+        };
+        const entry: { active: ActiveCall; timer?: NodeJS.Timeout } = {
+          active: this.#startCall(req.start, write, () => {
+            clearTimeout(entry.timer);
+            calls.delete(id);
+          }),
+        };
+        calls.set(id, entry);
+        const timeoutMs = Number(msg.timeoutMs ?? 0);
+        if (timeoutMs > 0) {
+          entry.timer = setTimeout(() => entry.active.abort("call timed out"), timeoutMs);
+          entry.timer.unref();
+        }
+      } else if (req.input === "clientResponse") {
+        calls.get(id)?.active.deliver(req.clientResponse);
       }
     });
   }
@@ -420,6 +500,7 @@ export class Plugin {
     server.addService(pluginService, {
       Describe: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, this.describe()),
       CallTool: (call: grpc.ServerDuplexStream<any, any>) => this.#callTool(call),
+      Calls: (call: grpc.ServerDuplexStream<any, any>) => this.#calls(call),
       ReadResource: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<unknown>) => {
         const r = call.request;
         this.readResource(r.uri, r.caller, r.uriTemplate).then((contents) => cb(null, { contents }), (e) => cb(this.#status("resource " + r.uri, e)));

@@ -86,7 +86,7 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
     assert.equal(d.name, "fixture");
     assert.equal(d.version, "9.9.9");
     assert.deepEqual(d.tools.map((t) => t.name), ["echo", "boom", "ask", "ask-named", "hang", "slow"]);
-    assert.deepEqual(d.capabilities, ["input_responses"]);
+    assert.deepEqual(d.capabilities, ["input_responses", "call_channel"]);
 
     const echo = await call(c.plugin, { tool: "echo", args: { text: "hi" }, caller: { userId: "u1" }, meta: { progressTokenJson: Buffer.from('"t"') } });
     assert.equal(echo.result.content[0].text.text, "u1:hi");
@@ -158,6 +158,50 @@ test("cancelling the call aborts the handler's signal", async () => {
     });
     stream.cancel();
     await aborted;
+  } finally {
+    p.child.kill("SIGKILL");
+  }
+});
+
+test("the call channel carries concurrent calls, cancels and time limits on one stream", async () => {
+  const host = await generateServerIdentity();
+  const p = await start(host);
+  try {
+    const c = clients(p, host);
+    const channel = c.plugin.Calls();
+    const closed = new Promise((resolve) => channel.on("status", resolve));
+    channel.on("error", () => {}); // reported through status
+    const results = new Map();
+    const progress = [];
+    const waiters = new Map();
+    channel.on("data", (msg) => {
+      const id = msg.callId;
+      if (msg.response.output === "result") {
+        results.set(id, msg.response.result);
+        waiters.get(id)?.();
+      } else if (msg.response.output === "progress") progress.push(id);
+      else if (msg.response.output === "clientRequest") {
+        channel.write({ callId: id, request: { clientResponse: { id: msg.response.clientRequest.id, resultJson: Buffer.from('{"model":"via-channel"}') } } });
+      }
+    });
+    const result = (id) => new Promise((resolve) => (results.has(id) ? resolve() : waiters.set(id, resolve))).then(() => results.get(id));
+    const startCall = (id, tool, args, extra = {}) =>
+      channel.write({ callId: id, request: { start: { tool, argumentsJson: Buffer.from(JSON.stringify(args)), caller: { userId: `u${id}` }, meta: { progressTokenJson: Buffer.from("1") } } }, ...extra });
+
+    startCall(1, "slow", { ms: 200 });
+    startCall(2, "echo", { text: "fast" });
+    startCall(3, "ask", {});
+    startCall(4, "hang", {});
+    startCall(5, "hang", {}, { timeoutMs: 50 });
+    assert.equal((await result("2")).content[0].text.text, "u2:fast", "a quick call is not held up by a slow one");
+    assert.equal((await result("3")).content[0].text.text, 'model said {"model":"via-channel"}');
+    assert.equal((await result("5")).content[0].text.text, "aborted", "the time limit aborts the handler");
+    channel.write({ callId: 4, cancel: true });
+    assert.equal((await result("4")).content[0].text.text, "aborted");
+    assert.equal((await result("1")).content[0].text.text, "slept");
+    assert.ok(progress.includes("2"), "progress is tagged with its call");
+    channel.end();
+    assert.equal((await closed).code, grpc.status.OK, "the plugin ends its side when the host closes the channel");
   } finally {
     p.child.kill("SIGKILL");
   }
