@@ -427,6 +427,31 @@ func TestTSPluginResourceAndPrompt(t *testing.T) {
 		t.Errorf("bob (org_globex) read org_acme's task %s", id)
 	}
 
+	// Completing the task tells the subscribers of its URI.
+	updated := make(chan string, 4)
+	watcher := connect(t, r, userClient("carol", "org_acme", ""), &mcp.ClientOptions{
+		ResourceUpdatedHandler: func(_ context.Context, req *mcp.ResourceUpdatedNotificationRequest) { updated <- req.Params.URI },
+	})
+	if err := watcher.Subscribe(ctx, &mcp.SubscribeParams{URI: "tasks://" + id}); err != nil {
+		t.Fatalf("subscribe tasks://%s: %v", id, err)
+	}
+	if text, _, isErr := callTS(t, alice, "complete-task", map[string]any{"id": id}); isErr {
+		t.Fatal(text)
+	}
+	select {
+	case uri := <-updated:
+		if uri != "tasks://"+id {
+			t.Errorf("updated %s, want tasks://%s", uri, id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notifications/resources/updated after complete-task")
+	}
+	if _, _, isErr := callTS(t, alice, "add-task", map[string]any{"title": "call the bank", "due": "2026-12-10"}); isErr {
+		t.Fatal("add-task failed")
+	}
+	_, sc, _ = callTS(t, alice, "list-tasks", nil)
+	id = sc["tasks"].([]any)[0].(map[string]any)["id"].(string)
+
 	p, err := alice.GetPrompt(ctx, &mcp.GetPromptParams{Name: "plan-my-day", Arguments: map[string]string{"focus": "money"}})
 	if err != nil {
 		t.Fatalf("plan-my-day: %v", err)

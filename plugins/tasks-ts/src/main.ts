@@ -81,7 +81,9 @@ plugin.tool(
   async ({ id }, req) => {
     const o = org(req);
     if (!o) return noOrg();
-    return object({ task: store.complete(o, id, req.caller.email || req.caller.userId) });
+    const task = store.complete(o, id, req.caller.email || req.caller.userId);
+    plugin.resourceUpdated(`tasks://${task.id}`);
+    return object({ task });
   },
 );
 
@@ -107,7 +109,9 @@ plugin.tool(
       const content = answer.content as { confirm?: unknown } | undefined;
       if (answer.action !== "accept" || content?.confirm !== true) return text(`kept the task ${JSON.stringify(task.title)}`);
     }
-    return object({ deleted: store.remove(o, id) });
+    const deleted = store.remove(o, id);
+    plugin.resourceUpdated(`tasks://${deleted.id}`);
+    return object({ deleted });
   },
 );
 

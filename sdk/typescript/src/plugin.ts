@@ -139,6 +139,8 @@ export class Plugin {
   readonly #templates = new Map<string, { spec: ResourceTemplateSpec; match: (uri: string) => Record<string, string> | undefined; read: ResourceHandler }>();
   readonly #prompts = new Map<string, { wire: Record<string, unknown>; args: z.ZodType | undefined; get: PromptHandler<z.ZodType> }>();
   #server: grpc.Server | undefined;
+  // The host's open Notifications streams (one per host connection).
+  readonly #listeners = new Set<grpc.ServerWritableStream<any, any>>();
   #stopping: Promise<void> | undefined;
 
   constructor(opts: PluginOptions) {
@@ -218,7 +220,8 @@ export class Plugin {
     // unless MCPHOST_CALL_CHANNEL=off (for comparing), share one stream.
     const capabilities = ["input_responses"];
     if (process.env[CALL_CHANNEL_ENV] !== "off") capabilities.push("call_channel");
-    if (this.#resources.size + this.#templates.size > 0) capabilities.push("resources");
+    // A plugin with resources can say one changed (resourceUpdated).
+    if (this.#resources.size + this.#templates.size > 0) capabilities.push("resources", "notifications");
     if (this.#prompts.size > 0) capabilities.push("prompts");
     const meta = (s: { title?: string; description?: string; mimeType?: string }) => ({ title: s.title ?? "", description: s.description ?? "", mimeType: s.mimeType ?? "" });
     return {
@@ -248,6 +251,20 @@ export class Plugin {
       if (t && params) return resourceContents(uri, t.spec.mimeType ?? "", await t.read({ uri, params, caller: callerOf(caller) }));
     }
     throw new NotFoundError(`no resource ${uri}`);
+  }
+
+  /**
+   * Tells the host that the resource at uri changed; clients subscribed to it
+   * hear notifications/resources/updated. Does nothing outside serve().
+   */
+  resourceUpdated(uri: string): void {
+    for (const l of this.#listeners) {
+      try {
+        l.write({ resourceUpdated: { uri } });
+      } catch {
+        this.#listeners.delete(l);
+      }
+    }
   }
 
   /** Renders a prompt (GetPrompt). Throws NotFoundError, or InvalidArgumentsError for bad arguments. */
@@ -501,6 +518,13 @@ export class Plugin {
       Describe: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, this.describe()),
       CallTool: (call: grpc.ServerDuplexStream<any, any>) => this.#callTool(call),
       Calls: (call: grpc.ServerDuplexStream<any, any>) => this.#calls(call),
+      Notifications: (call: grpc.ServerWritableStream<any, any>) => {
+        this.#listeners.add(call);
+        const drop = () => this.#listeners.delete(call);
+        call.on("cancelled", drop);
+        call.on("error", drop);
+        call.on("close", drop);
+      },
       ReadResource: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<unknown>) => {
         const r = call.request;
         this.readResource(r.uri, r.caller, r.uriTemplate).then((contents) => cb(null, { contents }), (e) => cb(this.#status("resource " + r.uri, e)));
@@ -555,6 +579,9 @@ export class Plugin {
     this.#stopping = new Promise<void>((resolve) => {
       this.logger.debug("plugin stopping", { plugin: this.name, reason });
       if (!server) return resolve();
+      // Open notification streams would hold tryShutdown until the grace ends.
+      for (const l of this.#listeners) l.end();
+      this.#listeners.clear();
       const timer = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS);
       timer.unref();
       server.tryShutdown(() => {

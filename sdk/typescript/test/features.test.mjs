@@ -29,7 +29,7 @@ test("resources and templates are read with the caller; unknown URIs are not fou
   await assert.rejects(p.readResource("notes://missing"), NotFoundError);
   await assert.rejects(p.readResource("other://x"), /no resource other:\/\/x/);
   const d = p.describe();
-  assert.deepEqual(d.capabilities, ["input_responses", "call_channel", "resources"]);
+  assert.deepEqual(d.capabilities, ["input_responses", "call_channel", "resources", "notifications"]);
   assert.equal(d.resources[0].uri, "info://about");
   assert.equal(d.resourceTemplates[0].uriTemplate, "notes://{id}");
 });
