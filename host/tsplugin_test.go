@@ -427,6 +427,20 @@ func TestTSPluginResourceAndPrompt(t *testing.T) {
 		t.Errorf("bob (org_globex) read org_acme's task %s", id)
 	}
 
+	// Completion suggests the caller's organization's task ids only.
+	for _, c := range []struct {
+		cs   *mcp.ClientSession
+		want []string
+	}{{alice, []string{id}}, {bob, nil}} {
+		res, err := c.cs.Complete(ctx, &mcp.CompleteParams{Ref: &mcp.CompleteReference{Type: "ref/resource", URI: "tasks://{id}"}, Argument: mcp.CompleteParamsArgument{Name: "id", Value: id[:2]}})
+		if err != nil {
+			t.Fatalf("complete tasks://{id}: %v", err)
+		}
+		if fmt.Sprint(res.Completion.Values) != fmt.Sprint(c.want) {
+			t.Errorf("completions of %s... = %v, want %v", id[:2], res.Completion.Values, c.want)
+		}
+	}
+
 	// Completing the task tells the subscribers of its URI.
 	updated := make(chan string, 4)
 	watcher := connect(t, r, userClient("carol", "org_acme", ""), &mcp.ClientOptions{

@@ -118,7 +118,19 @@ plugin.tool(
 // One task as Markdown, for clients that attach resources to a conversation.
 // Another organization's task id reads as not found, like a missing one.
 plugin.resourceTemplate(
-  { uriTemplate: "tasks://{id}", name: "task", description: "One of your organization's tasks, as Markdown.", mimeType: "text/markdown" },
+  {
+    uriTemplate: "tasks://{id}",
+    name: "task",
+    description: "One of your organization's tasks, as Markdown.",
+    mimeType: "text/markdown",
+    // Ids of the caller's organization's tasks, open ones first.
+    complete: {
+      id: (prefix, { caller }) =>
+        caller.organizationId
+          ? store.list(caller.organizationId).filter((t) => t.id.startsWith(prefix)).sort((a, b) => Number(a.done) - Number(b.done)).map((t) => t.id)
+          : [],
+    },
+  },
   ({ params, caller }) => {
     const task = caller.organizationId ? store.list(caller.organizationId).find((t) => t.id === params.id) : undefined;
     if (!task) throw new NotFoundError(`no task ${params.id}`);

@@ -17,6 +17,9 @@ export interface ResourceSpec {
   mimeType?: string;
 }
 
+/** Suggests values for one argument, given what the user typed so far. */
+export type Completer = (value: string, req: { readonly arguments: Readonly<Record<string, string>>; readonly caller: Caller }) => string[] | Promise<string[]>;
+
 export interface ResourceTemplateSpec {
   /** An RFC 6570 template such as "tasks://{id}"; {var} matches one path segment, {+var} anything. */
   uriTemplate: string;
@@ -24,6 +27,8 @@ export interface ResourceTemplateSpec {
   title?: string;
   description?: string;
   mimeType?: string;
+  /** Completions for the template's variables, by name. */
+  complete?: Record<string, Completer>;
 }
 
 /** What a resource read sees: the URI, the template's variables, the caller. */
@@ -43,6 +48,8 @@ export interface PromptSpec<S extends z.ZodType> {
   description?: string;
   /** The arguments: a z.object of strings (MCP prompt arguments are strings). */
   args?: S;
+  /** Completions for the arguments, by name. */
+  complete?: Record<string, Completer>;
 }
 
 /** What a prompt handler returns: one user message, or messages with roles. */

@@ -9,7 +9,7 @@ import "./stdio.js"; // first: stdout is the host's until the handshake
 export { z } from "zod";
 export { createPlugin, Plugin, ClientRequestError, InvalidArgumentsError } from "./plugin.js";
 export { NotFoundError } from "./features.js";
-export type { ResourceSpec, ResourceTemplateSpec, ResourceRequest, ResourceBody, ResourceHandler, PromptSpec, PromptMessage, PromptResult, PromptHandler } from "./features.js";
+export type { ResourceSpec, ResourceTemplateSpec, ResourceRequest, ResourceBody, ResourceHandler, PromptSpec, PromptMessage, PromptResult, PromptHandler, Completer } from "./features.js";
 export type { PluginOptions, ToolSpec, ToolHandler, ToolRequest, ToolAnnotations, McpLogLevel, InvokeOptions, AskOptions } from "./plugin.js";
 export { Caller } from "./caller.js";
 export type { WireCaller } from "./caller.js";

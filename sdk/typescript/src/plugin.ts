@@ -12,7 +12,7 @@ import { createLogger, type Logger } from "./log.js";
 import { error, toResult, ToolResult, type HandlerResult } from "./results.js";
 import { controllerService, healthService, pluginService } from "./wire.js";
 import {
-  callerOf, NotFoundError, promptArguments, promptMessages, resourceContents, templateMatcher,
+  callerOf, NotFoundError, type Completer, promptArguments, promptMessages, resourceContents, templateMatcher,
   type PromptHandler, type PromptSpec, type ResourceHandler, type ResourceSpec, type ResourceTemplateSpec,
 } from "./features.js";
 
@@ -137,7 +137,7 @@ export class Plugin {
   readonly #tools = new Map<string, RegisteredTool>();
   readonly #resources = new Map<string, { spec: ResourceSpec; read: ResourceHandler }>();
   readonly #templates = new Map<string, { spec: ResourceTemplateSpec; match: (uri: string) => Record<string, string> | undefined; read: ResourceHandler }>();
-  readonly #prompts = new Map<string, { wire: Record<string, unknown>; args: z.ZodType | undefined; get: PromptHandler<z.ZodType> }>();
+  readonly #prompts = new Map<string, { wire: Record<string, unknown>; args: z.ZodType | undefined; get: PromptHandler<z.ZodType>; complete?: Record<string, Completer> }>();
   #server: grpc.Server | undefined;
   // The host's open Notifications streams (one per host connection).
   readonly #listeners = new Set<grpc.ServerWritableStream<any, any>>();
@@ -210,7 +210,7 @@ export class Plugin {
     if (this.#prompts.has(name)) throw new Error(`plugin ${this.name}: prompt ${name} is declared twice`);
     if (typeof get !== "function") throw new Error(`plugin ${this.name}: prompt ${name} has no handler`);
     const wire = { name, title: spec.title ?? "", description: spec.description ?? "", arguments: promptArguments(spec.args, `plugin ${this.name}: prompt ${name}`) };
-    this.#prompts.set(name, { wire, args: spec.args, get: get as PromptHandler<z.ZodType> });
+    this.#prompts.set(name, { wire, args: spec.args, get: get as PromptHandler<z.ZodType>, complete: spec.complete });
     return this;
   }
 
@@ -223,6 +223,8 @@ export class Plugin {
     // A plugin with resources can say one changed (resourceUpdated).
     if (this.#resources.size + this.#templates.size > 0) capabilities.push("resources", "notifications");
     if (this.#prompts.size > 0) capabilities.push("prompts");
+    const completers = [...this.#prompts.values()].map((p) => p.complete).concat([...this.#templates.values()].map((t) => t.spec.complete));
+    if (completers.some((c) => c && Object.keys(c).length > 0)) capabilities.push("completions");
     const meta = (s: { title?: string; description?: string; mimeType?: string }) => ({ title: s.title ?? "", description: s.description ?? "", mimeType: s.mimeType ?? "" });
     return {
       name: this.name,
@@ -265,6 +267,19 @@ export class Plugin {
         this.#listeners.delete(l);
       }
     }
+  }
+
+  /**
+   * Suggests values for a prompt's or resource template's argument (Complete):
+   * at most 100, with the total when there are more. Nothing to suggest is an empty list.
+   */
+  async complete(refType: string, refName: string, argument: string, value: string, context: Record<string, string> = {}, caller?: WireCaller) {
+    const completers = refType === "ref/prompt" ? this.#prompts.get(refName)?.complete : refType === "ref/resource" ? this.#templates.get(refName)?.spec.complete : undefined;
+    const fn = completers?.[argument];
+    if (!fn) return { values: [] as string[], hasMore: false };
+    const values = await fn(value, { arguments: context, caller: callerOf(caller) });
+    const max = 100; // the MCP limit per response
+    return values.length > max ? { values: values.slice(0, max), total: values.length, hasMore: true } : { values, hasMore: false };
   }
 
   /** Renders a prompt (GetPrompt). Throws NotFoundError, or InvalidArgumentsError for bad arguments. */
@@ -528,6 +543,13 @@ export class Plugin {
       ReadResource: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<unknown>) => {
         const r = call.request;
         this.readResource(r.uri, r.caller, r.uriTemplate).then((contents) => cb(null, { contents }), (e) => cb(this.#status("resource " + r.uri, e)));
+      },
+      Complete: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<unknown>) => {
+        const r = call.request;
+        this.complete(r.refType, r.refName, r.argumentName, r.argumentValue, r.contextArguments ?? {}, r.caller).then(
+          (res) => cb(null, res),
+          (e) => cb(this.#status(`completion of ${r.refName} ${r.argumentName}`, e)),
+        );
       },
       GetPrompt: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<unknown>) => {
         const r = call.request;

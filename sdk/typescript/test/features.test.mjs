@@ -57,3 +57,24 @@ test("prompts declare string arguments and validate them", async () => {
   await assert.rejects(p.getPrompt("greet", {}), (e) => e instanceof InvalidArgumentsError && /invalid arguments for prompt greet: who/.test(e.message));
   await assert.rejects(p.getPrompt("nope"), NotFoundError);
 });
+
+test("completions suggest values for prompt and template arguments", async () => {
+  const p = createPlugin({ name: "c", version: "1", logger: quiet });
+  const colors = ["red", "green", "grey"];
+  p.prompt({ name: "paint", args: z.object({ color: z.string() }), complete: { color: (v) => colors.filter((c) => c.startsWith(v)) } }, ({ color }) => color);
+  p.resourceTemplate(
+    { uriTemplate: "n://{org}/{id}", name: "n", complete: { id: (v, { arguments: a, caller }) => [`${a.org}-${v}1`, `${caller.organizationId}-${v}2`] } },
+    () => "",
+  );
+  p.resourceTemplate({ uriTemplate: "many://{i}", name: "many", complete: { i: () => Array.from({ length: 150 }, (_, i) => String(i)) } }, () => "");
+  assert.ok(p.describe().capabilities.includes("completions"));
+  assert.deepEqual(await p.complete("ref/prompt", "paint", "color", "g"), { values: ["green", "grey"], hasMore: false });
+  assert.deepEqual((await p.complete("ref/resource", "n://{org}/{id}", "id", "x", { org: "o" }, { organizationId: "org_1" })).values, ["o-x1", "org_1-x2"]);
+  const many = await p.complete("ref/resource", "many://{i}", "i", "");
+  assert.equal(many.values.length, 100);
+  assert.equal(many.total, 150);
+  assert.equal(many.hasMore, true);
+  assert.deepEqual(await p.complete("ref/prompt", "paint", "other", ""), { values: [], hasMore: false });
+  assert.deepEqual(await p.complete("ref/prompt", "nope", "x", ""), { values: [], hasMore: false });
+  assert.ok(!createPlugin({ name: "d", version: "1", logger: quiet }).prompt({ name: "x" }, () => "").describe().capabilities.includes("completions"));
+});
