@@ -1,8 +1,9 @@
 // createPlugin and the plugin side of the protocol: Describe once per process,
 // then tool calls on the host's call channel (Calls, capability "call_channel")
-// or a CallTool stream each, with questions to
-// the client (sample, elicit) asked on the call's stream and, on the 2026-07-28
-// protocol, answered from CallToolStart.input_responses ("input_responses").
+// or on a CallTool stream each. Questions to the client (sample, elicit) go out
+// on the call's stream; on the 2026-07-28 protocol the retried call brings the
+// answers in CallToolStart.input_responses (capability "input_responses").
+// ReadResource, GetPrompt, Complete and Notifications serve the rest.
 import * as grpc from "@grpc/grpc-js";
 import { createHash } from "node:crypto";
 import { z } from "zod";
@@ -299,7 +300,6 @@ export class Plugin {
   async invoke(tool: string, args: unknown = {}, opts: InvokeOptions = {}): Promise<ToolResult> {
     const controller = new AbortController();
     opts.signal?.addEventListener("abort", () => controller.abort(opts.signal?.reason), { once: true });
-    let nextId = 0;
     return this.#run(
       {
         tool,
@@ -310,7 +310,6 @@ export class Plugin {
       controller.signal,
       (ev) => opts.onEvent?.(ev),
       async (method, params) => {
-        nextId++;
         if (!opts.onClientRequest) throw new ClientRequestError(`the client cannot answer ${method}`);
         return opts.onClientRequest(method, params);
       },
