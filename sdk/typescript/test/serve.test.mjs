@@ -85,7 +85,7 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
     const d = await unary(c.plugin, "Describe", { hostProtocolVersion: 1 });
     assert.equal(d.name, "fixture");
     assert.equal(d.version, "9.9.9");
-    assert.deepEqual(d.tools.map((t) => t.name), ["echo", "boom", "ask", "ask-named", "hang", "slow"]);
+    assert.deepEqual(d.tools.map((t) => t.name), ["echo", "boom", "ask", "ask-named", "hang", "stray", "slow"]);
     assert.deepEqual(d.capabilities, ["input_responses", "call_channel"]);
 
     const echo = await call(c.plugin, { tool: "echo", args: { text: "hi" }, caller: { userId: "u1" }, meta: { progressTokenJson: Buffer.from('"t"') } });
@@ -127,6 +127,9 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
     assert.equal(namedAsk.result.content[0].text.text, "decline");
     const deferred = await call(c.plugin, { tool: "ask" }, () => ({ error: "input required", deferred: true }));
     assert.equal(deferred.result.isError, true, "a deferred question ends the round; the host discards this result");
+
+    // A promise a handler left to reject is logged, not fatal.
+    assert.equal((await call(c.plugin, { tool: "stray" })).result.content[0].text.text, "returned");
 
     // Still alive after the throw: the same process answers.
     assert.equal((await call(c.plugin, { tool: "echo", args: { text: "again" } })).result.content[0].text.text, ":again");
@@ -228,6 +231,25 @@ test("SIGTERM lets a running call finish, then exits 0", async () => {
     await unary(c.plugin, "Describe", {}); // the connection is up, the call sent
     p.child.kill("SIGTERM");
     assert.equal((await slow).result.content[0].text.text, "slept");
+    const [code] = await p.exited;
+    assert.equal(code, 0);
+  } finally {
+    p.child.kill("SIGKILL");
+  }
+});
+
+// Bounded so that a regression fails instead of hanging the run.
+test("a call that never ends does not hold the exit past the grace", { timeout: 30_000 }, async () => {
+  const host = await generateServerIdentity();
+  const p = await start(host);
+  try {
+    const c = clients(p, host);
+    const stream = c.plugin.CallTool();
+    stream.on("error", () => {}); // cut off by the exit
+    const started = once(stream, "data");
+    stream.write({ start: { tool: "hang", argumentsJson: Buffer.from("{}"), meta: { progressTokenJson: Buffer.from("1") } } });
+    await started;
+    p.child.kill("SIGTERM");
     const [code] = await p.exited;
     assert.equal(code, 0);
   } finally {
