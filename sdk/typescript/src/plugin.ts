@@ -181,7 +181,28 @@ export class Plugin {
     if (spec.annotations) wire.annotations = { ...spec.annotations, title: spec.annotations.title ?? "" };
     if (spec.meta) wire.metaJson = Buffer.from(JSON.stringify(spec.meta));
     this.#tools.set(name, { wire, schema: spec.schema, handler: handler as ToolHandler<z.ZodType> });
+    this.#changed();
     return this;
+  }
+
+  /** Removes a tool; while serving, the host is told and clients hear list_changed. Calls already running finish. */
+  removeTool(name: string): boolean {
+    const had = this.#tools.delete(name);
+    if (had) this.#changed();
+    return had;
+  }
+
+  // #changed tells the host the description changed (tools, prompts or
+  // resources declared or removed after serve), so it calls Describe again.
+  #changed() {
+    if (!this.#server) return;
+    for (const l of this.#listeners) {
+      try {
+        l.write({ descriptionChanged: {} });
+      } catch {
+        this.#listeners.delete(l);
+      }
+    }
   }
 
   /** Declares a resource with a fixed URI. */
@@ -191,6 +212,7 @@ export class Plugin {
     }
     if (this.#resources.has(spec.uri)) throw new Error(`plugin ${this.name}: resource ${spec.uri} is declared twice`);
     this.#resources.set(spec.uri, { spec, read });
+    this.#changed();
     return this;
   }
 
@@ -201,6 +223,7 @@ export class Plugin {
     }
     if (this.#templates.has(spec.uriTemplate)) throw new Error(`plugin ${this.name}: resource template ${spec.uriTemplate} is declared twice`);
     this.#templates.set(spec.uriTemplate, { spec, match: templateMatcher(spec.uriTemplate), read });
+    this.#changed();
     return this;
   }
 
@@ -212,17 +235,19 @@ export class Plugin {
     if (typeof get !== "function") throw new Error(`plugin ${this.name}: prompt ${name} has no handler`);
     const wire = { name, title: spec.title ?? "", description: spec.description ?? "", arguments: promptArguments(spec.args, `plugin ${this.name}: prompt ${name}`) };
     this.#prompts.set(name, { wire, args: spec.args, get: get as PromptHandler<z.ZodType>, complete: spec.complete });
+    this.#changed();
     return this;
   }
 
   /** The DescribeResponse this plugin answers. */
   describe(): Record<string, unknown> {
     // Calls resume from the answers of earlier rounds (sample, elicit) and,
-    // unless MCPHOST_CALL_CHANNEL=off (for comparing), share one stream.
-    const capabilities = ["input_responses"];
+    // unless MCPHOST_CALL_CHANNEL=off (for comparing), share one stream. The
+    // host listens for events (a resource updated, tools added while serving);
+    // it reads capabilities once per process, so "notifications" is always on.
+    const capabilities = ["input_responses", "notifications"];
     if (process.env[CALL_CHANNEL_ENV] !== "off") capabilities.push("call_channel");
-    // A plugin with resources can say one changed (resourceUpdated).
-    if (this.#resources.size + this.#templates.size > 0) capabilities.push("resources", "notifications");
+    if (this.#resources.size + this.#templates.size > 0) capabilities.push("resources");
     if (this.#prompts.size > 0) capabilities.push("prompts");
     const completers = [...this.#prompts.values()].map((p) => p.complete).concat([...this.#templates.values()].map((t) => t.spec.complete));
     if (completers.some((c) => c && Object.keys(c).length > 0)) capabilities.push("completions");
@@ -538,6 +563,9 @@ export class Plugin {
         call.on("cancelled", drop);
         call.on("error", drop);
         call.on("close", drop);
+        // Headers now tell the host the stream is listening (events sent from
+        // here on reach it), rather than with the first event.
+        call.sendMetadata(new grpc.Metadata());
       },
       ReadResource: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<unknown>) => {
         const r = call.request;

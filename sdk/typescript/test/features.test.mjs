@@ -29,7 +29,7 @@ test("resources and templates are read with the caller; unknown URIs are not fou
   await assert.rejects(p.readResource("notes://missing"), NotFoundError);
   await assert.rejects(p.readResource("other://x"), /no resource other:\/\/x/);
   const d = p.describe();
-  assert.deepEqual(d.capabilities, ["input_responses", "call_channel", "resources", "notifications"]);
+  assert.deepEqual([...d.capabilities].sort(), ["call_channel", "input_responses", "notifications", "resources"]);
   assert.equal(d.resources[0].uri, "info://about");
   assert.equal(d.resourceTemplates[0].uriTemplate, "notes://{id}");
 });
@@ -43,7 +43,7 @@ test("prompts declare string arguments and validate them", async () => {
   p.prompt({ name: "plain" }, () => "just text");
   assert.throws(() => p.prompt({ name: "num", args: z.object({ n: z.number() }) }, () => ""), /prompt num: argument n must be a string/);
   const d = p.describe();
-  assert.deepEqual(d.capabilities, ["input_responses", "call_channel", "prompts"]);
+  assert.deepEqual([...d.capabilities].sort(), ["call_channel", "input_responses", "notifications", "prompts"]);
   assert.deepEqual(d.prompts[0].arguments, [
     { name: "who", title: "", description: "whom", required: true },
     { name: "tone", title: "", description: "", required: false },

@@ -85,8 +85,8 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
     const d = await unary(c.plugin, "Describe", { hostProtocolVersion: 1 });
     assert.equal(d.name, "fixture");
     assert.equal(d.version, "9.9.9");
-    assert.deepEqual(d.tools.map((t) => t.name), ["echo", "boom", "ask", "ask-named", "hang", "stray", "slow"]);
-    assert.deepEqual(d.capabilities, ["input_responses", "call_channel"]);
+    assert.deepEqual(d.tools.map((t) => t.name), ["echo", "boom", "ask", "ask-named", "hang", "stray", "grow", "slow"]);
+    assert.deepEqual([...d.capabilities].sort(), ["call_channel", "input_responses", "notifications"]);
 
     const echo = await call(c.plugin, { tool: "echo", args: { text: "hi" }, caller: { userId: "u1" }, meta: { progressTokenJson: Buffer.from('"t"') } });
     assert.equal(echo.result.content[0].text.text, "u1:hi");
@@ -130,6 +130,16 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
 
     // A promise a handler left to reject is logged, not fatal.
     assert.equal((await call(c.plugin, { tool: "stray" })).result.content[0].text.text, "returned");
+
+    // A tool declared while serving: the host hears description_changed.
+    const events = c.plugin.Notifications({});
+    events.on("error", () => {}); // ends with the process
+    await once(events, "metadata"); // the plugin is listening: it sends headers once it registered the stream
+    const changed = once(events, "data");
+    assert.equal((await call(c.plugin, { tool: "grow" })).result.content[0].text.text, "grew");
+    assert.equal((await changed)[0].event, "descriptionChanged");
+    assert.ok((await unary(c.plugin, "Describe", {})).tools.some((t) => t.name === "grown"));
+    assert.equal((await call(c.plugin, { tool: "grown" })).result.content[0].text.text, "grown here");
 
     // Still alive after the throw: the same process answers.
     assert.equal((await call(c.plugin, { tool: "echo", args: { text: "again" } })).result.content[0].text.text, ":again");
