@@ -105,12 +105,14 @@ NODE     ?= $(shell command -v node 2>/dev/null)
 NPM_CI   := npm ci --no-audit --no-fund --prefer-offline --loglevel=error
 TS_SDK   := sdk/typescript
 TS_SDK_BUILT := $(TS_SDK)/dist/index.js
+CHECK_NODE = @case "$(NODE)" in /*) ;; *) echo "build-ts: node not found (NODE=$(NODE)); install Node.js 20+ (apt-get install nodejs npm) or set NODE=/absolute/path/to/node" >&2; exit 1;; esac; \
+	$(NODE) -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { echo "build-ts: $(NODE) is Node.js $$($(NODE) --version); the TypeScript SDK needs 20 or newer" >&2; exit 1; }
 
 .PHONY: build-ts test-ts
 build-ts: $(BIN)/plugins/tasks-ts
 
 $(TS_SDK)/node_modules/.package-lock.json: $(TS_SDK)/package.json $(TS_SDK)/package-lock.json
-	@test -n "$(NODE)" || { echo "build-ts: node not found; install Node.js 20+ (apt-get install nodejs npm) or set NODE=/path/to/node" >&2; exit 1; }
+	$(CHECK_NODE)
 	cd $(TS_SDK) && $(NPM_CI)
 	@touch $@
 
@@ -123,6 +125,7 @@ plugins/tasks-ts/node_modules/.package-lock.json: plugins/tasks-ts/package.json 
 	@touch $@
 
 $(BIN)/plugins/tasks-ts: $(TS_SDK_BUILT) plugins/tasks-ts/node_modules/.package-lock.json $(wildcard plugins/tasks-ts/src/*.ts)
+	$(CHECK_NODE)
 	@mkdir -p $(@D)
 	cd plugins/tasks-ts && npx tsc -p tsconfig.json && npx esbuild src/main.ts --bundle --platform=node \
 		--target=node20 --format=cjs --log-level=warning '--banner:js=#!$(NODE)' --outfile=$(CURDIR)/$@.tmp
