@@ -77,6 +77,14 @@ export interface ToolRequest {
   sample(params: Record<string, unknown>, opts?: AskOptions): Promise<Record<string, unknown>>;
   /** Asks the user (elicitation/create); resolves to the client's result ({action, content}). See sample. */
   elicit(params: Record<string, unknown>, opts?: AskOptions): Promise<Record<string, unknown>>;
+  /** Asks the client for its roots (roots/list); resolves to its result ({roots}). See sample. */
+  roots(opts?: AskOptions): Promise<Record<string, unknown>>;
+  /**
+   * Says this call will take a while: where it can (a legacy session answered
+   * over SSE with an event store) the host ends the client's response now and
+   * the client comes back after retryMs for the rest (SEP-1699). A hint.
+   */
+  closeStream(retryMs?: number): void;
 }
 
 /** Options of a question to the client. */
@@ -385,6 +393,8 @@ export class Plugin {
       },
       sample: (params, opts) => ask("sampling/createMessage", params, opts?.key ?? ""),
       elicit: (params, opts) => ask("elicitation/create", params, opts?.key ?? ""),
+      roots: (opts) => ask("roots/list", {}, opts?.key ?? ""),
+      closeStream: (retryMs = 0) => emit({ closeStream: { retryMs } }),
     };
     try {
       return toResult(await t.handler(input, req));

@@ -151,6 +151,22 @@ test("sample and elicit go to the client and come back", async () => {
   assert.match((await p.invoke("ask")).text, /tool ask failed: the client cannot answer sampling\/createMessage/);
 });
 
+test("roots and closeStream", async () => {
+  const p = plugin();
+  p.tool({ name: "roots" }, async (_i, req) => {
+    req.closeStream(2500);
+    const r = await req.roots();
+    return text(r.roots.map((x) => x.uri).join(","));
+  });
+  const events = [];
+  const res = await p.invoke("roots", {}, {
+    onEvent: (e) => events.push(e),
+    onClientRequest: async (method) => (method === "roots/list" ? { roots: [{ uri: "file:///a" }] } : {}),
+  });
+  assert.equal(res.text, "file:///a");
+  assert.deepEqual(events, [{ closeStream: { retryMs: 2500 } }]);
+});
+
 test("log lines are hclog JSON with go-plugin's timestamp layout", () => {
   assert.equal(hclogTime(new Date("2026-01-02T03:04:05.678Z")), "2026-01-02T03:04:05.678000Z");
   const lines = [];
