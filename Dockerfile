@@ -2,6 +2,7 @@
 #   docker build -t mcphost .
 #   docker run -p 8080:8080 -v $PWD/mcphost.yaml:/etc/mcphost/mcphost.yaml mcphost   (paths in it: /usr/local/lib/mcphost/plugins/...)
 # Static binaries (no cgo: the SQLite driver is pure Go), run as a non-root user.
+# Only the Go plugins (plugins/*/main.go): the image has no node for the TypeScript ones.
 
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -10,7 +11,7 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/mcphost ./cmd/mcphost \
- && for p in plugins/*; do \
+ && for m in plugins/*/main.go; do p=$(dirname $m); \
       CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/plugins/$(basename $p) ./$p || exit 1; \
     done
 

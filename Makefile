@@ -1,7 +1,8 @@
 # mcphost: the one entry point. `make run` serves on mcphost.yaml; `make test` runs every test.
 GO        ?= go
 BIN       := bin
-PLUGINS   := $(notdir $(wildcard plugins/*))
+# Go plugins are the plugins/* with a main.go (TypeScript ones: see build-ts).
+PLUGINS   := $(notdir $(patsubst %/main.go,%,$(wildcard plugins/*/main.go)))
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 TOOLS     := $(CURDIR)/$(BIN)/tools
@@ -15,7 +16,7 @@ FUZZTIME  ?= 10s
 
 all: build
 
-build:
+build: build-ts
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/mcphost ./cmd/mcphost
 	@for p in $(PLUGINS); do \
 		$(GO) build -o $(BIN)/plugins/$$p ./plugins/$$p || exit 1; \
@@ -28,6 +29,7 @@ test: build
 	./scripts/test-deps.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -race -timeout 20m ./...
+	$(MAKE) test-ts
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(MAKE) fuzz
 	$(MAKE) conformance
@@ -90,3 +92,45 @@ bench-http: build
 	$(GO) build -o $(BIN)/bench/addplugin ./bench/addplugin
 	./$(BIN)/mcpbench compare -mcphost $(BIN)/mcphost -plugin $(BIN)/bench/addplugin $(BENCH_FLAGS)
 # --- end bench-http --------------------------------------------------------------
+
+# --- TypeScript (owned by sdk/typescript and plugins/tasks-ts) -------------------
+# The SDK is compiled with tsc (its wire descriptor generated from
+# proto/mcphost/plugin/v1/plugin.proto); each TypeScript plugin is type-checked
+# and bundled by esbuild into one executable file, bin/plugins/<name>, whose
+# first line is the absolute path of the node that built it: the host starts
+# plugins with an empty environment, where `#!/usr/bin/env node` finds no node.
+# Override with NODE=/path/to/node. npm only reaches the registry when a
+# package is not in its cache already.
+NODE     ?= $(shell command -v node 2>/dev/null)
+NPM_CI   := npm ci --no-audit --no-fund --prefer-offline --loglevel=error
+TS_SDK   := sdk/typescript
+TS_SDK_BUILT := $(TS_SDK)/dist/index.js
+CHECK_NODE = @case "$(NODE)" in /*) ;; *) echo "build-ts: node not found (NODE=$(NODE)); install Node.js 20+ (apt-get install nodejs npm) or set NODE=/absolute/path/to/node" >&2; exit 1;; esac; \
+	$(NODE) -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { echo "build-ts: $(NODE) is Node.js $$($(NODE) --version); the TypeScript SDK needs 20 or newer" >&2; exit 1; }
+
+.PHONY: build-ts test-ts
+build-ts: $(BIN)/plugins/tasks-ts
+
+$(TS_SDK)/node_modules/.package-lock.json: $(TS_SDK)/package.json $(TS_SDK)/package-lock.json
+	$(CHECK_NODE)
+	cd $(TS_SDK) && $(NPM_CI)
+	@touch $@
+
+$(TS_SDK_BUILT): $(TS_SDK)/node_modules/.package-lock.json $(wildcard $(TS_SDK)/src/*.ts $(TS_SDK)/proto/*.proto $(TS_SDK)/scripts/*) proto/mcphost/plugin/v1/plugin.proto
+	cd $(TS_SDK) && npm run --silent build
+	@touch $@
+
+plugins/tasks-ts/node_modules/.package-lock.json: plugins/tasks-ts/package.json plugins/tasks-ts/package-lock.json
+	cd plugins/tasks-ts && $(NPM_CI)
+	@touch $@
+
+$(BIN)/plugins/tasks-ts: $(TS_SDK_BUILT) plugins/tasks-ts/node_modules/.package-lock.json $(wildcard plugins/tasks-ts/src/*.ts)
+	$(CHECK_NODE)
+	@mkdir -p $(@D)
+	cd plugins/tasks-ts && npx tsc -p tsconfig.json && npx esbuild src/main.ts --bundle --platform=node \
+		--target=node20 --format=cjs --log-level=warning '--banner:js=#!$(NODE)' --outfile=$(CURDIR)/$@.tmp
+	chmod 755 $@.tmp && mv $@.tmp $@
+
+test-ts: $(TS_SDK_BUILT) $(BIN)/plugins/tasks-ts
+	cd $(TS_SDK) && node --test test/*.test.mjs
+# --- end TypeScript ---------------------------------------------------------------

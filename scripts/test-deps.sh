@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the servers and programs the tests start on loopback (the Debian
-# packages redis-server, postgresql and chromium) when they are missing. As root it installs them;
+# packages redis-server, postgresql and chromium), and nodejs and npm, when
+# they are missing. As root it installs them;
 # otherwise it says what to install.
 set -euo pipefail
 missing=()
@@ -18,6 +19,8 @@ have_postgres() {
 have_postgres || missing+=(postgresql)
 # The dev login page is driven in a real headless browser (e2e/authflow).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The TypeScript SDK and plugin (make build-ts) need node and npm.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "make test needs the Debian packages: ${missing[*]}" >&2
