@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""notes-py: tenant-scoped notes, the Python example plugin.
+
+Each organization has its own notes: every query is filtered by the verified
+caller's organization (never by an argument), and deleting a note takes the
+admin role. Notes live in SQLite in the plugin's data directory.
+
+The #! line names the interpreter by absolute path because the host starts
+plugins with an empty environment (no PATH); mcphost.yaml points at this file.
+"""
+
+import os
+import sqlite3
+import sys
+import threading
+import time
+from typing import Annotated, Literal, Optional
+
+try:
+    import mcphost_sdk
+except ImportError:  # run from the repository: the SDK sits in sdk/python
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "sdk", "python"))
+    import mcphost_sdk
+
+from mcphost_sdk import Plugin, ToolError, object, text
+
+VERSION = "1.0.0"
+plugin = Plugin("notes-py", VERSION)
+
+
+class Store:
+    """Notes in SQLite; one connection per thread, since calls run in parallel."""
+
+    def __init__(self, path):
+        self.path = path
+        self.local = threading.local()
+        with self.db() as db:
+            db.executescript("""
+                CREATE TABLE IF NOT EXISTS notes (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    org TEXT NOT NULL,
+                    author TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    priority TEXT NOT NULL DEFAULT 'normal',
+                    created REAL NOT NULL
+                );
+                CREATE INDEX IF NOT EXISTS notes_org ON notes (org, id);
+            """)
+
+    def db(self):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")  # readers and the old instance during a swap don't block writers
+            conn.row_factory = sqlite3.Row
+            self.local.conn = conn
+        return conn
+
+    def add(self, org, author, title, body, priority):
+        cur = self.db().execute(
+            "INSERT INTO notes (org, author, title, body, priority, created) VALUES (?, ?, ?, ?, ?, ?)",
+            (org, author, title, body, priority, time.time()))
+        return cur.lastrowid
+
+    def list(self, org, query, limit):
+        sql, params = "SELECT id, author, title, body, priority FROM notes WHERE org = ?", [org]
+        if query:
+            sql += " AND (title LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\')"
+            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params += [like, like]
+        sql += " ORDER BY id DESC LIMIT ?"
+        return [dict(r) for r in self.db().execute(sql, params + [limit])]
+
+    def delete(self, org, note_id):
+        return self.db().execute("DELETE FROM notes WHERE org = ? AND id = ?", (org, note_id)).rowcount > 0
+
+
+_store = None
+
+
+def store():
+    global _store
+    if _store is None:
+        data = os.environ.get("MCPHOST_PLUGIN_DATA_DIR") or "."
+        _store = Store(os.path.join(data, "notes.sqlite"))
+    return _store
+
+
+def tenant(req):
+    """The caller's organization; notes without one would belong to no tenant."""
+    org = req.caller.organization_id
+    if not org:
+        raise ToolError("notes are kept per organization: sign in with an organization to use them")
+    return org
+
+
+@plugin.tool(idempotent=False)
+def add_note(req, title: Annotated[str, "A short title"], body: Annotated[str, "The note itself"] = "",
+             priority: Literal["low", "normal", "high"] = "normal"):
+    """Adds a note for your organization."""
+    if not title.strip():
+        raise ToolError("add-note: title must not be empty")
+    note_id = store().add(tenant(req), req.caller.user_id, title.strip(), body, priority)
+    req.log("info", {"event": "note added", "id": note_id})
+    return object({"id": note_id, "title": title.strip(), "priority": priority},
+                  text=f"added note {note_id}: {title.strip()}")
+
+
+@plugin.tool(read_only=True)
+def list_notes(req, query: Annotated[Optional[str], "Only notes whose title or body contains this"] = None,
+               limit: Annotated[int, "At most this many, newest first"] = 20):
+    """Lists your organization's notes, newest first."""
+    if not 1 <= limit <= 200:
+        raise ToolError("list-notes: limit must be between 1 and 200")
+    notes = store().list(tenant(req), query, limit)
+    for i, _ in enumerate(notes):  # large orgs: tell the client how far the listing got
+        if i % 50 == 0:
+            req.progress(i, len(notes), "reading notes")
+    req.progress(len(notes), len(notes), "done")
+    return object({"notes": notes, "count": len(notes)})
+
+
+@plugin.tool(destructive=True)
+def delete_note(req, id: Annotated[int, "The note's id"]):
+    """Deletes one of your organization's notes (admins only)."""
+    org = tenant(req)
+    if not req.caller.has_role("admin"):
+        raise ToolError("delete-note: only an admin of the organization may delete notes")
+    if not store().delete(org, id):
+        # Another tenant's note looks exactly like a missing one.
+        raise ToolError(f"delete-note: no note {id}")
+    return text(f"deleted note {id}")
+
+
+if __name__ == "__main__":
+    plugin.serve()
