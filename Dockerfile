@@ -10,7 +10,7 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/mcphost ./cmd/mcphost \
- && for p in plugins/*; do \
+ && for m in plugins/*/main.go; do p=$(dirname $m); \
       CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/plugins/$(basename $p) ./$p || exit 1; \
     done
 

@@ -1,7 +1,8 @@
 # mcphost: the one entry point. `make run` serves on mcphost.yaml; `make test` runs every test.
 GO        ?= go
 BIN       := bin
-PLUGINS   := $(notdir $(wildcard plugins/*))
+# Go plugins are the plugins/* with a main.go (TypeScript ones: see build-ts).
+PLUGINS   := $(notdir $(patsubst %/main.go,%,$(wildcard plugins/*/main.go)))
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 TOOLS     := $(CURDIR)/$(BIN)/tools
@@ -29,6 +30,7 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -race -timeout 20m ./...
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(MAKE) test-py
 	$(MAKE) fuzz
 	$(MAKE) conformance
 
@@ -90,3 +92,20 @@ bench-http: build
 	$(GO) build -o $(BIN)/bench/addplugin ./bench/addplugin
 	./$(BIN)/mcpbench compare -mcphost $(BIN)/mcphost -plugin $(BIN)/bench/addplugin $(BENCH_FLAGS)
 # --- end bench-http --------------------------------------------------------------
+
+# --- Python (owned by sdk/python and plugins/notes-py) ---------------------------
+# Nothing to build: plugins/notes-py/notes.py is the plugin (its #! line names
+# /usr/bin/python3, since plugins get no PATH). The SDK needs Debian's
+# python3-grpcio, python3-protobuf and python3-cryptography (scripts/test-deps.sh).
+# Its message classes come from sdk/python/mcphost_sdk/_descriptors.py, made
+# from the Go descriptors by py-descriptors; a Go test fails when it is stale.
+PYTHON ?= /usr/bin/python3
+
+.PHONY: test-py py-descriptors
+test-py:
+	cd sdk/python && $(PYTHON) -m unittest discover -s tests -t .
+	cd plugins/notes-py && $(PYTHON) -m unittest test_notes
+
+py-descriptors:
+	$(GO) run ./sdk/python/gendescriptor -o sdk/python/mcphost_sdk/_descriptors.py
+# --- end Python -------------------------------------------------------------------

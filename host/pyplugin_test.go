@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/host"
 )
 
@@ -399,4 +400,38 @@ func TestPyPluginHotSwapAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "no python process of the plugin", func() bool { return len(pyProcesses(script)) == 0 })
+}
+
+// TestPyPluginShippedConfig runs notes-py exactly as the shipped mcphost.yaml
+// configures it: the script itself as the path, found by its #! line, with
+// the SDK found beside it in the repository and the environment the config gives.
+func TestPyPluginShippedConfig(t *testing.T) {
+	requirePython(t)
+	shipped, err := config.Load(filepath.Join("..", "mcphost.yaml"), config.Options{SkipFileChecks: true,
+		LookupEnv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatalf("the shipped mcphost.yaml: %v", err)
+	}
+	p := shipped.Plugins["notes-py"]
+	if p == nil {
+		t.Fatal("the shipped mcphost.yaml has no notes-py plugin")
+	}
+	env, _ := json.Marshal(p.Env)
+	args, _ := json.Marshal(p.Args)
+	r := startHost(t, fmt.Sprintf(`
+auth: {provider: none}
+data_dir: "{{dir}}/data"
+plugins:
+  notes-py: {path: %q, args: %s, env: %s}
+`, p.Path, args, env), host.ServerOptions{Gate: headerGate{}})
+	cs := connect(t, r, userClient("alice", "org_acme", "member"), nil)
+	if text, _, isErr := callPy(t, cs, "add-note", map[string]any{"title": "shipped"}); isErr {
+		t.Fatalf("add-note: %s", text)
+	}
+	if _, sc, isErr := callPy(t, cs, "list-notes", nil); isErr || sc["count"] != 1.0 {
+		t.Fatalf("list-notes = %v", sc)
+	}
+	if st := pluginStatus(t, r.host, "notes-py"); st.Version != "1.0.0" {
+		t.Errorf("status = %+v", st)
+	}
 }

@@ -41,7 +41,7 @@ def schema_for_function(fn, skip=("req",)):
             raise SchemaError(f"parameter {name}: {e}") from None
         if param.default is inspect.Parameter.empty and not _is_optional(hints[name]):
             required.append(name)
-        elif param.default is not inspect.Parameter.empty and _json_literal(param.default):
+        elif param.default is not inspect.Parameter.empty and param.default is not None and _json_literal(param.default):
             props[name]["default"] = param.default
     schema = {"type": "object", "properties": props, "additionalProperties": False}
     if required:
@@ -145,6 +145,10 @@ class ArgumentError(ValueError):
 def check(value, schema, path="arguments"):
     """Raises ArgumentError when value does not fit schema (the subset above)."""
     if "anyOf" in schema:
+        rest = [alt for alt in schema["anyOf"] if alt != {"type": "null"}]
+        if value is not None and len(rest) == 1:  # Optional[T]: say what T wants
+            check(value, rest[0], path)
+            return
         errors = []
         for alt in schema["anyOf"]:
             try:
