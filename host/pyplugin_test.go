@@ -77,6 +77,17 @@ def boom(req, kind: str = "runtime"):
         sys.exit(3)
     raise RuntimeError("secret internals")
 
+@notes.plugin.tool
+def ask(req) -> str:
+    """Asks the user, then the model (test only)."""
+    if not req.client.supports("elicitation"):
+        return "no elicitation"
+    action, content = req.client.elicit("Title of the note?", {"type": "object", "properties": {"title": {"type": "string"}}})
+    if action != "accept":
+        return action
+    answer = req.client.sample("Summarize: " + content["title"], max_tokens=50)
+    return f"{content['title']} / {answer} / {answer.model}"
+
 if __name__ == "__main__":
     notes.plugin.serve()
 `, pyInterpreter, filepath.Join(repo, "sdk", "python"), filepath.Join(repo, "plugins", "notes-py"), version)
@@ -146,7 +157,7 @@ func TestPyPluginNotes(t *testing.T) {
 	bob := connect(t, r, userClient("bob", "org_globex", "admin"), nil)
 	nobody := connect(t, r, userClient("dave", "", ""), nil)
 
-	if names := toolNames(t, alice); names != ",add-note,boom,delete-note,list-notes,version," {
+	if names := toolNames(t, alice); names != ",add-note,ask,boom,delete-note,list-notes,version," {
 		t.Fatalf("tools = %s", names)
 	}
 
@@ -433,5 +444,43 @@ plugins:
 	}
 	if st := pluginStatus(t, r.host, "notes-py"); st.Version != "1.0.0" {
 		t.Errorf("status = %+v", st)
+	}
+}
+
+// TestPyPluginAsksTheClient: elicitation and sampling from a Python handler,
+// as a request to the client on a legacy session and as input-required
+// rounds (the handler runs again with the answers) on 2026-07-28.
+func TestPyPluginAsksTheClient(t *testing.T) {
+	script := pyNotes(t, t.TempDir(), "A")
+	r := startHost(t, pyYAML(script), host.ServerOptions{Gate: headerGate{}})
+	for _, version := range []string{legacy, modern} {
+		var mu sync.Mutex
+		var asked []string
+		cs := connectVersion(t, r, userClient("alice", "org_acme", "member"), &mcp.ClientOptions{
+			CreateMessageHandler: func(_ context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				asked = append(asked, "sample: "+req.Params.Messages[0].Content.(*mcp.TextContent).Text)
+				return &mcp.CreateMessageResult{Role: "assistant", Model: "m-1", Content: &mcp.TextContent{Text: "short"}}, nil
+			},
+			ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				asked = append(asked, "elicit: "+req.Params.Message)
+				return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"title": "groceries"}}, nil
+			},
+		}, version)
+		if text, _, isErr := callPy(t, cs, "ask", nil); isErr || text != "groceries / short / m-1" {
+			t.Errorf("%s: ask = %q (isError %v)", version, text, isErr)
+		}
+		mu.Lock()
+		if got := strings.Join(asked, "; "); got != "elicit: Title of the note?; sample: Summarize: groceries" {
+			t.Errorf("%s: the client was asked %q", version, got)
+		}
+		mu.Unlock()
+	}
+	plain := connectVersion(t, r, userClient("alice", "org_acme", "member"), nil, legacy)
+	if text, _, isErr := callPy(t, plain, "ask", nil); isErr || text != "no elicitation" {
+		t.Errorf("ask without client support = %q (isError %v)", text, isErr)
 	}
 }

@@ -10,6 +10,7 @@ import typing
 
 from . import schema as schemas
 from .caller import Caller
+from .client import Client, InputRequired
 from .results import Result, ToolError, error, to_result
 from .wire import pb
 
@@ -24,7 +25,7 @@ class Request:
     """One tool call as the handler sees it: who calls, and how to report
     progress and log lines back to the client while it runs."""
 
-    def __init__(self, tool, caller, meta, send, arguments, cancelled=None):
+    def __init__(self, tool, caller, meta, send, arguments, cancelled=None, asker=None):
         self.tool = tool
         self.caller = caller
         # Host-assigned id of this call, for correlating logs.
@@ -37,6 +38,8 @@ class Request:
         self._progress = bool(meta.progress_token_json)
         self._send = send
         self._cancelled = cancelled or threading.Event()
+        # Sampling, elicitation and roots: req.client.sample(...), .elicit(...).
+        self.client = Client(asker, meta, self._cancelled)
 
     @property
     def wants_progress(self):
@@ -162,10 +165,13 @@ class Plugin:
         return declare(fn) if fn is not None else declare
 
     def describe(self):
+        # input_responses: calls resume from the answers of earlier rounds
+        # (req.client). No call_channel: the host opens a stream per call.
         return pb.DescribeResponse(name=self.name, version=self.version, protocol_version=PROTOCOL_VERSION,
-                                   tools=[t.to_proto() for t in self.tools.values()])
+                                   tools=[t.to_proto() for t in self.tools.values()],
+                                   capabilities=["input_responses"])
 
-    def run(self, start, send, cancelled=None):
+    def run(self, start, send, cancelled=None, asker=None):
         """Runs one call to completion and returns its pb.CallToolResult. It
         never raises: a bad argument or a failing handler is a tool error."""
         tool = self.tools.get(start.tool)
@@ -175,7 +181,7 @@ class Plugin:
             args = json.loads(start.arguments_json or b"{}")
         except ValueError as e:
             return error(f"tool {tool.name}: arguments are not JSON: {e}").to_proto()
-        req = Request(tool.name, Caller.from_proto(start.caller), start.meta, send, args, cancelled)
+        req = Request(tool.name, Caller.from_proto(start.caller), start.meta, send, args, cancelled, asker)
         try:
             schemas.check(args, tool.input_schema)
             res = to_result(tool.invoke(req, args))
@@ -183,6 +189,8 @@ class Plugin:
             res = error(f"tool {tool.name}: {e}")
         except ToolError as e:
             res = error(str(e))
+        except InputRequired:
+            res = Result()  # the host discards it: the client answers and calls again
         except BaseException:  # noqa: BLE001 - a handler must never take the plugin down
             log.exception("tool %s failed", tool.name, extra={"tool": tool.name, "call_id": req.call_id})
             res = error(f"tool {tool.name} failed: internal error")

@@ -13,7 +13,8 @@ What the host expects (hashicorp/go-plugin, gRPC protocol):
 - it serves mcphost.plugin.v1.PluginService, grpc.health.v1.Health (service
   "plugin" SERVING) and plugin.GRPCController/Shutdown, after which it exits.
 Calls arrive as a CallTool stream per call: the SDK does not declare the
-"call_channel" capability, so the host needs no Calls stream.
+"call_channel" capability, so the host needs no Calls stream. It declares
+"input_responses": questions to the client (req.client) resume from answers.
 """
 
 import base64
@@ -34,6 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .client import StreamAsker
 from .wire import CONTROLLER_SERVICE, HEALTH_SERVICE, PLUGIN_SERVICE, pb
 
 MAGIC_COOKIE_KEY = "MCPHOST_PLUGIN"
@@ -137,9 +139,29 @@ class _Servicer:
         def send(msg):
             events.put(msg)
 
+        # The host sends more only to answer the handler's questions, so the
+        # reader of its answers starts with the first question.
+        reader = []
+
+        def start_reader():
+            if not reader:
+                reader.append(threading.Thread(target=read_answers, daemon=True))
+                reader[0].start()
+
+        def read_answers():
+            try:
+                for msg in request_iterator:
+                    if msg.WhichOneof("input") == "client_response":
+                        asker.deliver(msg.client_response)
+            except grpc.RpcError:
+                pass
+            asker.fail_all("the host closed the call")
+
+        asker = StreamAsker(send, dict(first.start.input_responses), start_reader)
+
         def run():
             try:
-                result = self.plugin.run(first.start, send, cancelled)
+                result = self.plugin.run(first.start, send, cancelled, asker)
             finally:
                 events.put(None)
             events.put(pb.CallToolResponse(result=result))

@@ -32,5 +32,11 @@ def wait(req, seconds: float = 30) -> str:
     return "cancelled" if req.wait_cancelled(seconds) else "done"
 
 
+@plugin.tool
+def confirm(req) -> str:
+    action, content = req.client.elicit("Sure?", {"type": "object", "properties": {"why": {"type": "string"}}})
+    return f"{action}:{content.get('why', '')}"
+
+
 if __name__ == "__main__":
     plugin.serve()

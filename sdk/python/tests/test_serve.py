@@ -2,6 +2,9 @@
 AutoMTLS, the gRPC services, and shutdown. Real processes, real TLS."""
 
 import base64
+import hashlib
+import json
+import queue
 import os
 import signal
 import subprocess
@@ -78,8 +81,8 @@ class Serve(unittest.TestCase):
         d = unary(ch, PLUGIN_SERVICE, "Describe", pb.DescribeRequest, pb.DescribeResponse)(
             pb.DescribeRequest(host_protocol_version=1), timeout=10)
         self.assertEqual((d.name, d.version, d.protocol_version), ("fixture", "9.9.9", 1))
-        self.assertEqual([t.name for t in d.tools], ["echo", "fail", "wait"])
-        self.assertNotIn("call_channel", d.capabilities)
+        self.assertEqual([t.name for t in d.tools], ["echo", "fail", "wait", "confirm"])
+        self.assertEqual(list(d.capabilities), ["input_responses"])
 
         out = call_tool(ch, "echo", '{"text":"hi"}')
         kinds = [m.WhichOneof("output") for m in out]
@@ -105,6 +108,52 @@ class Serve(unittest.TestCase):
         self.assertIn("a stray print must not reach stdout", err)
         self.assertIn('"@message": "tool fail failed"', err)
         self.assertIn("KeyError", err)  # the traceback is logged, not sent
+
+    def test_questions_to_the_client(self):
+        ch = self.p.channel()
+        rpc = ch.stream_stream(f"/{PLUGIN_SERVICE}/CallTool", request_serializer=pb.CallToolRequest.SerializeToString,
+                               response_deserializer=pb.CallToolResponse.FromString)
+
+        def converse(start, answer):
+            """Sends start, answers the first question with answer (a
+            pb.ClientResponse without id), returns the question and the result."""
+            outbox = queue.Queue()
+            outbox.put(pb.CallToolRequest(start=start))
+            responses = rpc(iter(outbox.get, None), timeout=10)
+            question = None
+            for msg in responses:
+                if msg.WhichOneof("output") == "client_request":
+                    question = msg.client_request
+                    answer.id = question.id
+                    outbox.put(pb.CallToolRequest(client_response=answer))
+                elif msg.WhichOneof("output") == "result":
+                    outbox.put(None)
+                    return question, msg.result
+
+        # Legacy session: the answer comes back on the stream.
+        q, res = converse(pb.CallToolStart(tool="confirm", arguments_json=b"{}"),
+                          pb.ClientResponse(result_json=b'{"action":"accept","content":{"why":"yes"}}'))
+        self.assertEqual((q.id, q.key, q.method), (1, "1", "elicitation/create"))
+        self.assertEqual(json.loads(q.params_json)["message"], "Sure?")
+        self.assertEqual(res.content[0].text.text, "accept:yes")
+        # 2026-07-28: deferred ends the run (its result is discarded) ...
+        _, res = converse(pb.CallToolStart(tool="confirm", arguments_json=b"{}"),
+                          pb.ClientResponse(error="new round", deferred=True))
+        self.assertFalse(res.is_error)
+        self.assertEqual(len(res.content), 0)
+        # ... and the retry carries the answer, filed under the digest of the question.
+        answer = pb.InputResponse(result_json=b'{"action":"decline"}', params_sha256=hashlib.sha256(q.params_json).digest())
+        question, res = converse(pb.CallToolStart(tool="confirm", arguments_json=b"{}", input_responses={"1": answer}),
+                                 pb.ClientResponse())
+        self.assertIsNone(question, "an answered question is not asked again")
+        self.assertEqual(res.content[0].text.text, "decline:")
+        # An answer to a different question (digest mismatch) is not used.
+        wrong = pb.InputResponse(result_json=b'{"action":"decline"}', params_sha256=b"x" * 32)
+        question, res = converse(pb.CallToolStart(tool="confirm", arguments_json=b"{}", input_responses={"1": wrong}),
+                                 pb.ClientResponse(error="client has no elicitation"))
+        self.assertIsNotNone(question)
+        self.assertTrue(res.is_error)
+        self.assertEqual(res.content[0].text.text, "elicitation/create: client has no elicitation")
 
     def test_cancel_reaches_handler(self):
         ch = self.p.channel()
