@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -482,5 +483,34 @@ func TestPyPluginAsksTheClient(t *testing.T) {
 	plain := connectVersion(t, r, userClient("alice", "org_acme", "member"), nil, legacy)
 	if text, _, isErr := callPy(t, plain, "ask", nil); isErr || text != "no elicitation" {
 		t.Errorf("ask without client support = %q (isError %v)", text, isErr)
+	}
+}
+
+// TestPyPluginDiesWithTheHost: the mcphost binary stopped (SIGTERM) or killed
+// (SIGKILL, no chance to clean up) leaves no python process of the plugin.
+func TestPyPluginDiesWithTheHost(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			script := pyNotes(t, dir, "A")
+			cfgPath := writeConfigFile(t, fmt.Sprintf(`
+server: {listen: "127.0.0.1:0"}
+auth: {provider: none}
+data_dir: %q
+plugins:
+  notes: {path: %q, start_timeout: 10s}
+`, filepath.Join(dir, "data"), script))
+			cmd, url := runBinary(t, cfgPath)
+			plugins, err := readyPlugins(t, url)
+			if err != nil || len(plugins) != 1 || !processAlive(plugins[0].PID) {
+				t.Fatalf("plugins %+v, %v", plugins, err)
+			}
+			if pids := pyProcesses(script); len(pids) != 1 || pids[0] != fmt.Sprint(plugins[0].PID) {
+				t.Fatalf("python processes of the plugin: %v, want [%d]", pids, plugins[0].PID)
+			}
+			_ = cmd.Process.Signal(sig)
+			_ = cmd.Wait()
+			eventually(t, 10*time.Second, "no python process of the plugin", func() bool { return len(pyProcesses(script)) == 0 })
+		})
 	}
 }
