@@ -79,6 +79,15 @@ def boom(req, kind: str = "runtime"):
     raise RuntimeError("secret internals")
 
 @notes.plugin.tool
+def hold(req, path: str) -> str:
+    """Says it started, then answers version once path exists (test only)."""
+    import os, time
+    req.progress(0, 1, "holding")
+    while not os.path.exists(path):
+        time.sleep(0.02)
+    return notes.plugin.version
+
+@notes.plugin.tool
 def ask(req) -> str:
     """Asks the user, then the model (test only)."""
     if not req.client.supports("elicitation"):
@@ -158,7 +167,7 @@ func TestPyPluginNotes(t *testing.T) {
 	bob := connect(t, r, userClient("bob", "org_globex", "admin"), nil)
 	nobody := connect(t, r, userClient("dave", "", ""), nil)
 
-	if names := toolNames(t, alice); names != ",add-note,ask,boom,delete-note,list-notes,version," {
+	if names := toolNames(t, alice); names != ",add-note,ask,boom,delete-note,hold,list-notes,version," {
 		t.Fatalf("tools = %s", names)
 	}
 
@@ -344,6 +353,34 @@ func TestPyPluginHotSwapAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A call in flight on A when B arrives finishes on A.
+	started := make(chan struct{}, 1)
+	holder := connect(t, r, userClient("holder", "org_load", "member"), &mcp.ClientOptions{
+		ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+		},
+	})
+	release := filepath.Join(dir, "release")
+	held := make(chan string, 1)
+	go func() {
+		params := &mcp.CallToolParams{Name: "hold", Arguments: map[string]any{"path": release}}
+		params.SetProgressToken("hold")
+		res, err := holder.CallTool(context.Background(), params)
+		if err != nil || res.IsError {
+			held <- fmt.Sprintf("failed: %v %v", err, res)
+			return
+		}
+		held <- resultText(res)
+	}()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the hold call never started")
+	}
+
 	var calls, failures atomic.Int64
 	var firstFailure atomic.Value
 	stop := make(chan struct{})
@@ -381,7 +418,15 @@ func TestPyPluginHotSwapAndStop(t *testing.T) {
 		})
 	}
 	answers("A")
-	for i, v := range []string{"B", "C", "D", "E"} {
+	writePyNotes(t, script, repo, "B")
+	answers("B")
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-held; got != "A" {
+		t.Fatalf("the call in flight during the swap answered %q, want the old instance's A", got)
+	}
+	for i, v := range []string{"C", "D", "E", "F"} {
 		before := calls.Load()
 		writePyNotes(t, script, repo, v)
 		answers(v)
@@ -390,12 +435,12 @@ func TestPyPluginHotSwapAndStop(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	t.Logf("4 swaps under load: %d calls, %d failed", calls.Load(), failures.Load())
+	t.Logf("4 swaps under load (after one with a call held across it): %d calls, %d failed", calls.Load(), failures.Load())
 	if failures.Load() != 0 {
 		t.Fatalf("%d of %d calls failed during swaps; first: %v", failures.Load(), calls.Load(), firstFailure.Load())
 	}
 	st := pluginStatus(t, r.host, "notes")
-	if st.Version != "E" || st.Restarts != 0 {
+	if st.Version != "F" || st.Restarts != 0 {
 		t.Errorf("after the swaps status = %+v", st)
 	}
 
