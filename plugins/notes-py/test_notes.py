@@ -1,9 +1,12 @@
 """notes-py in-process: tenants see only their own notes, whatever the arguments."""
+import atexit
 import os
+import shutil
 import tempfile
 import unittest
 
 os.environ["MCPHOST_PLUGIN_DATA_DIR"] = tempfile.mkdtemp(prefix="notes-py-test-")
+atexit.register(shutil.rmtree, os.environ["MCPHOST_PLUGIN_DATA_DIR"], True)
 
 import notes  # noqa: E402
 from mcphost_sdk import Caller  # noqa: E402

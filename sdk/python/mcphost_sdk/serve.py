@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import queue
+import shutil
 import signal
 import sys
 import tempfile
@@ -242,8 +243,10 @@ def serve(plugin):
     for h in _handlers(_Servicer(plugin, calls), shutdown):
         server.add_generic_rpc_handlers((h,))
 
-    sock_dir = os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or tempfile.gettempdir()
-    sock = tempfile.mktemp(prefix="mcphost-py-", suffix=".sock", dir=sock_dir)  # the socket must not exist yet
+    # A directory of our own (mode 0700) holds the socket, so no other user
+    # can reach it or race us to its name.
+    sock_dir = tempfile.mkdtemp(prefix="mcphost-py-", dir=os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or None)
+    sock = os.path.join(sock_dir, "plugin.sock")
     client_cert = os.environ.get("PLUGIN_CLIENT_CERT", "")
     cert_der = b""
     if client_cert:
@@ -268,9 +271,6 @@ def serve(plugin):
         pass
     server.stop(SHUTDOWN_GRACE).wait()
     calls.shutdown(wait=False, cancel_futures=True)
-    try:
-        os.unlink(sock)
-    except FileNotFoundError:
-        pass
+    shutil.rmtree(sock_dir, ignore_errors=True)
     logging.shutdown()
     os._exit(0)  # call threads past their grace must not keep the process alive

@@ -43,7 +43,11 @@ class PluginProcess:
 
     def close(self):
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.proc.terminate()  # a graceful stop removes the socket
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
         self.proc.wait()
         self.proc.stdout.close()
         self.proc.stderr.close()
