@@ -270,46 +270,59 @@ func mustRead(t testing.TB, path string) string {
 func TestPyPluginProgressAndLogs(t *testing.T) {
 	script := pyNotes(t, t.TempDir(), "A")
 	r := startHost(t, pyYAML(script), host.ServerOptions{Gate: headerGate{}})
-	var mu sync.Mutex
-	var progress, logs []string
-	cs := connectVersion(t, r, userClient("alice", "org_acme", "member"), &mcp.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+	for _, version := range []string{legacy, modern} {
+		t.Run(version, func(t *testing.T) {
+			var mu sync.Mutex
+			var progress, logs []string
+			// An organization per era, so each lists exactly its one note.
+			cs := connectVersion(t, r, userClient("alice", "org_"+version, "member"), &mcp.ClientOptions{
+				ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+					mu.Lock()
+					defer mu.Unlock()
+					progress = append(progress, fmt.Sprintf("%v/%v %s", req.Params.Progress, req.Params.Total, req.Params.Message))
+				},
+				LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
+					mu.Lock()
+					defer mu.Unlock()
+					b, _ := json.Marshal(req.Params.Data)
+					logs = append(logs, string(req.Params.Level)+" "+string(b))
+				},
+			}, version)
+			ctx := context.Background()
+			// Log messages are sent at the level the client asked for: per
+			// session on legacy, per request in _meta on 2026-07-28.
+			var meta mcp.Meta
+			if version == legacy {
+				if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				meta = mcp.Meta{"io.modelcontextprotocol/logLevel": "debug"}
+			}
+			add := &mcp.CallToolParams{Name: "add-note", Arguments: map[string]any{"title": "one"}, Meta: meta}
+			if res, err := cs.CallTool(ctx, add); err != nil || res.IsError {
+				t.Fatalf("add-note: %v %v", err, res)
+			}
+			params := &mcp.CallToolParams{Name: "list-notes", Arguments: map[string]any{}}
+			params.SetProgressToken("tok-py")
+			res, err := cs.CallTool(ctx, params)
+			if err != nil || res.IsError {
+				t.Fatalf("list-notes: %v %v", err, res)
+			}
+			eventually(t, 5*time.Second, "progress and log notifications", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(progress) == 2 && len(logs) == 1
+			})
 			mu.Lock()
 			defer mu.Unlock()
-			progress = append(progress, fmt.Sprintf("%v/%v %s", req.Params.Progress, req.Params.Total, req.Params.Message))
-		},
-		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
-			mu.Lock()
-			defer mu.Unlock()
-			b, _ := json.Marshal(req.Params.Data)
-			logs = append(logs, string(req.Params.Level)+" "+string(b))
-		},
-	}, legacy)
-	ctx := context.Background()
-	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, isErr := callPy(t, cs, "add-note", map[string]any{"title": "one"}); isErr {
-		t.Fatal("add-note failed")
-	}
-	params := &mcp.CallToolParams{Name: "list-notes", Arguments: map[string]any{}}
-	params.SetProgressToken("tok-py")
-	res, err := cs.CallTool(ctx, params)
-	if err != nil || res.IsError {
-		t.Fatalf("list-notes: %v %v", err, res)
-	}
-	eventually(t, 5*time.Second, "progress and log notifications", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(progress) == 2 && len(logs) == 1
-	})
-	mu.Lock()
-	defer mu.Unlock()
-	if progress[0] != "0/1 reading notes" || progress[1] != "1/1 done" {
-		t.Errorf("progress = %q", progress)
-	}
-	if !strings.HasPrefix(logs[0], `info {"event":"note added","id":`) {
-		t.Errorf("logs = %q", logs)
+			if progress[0] != "0/1 reading notes" || progress[1] != "1/1 done" {
+				t.Errorf("progress = %q", progress)
+			}
+			if !strings.HasPrefix(logs[0], `info {"event":"note added","id":`) {
+				t.Errorf("logs = %q", logs)
+			}
+		})
 	}
 }
 
