@@ -117,6 +117,13 @@ def handshake_line(network, address, cert_der):
     return f"{CORE_PROTOCOL_VERSION}|{APP_PROTOCOL_VERSION}|{network}|{address}|grpc|{cert}"
 
 
+class _Done:
+    """Marks the end of a call's events: its result."""
+
+    def __init__(self, response):
+        self.response = response
+
+
 class _Servicer:
     """The gRPC methods, bound to one plugin."""
 
@@ -163,19 +170,21 @@ class _Servicer:
         def run():
             try:
                 result = self.plugin.run(first.start, send, cancelled, asker)
-            finally:
-                events.put(None)
-            events.put(pb.CallToolResponse(result=result))
+            except BaseException:  # Plugin.run catches handler failures; this is the SDK's own bug
+                log.exception("call of %s failed", first.start.tool)
+                result = pb.CallToolResult(content=[pb.Content(text=pb.TextContent(text="internal error"))],
+                                           is_error=True)
+            events.put(_Done(pb.CallToolResponse(result=result)))
 
         self.calls.submit(run)
-        # Events in the order the handler sent them, then the one result.
+        # Events in the order the handler sent them, then the one result;
+        # anything sent after it (a thread the handler left behind) is dropped.
         while True:
             msg = events.get()
-            if msg is None:
-                result = events.get()
-                break
+            if isinstance(msg, _Done):
+                yield msg.response
+                return
             yield msg
-        yield result
 
     def check(self, request, context):
         if request.service not in ("", "plugin"):
