@@ -17,10 +17,11 @@ import time
 from typing import Annotated, Literal, Optional
 
 try:
-    import mcphost_sdk
-except ImportError:  # run from the repository: the SDK sits in sdk/python
+    import mcphost_sdk  # noqa: F401
+except ModuleNotFoundError as e:  # not on PYTHONPATH: use the SDK beside it in the repository
+    if e.name != "mcphost_sdk":
+        raise
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "sdk", "python"))
-    import mcphost_sdk
 
 from mcphost_sdk import Plugin, ToolError, object, text
 
