@@ -167,7 +167,7 @@ func TestPyPluginNotes(t *testing.T) {
 	bob := connect(t, r, userClient("bob", "org_globex", "admin"), nil)
 	nobody := connect(t, r, userClient("dave", "", ""), nil)
 
-	if names := toolNames(t, alice); names != ",add-note,ask,boom,delete-note,hold,list-notes,version," {
+	if names := toolNames(t, alice); names != ",add-note,ask,boom,delete-note,hold,import-notes,list-notes,version," {
 		t.Fatalf("tools = %s", names)
 	}
 
@@ -274,7 +274,7 @@ func TestPyPluginProgressAndLogs(t *testing.T) {
 		t.Run(version, func(t *testing.T) {
 			var mu sync.Mutex
 			var progress, logs []string
-			// An organization per era, so each lists exactly its one note.
+			// An organization per era, so each lists exactly its own notes.
 			cs := connectVersion(t, r, userClient("alice", "org_"+version, "member"), &mcp.ClientOptions{
 				ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
 					mu.Lock()
@@ -299,28 +299,31 @@ func TestPyPluginProgressAndLogs(t *testing.T) {
 			} else {
 				meta = mcp.Meta{"io.modelcontextprotocol/logLevel": "debug"}
 			}
-			add := &mcp.CallToolParams{Name: "add-note", Arguments: map[string]any{"title": "one"}, Meta: meta}
-			if res, err := cs.CallTool(ctx, add); err != nil || res.IsError {
-				t.Fatalf("add-note: %v %v", err, res)
+			var batch []map[string]any
+			for i := range 250 {
+				batch = append(batch, map[string]any{"title": fmt.Sprintf("n%d", i), "priority": "low"})
 			}
-			params := &mcp.CallToolParams{Name: "list-notes", Arguments: map[string]any{}}
+			params := &mcp.CallToolParams{Name: "import-notes", Arguments: map[string]any{"notes": batch}, Meta: meta}
 			params.SetProgressToken("tok-py")
 			res, err := cs.CallTool(ctx, params)
 			if err != nil || res.IsError {
-				t.Fatalf("list-notes: %v %v", err, res)
+				t.Fatalf("import-notes: %v %v", err, res)
 			}
 			eventually(t, 5*time.Second, "progress and log notifications", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
-				return len(progress) == 2 && len(logs) == 1
+				return len(progress) == 3 && len(logs) == 1
 			})
 			mu.Lock()
 			defer mu.Unlock()
-			if progress[0] != "0/1 reading notes" || progress[1] != "1/1 done" {
-				t.Errorf("progress = %q", progress)
+			if got := strings.Join(progress, "; "); got != "100/250 imported 100 of 250; 200/250 imported 200 of 250; 250/250 imported 250 of 250" {
+				t.Errorf("progress = %s", got)
 			}
-			if !strings.HasPrefix(logs[0], `info {"event":"note added","id":`) {
+			if logs[0] != `info {"count":250,"event":"notes imported"}` {
 				t.Errorf("logs = %q", logs)
+			}
+			if _, sc, _ := callPy(t, cs, "list-notes", map[string]any{"limit": 200}); sc["count"] != 200.0 {
+				t.Errorf("after the import list-notes counts %v", sc["count"])
 			}
 		})
 	}

@@ -9,6 +9,7 @@ The #! line names the interpreter by absolute path because the host starts
 plugins with an empty environment (no PATH); mcphost.yaml points at this file.
 """
 
+import dataclasses
 import os
 import sqlite3
 import sys
@@ -64,6 +65,24 @@ class Store:
             (org, author, title, body, priority, time.time()))
         return cur.lastrowid
 
+    def add_many(self, org, author, notes, progress):
+        """Adds notes in one transaction (all or none), calling progress(done)
+        after each batch."""
+        db = self.db()
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for start in range(0, len(notes), IMPORT_BATCH):
+                batch = notes[start:start + IMPORT_BATCH]
+                db.executemany(
+                    "INSERT INTO notes (org, author, title, body, priority, created) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(org, author, n.title.strip(), n.body, n.priority, now) for n in batch])
+                progress(start + len(batch))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
     def list(self, org, query, limit):
         sql, params = "SELECT id, author, title, body, priority FROM notes WHERE org = ?", [org]
         if query:
@@ -78,6 +97,8 @@ class Store:
 
 
 _store = None
+IMPORT_BATCH = 100
+MAX_IMPORT = 1000
 
 
 def store():
@@ -108,6 +129,29 @@ def add_note(req, title: Annotated[str, "A short title"], body: Annotated[str, "
                   text=f"added note {note_id}: {title.strip()}")
 
 
+@dataclasses.dataclass
+class NewNote:
+    """One note to import."""
+    title: str
+    body: str = ""
+    priority: Literal["low", "normal", "high"] = "normal"
+
+
+@plugin.tool(idempotent=False)
+def import_notes(req, notes: Annotated[list[NewNote], "The notes to add, at most 1000"]):
+    """Adds many notes for your organization at once (all or none), reporting progress."""
+    org = tenant(req)
+    if not 1 <= len(notes) <= MAX_IMPORT:
+        raise ToolError(f"import-notes: give between 1 and {MAX_IMPORT} notes")
+    for i, n in enumerate(notes):
+        if not n.title.strip():
+            raise ToolError(f"import-notes: notes[{i}].title must not be empty")
+    store().add_many(org, req.caller.user_id, notes,
+                     lambda done: req.progress(done, len(notes), f"imported {done} of {len(notes)}"))
+    req.log("info", {"event": "notes imported", "count": len(notes)})
+    return object({"imported": len(notes)}, text=f"imported {len(notes)} notes")
+
+
 @plugin.tool(read_only=True)
 def list_notes(req, query: Annotated[Optional[str], "Only notes whose title or body contains this"] = None,
                limit: Annotated[int, "At most this many, newest first"] = 20):
@@ -115,10 +159,6 @@ def list_notes(req, query: Annotated[Optional[str], "Only notes whose title or b
     if not 1 <= limit <= 200:
         raise ToolError("list-notes: limit must be between 1 and 200")
     notes = store().list(tenant(req), query, limit)
-    for i, _ in enumerate(notes):  # large orgs: tell the client how far the listing got
-        if i % 50 == 0:
-            req.progress(i, len(notes), "reading notes")
-    req.progress(len(notes), len(notes), "done")
     return object({"notes": notes, "count": len(notes)})
 
 

@@ -38,6 +38,20 @@ class Notes(unittest.TestCase):
         self.assertIn("no note", call("delete-note", {"id": nid}, ADMIN_B).text())
         self.assertEqual(call("delete-note", {"id": nid}, ADMIN_A).text(), f"deleted note {nid}")
 
+    def test_import_is_all_or_none(self):
+        org = Caller(user_id="imp", organization_id="org_import")
+        res, events = notes.plugin.call("import-notes", {"notes": [{"title": f"n{i}"} for i in range(250)]}, org,
+                                        progress=True)
+        self.assertEqual(res.structured, {"imported": 250}, res)
+        self.assertEqual([e.progress.message for e in events if e.WhichOneof("output") == "progress"],
+                         ["imported 100 of 250", "imported 200 of 250", "imported 250 of 250"])
+        res = call("import-notes", {"notes": [{"title": "ok"}, {"title": " "}]}, org)
+        self.assertEqual(res.text(), "import-notes: notes[1].title must not be empty")
+        self.assertIn("notes[1].priority must be one of",
+                      call("import-notes", {"notes": [{"title": "a"}, {"title": "b", "priority": "x"}]}, org).text())
+        self.assertEqual(call("list-notes", {"limit": 200}, org).structured["count"], 200)
+        self.assertEqual(call("list-notes", {"query": "ok"}, org).structured["count"], 0)
+
     def test_needs_an_organization(self):
         res = call("list-notes", {}, Caller(user_id="x"))
         self.assertTrue(res.is_error)
