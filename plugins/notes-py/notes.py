@@ -96,17 +96,32 @@ class Store:
         return self.db().execute("DELETE FROM notes WHERE org = ? AND id = ?", (org, note_id)).rowcount > 0
 
 
-_store = None
 IMPORT_BATCH = 100
 MAX_IMPORT = 1000
+MAX_TITLE = 200
+MAX_BODY = 64 * 1024
+
+_store = None
+_store_lock = threading.Lock()
 
 
 def store():
+    """The store, opened by the first call (the data directory comes from the host)."""
     global _store
-    if _store is None:
-        data = os.environ.get("MCPHOST_PLUGIN_DATA_DIR") or "."
-        _store = Store(os.path.join(data, "notes.sqlite"))
-    return _store
+    with _store_lock:
+        if _store is None:
+            data = os.environ.get("MCPHOST_PLUGIN_DATA_DIR") or "."
+            _store = Store(os.path.join(data, "notes.sqlite"))
+        return _store
+
+
+def check_note(where, title, body):
+    if not title.strip():
+        raise ToolError(f"{where}title must not be empty")
+    if len(title) > MAX_TITLE:
+        raise ToolError(f"{where}title is longer than {MAX_TITLE} characters")
+    if len(body.encode()) > MAX_BODY:
+        raise ToolError(f"{where}body is larger than {MAX_BODY // 1024} KiB")
 
 
 def tenant(req):
@@ -121,8 +136,7 @@ def tenant(req):
 def add_note(req, title: Annotated[str, "A short title"], body: Annotated[str, "The note itself"] = "",
              priority: Literal["low", "normal", "high"] = "normal"):
     """Adds a note for your organization."""
-    if not title.strip():
-        raise ToolError("add-note: title must not be empty")
+    check_note("add-note: ", title, body)
     note_id = store().add(tenant(req), req.caller.user_id, title.strip(), body, priority)
     req.log("info", {"event": "note added", "id": note_id})
     return object({"id": note_id, "title": title.strip(), "priority": priority},
@@ -144,8 +158,7 @@ def import_notes(req, notes: Annotated[list[NewNote], "The notes to add, at most
     if not 1 <= len(notes) <= MAX_IMPORT:
         raise ToolError(f"import-notes: give between 1 and {MAX_IMPORT} notes")
     for i, n in enumerate(notes):
-        if not n.title.strip():
-            raise ToolError(f"import-notes: notes[{i}].title must not be empty")
+        check_note(f"import-notes: notes[{i}].", n.title, n.body)
     store().add_many(org, req.caller.user_id, notes,
                      lambda done: req.progress(done, len(notes), f"imported {done} of {len(notes)}"))
     req.log("info", {"event": "notes imported", "count": len(notes)})

@@ -58,6 +58,8 @@ class Notes(unittest.TestCase):
         self.assertIn("per organization", res.text())
 
     def test_bad_arguments(self):
+        self.assertIn("title is longer than 200", call("add-note", {"title": "x" * 201}, ALICE).text())
+        self.assertIn("body is larger than 64 KiB", call("add-note", {"title": "t", "body": "x" * 70000}, ALICE).text())
         self.assertIn("limit must be between", call("list-notes", {"limit": 0}, ALICE).text())
         self.assertIn("priority must be one of", call("add-note", {"title": "t", "priority": "x"}, ALICE).text())
 
