@@ -575,3 +575,29 @@ plugins:
 		})
 	}
 }
+
+// TestPyPluginInterpreterPath: the interpreter as the path and the script as
+// an argument works too, with the SDK found through PYTHONPATH from env.
+// (The host then watches the interpreter for hot swaps, not the script.)
+func TestPyPluginInterpreterPath(t *testing.T) {
+	requirePython(t)
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy outside the repository, so the SDK can only come from PYTHONPATH.
+	script := filepath.Join(t.TempDir(), "notes.py")
+	if err := os.WriteFile(script, []byte(mustRead(t, filepath.Join(repo, "plugins", "notes-py", "notes.py"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startHost(t, fmt.Sprintf(`
+auth: {provider: none}
+data_dir: "{{dir}}/data"
+plugins:
+  notes: {path: %q, args: [%q], env: {PYTHONPATH: %q}}
+`, pyInterpreter, script, filepath.Join(repo, "sdk", "python")), host.ServerOptions{Gate: headerGate{}})
+	cs := connect(t, r, userClient("alice", "org_acme", "member"), nil)
+	if text, _, isErr := callPy(t, cs, "add-note", map[string]any{"title": "via args"}); isErr || !strings.Contains(text, "via args") {
+		t.Fatalf("add-note = %q (isError %v)", text, isErr)
+	}
+}
