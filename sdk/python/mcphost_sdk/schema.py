@@ -81,6 +81,9 @@ def schema_for_type(tp):
         values = list(args)
         if not all(_json_literal(v) for v in values):
             raise SchemaError("Literal values must be str, int, float, bool or None")
+        kinds = {_json_kind(v) for v in values}
+        if len(kinds) == 1 and None not in values:  # clients that need a type get one
+            return {"type": _KIND_NAMES[kinds.pop()], "enum": values}
         return {"enum": values}
     if origin is typing.Union or (sys.version_info >= (3, 10) and isinstance(tp, types.UnionType)):
         rest = [a for a in args if a is not _NoneType]
@@ -196,6 +199,7 @@ def _is_kind(v, k):
     return isinstance(v, _PY_TYPES.get(k, object))
 
 
+_KIND_NAMES = {"a string": "string", "an integer": "integer", "a number": "number", "a boolean": "boolean"}
 _PY_TYPES = {"string": str, "boolean": bool, "array": list, "object": dict, "null": _NoneType}
 
 

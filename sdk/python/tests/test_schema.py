@@ -40,7 +40,9 @@ class SchemaFromHints(unittest.TestCase):
 
         s = schema.schema_for_function(f)
         self.assertEqual(s["properties"]["tags"], {"type": "array", "items": {"type": "string"}})
-        self.assertEqual(s["properties"]["level"], {"enum": ["a", "b"]})
+        self.assertEqual(s["properties"]["level"], {"type": "string", "enum": ["a", "b"]})
+        self.assertEqual(schema.schema_for_type(Literal[1, "a"]), {"enum": [1, "a"]})
+        self.assertEqual(schema.schema_for_type(Literal[1, 2]), {"type": "integer", "enum": [1, 2]})
         self.assertEqual(s["properties"]["note"], {"anyOf": [{"type": "string"}, {"type": "null"}],
                                                    "description": "a note"})
         self.assertEqual(s["properties"]["extra"]["additionalProperties"], {"type": "integer"})
