@@ -31,6 +31,7 @@ test: build
 	$(GO) test -count=1 -race -timeout 20m ./...
 	$(MAKE) test-ts
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(MAKE) test-py
 	$(MAKE) fuzz
 	$(MAKE) conformance
 
@@ -41,6 +42,23 @@ fuzz:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# --- Python (owned by sdk/python and plugins/notes-py) ---------------------------
+# Nothing to build: plugins/notes-py/notes.py is the plugin (its #! line names
+# /usr/bin/python3, since plugins get no PATH). The SDK needs Debian's
+# python3-grpcio, python3-protobuf and python3-cryptography (scripts/test-deps.sh).
+# Its message classes come from sdk/python/mcphost_sdk/_descriptors.py, made
+# from the Go descriptors by py-descriptors; a Go test fails when it is stale.
+PYTHON ?= /usr/bin/python3
+
+.PHONY: test-py py-descriptors
+test-py:
+	cd sdk/python && $(PYTHON) -m unittest discover -s tests -t .
+	cd plugins/notes-py && $(PYTHON) -m unittest test_notes
+
+py-descriptors:
+	$(GO) run ./sdk/python/gendescriptor -o sdk/python/mcphost_sdk/_descriptors.py
+# --- end Python -------------------------------------------------------------------
 
 # Regenerate proto/ with pinned local generators (buf compiles; no network plugins).
 proto: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc

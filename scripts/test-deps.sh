@@ -6,6 +6,10 @@
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# The Python SDK (sdk/python, plugins/notes-py) runs on Debian's python3 and
+# these modules (PyPI is not reachable from CI).
+/usr/bin/python3 -c 'import grpc, google.protobuf, cryptography' >/dev/null 2>&1 ||
+	missing+=(python3 python3-grpcio python3-protobuf python3-cryptography)
 # The PostgreSQL server binaries (initdb, postgres) are not on PATH in Debian's
 # package, and pg_config alone may come from libpq-dev without them: look where
 # internal/testpostgres looks.
