@@ -23,6 +23,7 @@ build: build-ts
 	done
 
 run: build
+	./scripts/test-deps.sh run
 	./scripts/run-dev.sh
 
 test: build
