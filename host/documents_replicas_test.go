@@ -2,7 +2,6 @@ package host_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -16,19 +15,11 @@ import (
 // structured calls a tool that must succeed and returns its structured result.
 func structured(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any) map[string]any {
 	t.Helper()
-	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
+	text, sc, isErr := callFull(t, cs, name, args)
+	if isErr {
+		t.Fatalf("%s: tool error %q", name, text)
 	}
-	if res.IsError {
-		t.Fatalf("%s: tool error %q", name, resultText(res))
-	}
-	raw, _ := json.Marshal(res.StructuredContent)
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%s: structured content %s: %v", name, raw, err)
-	}
-	return out
+	return sc
 }
 
 // TestDocumentsAcrossReplicas: three replicas, each with its own documents

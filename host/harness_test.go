@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -173,6 +174,25 @@ func callText(t testing.TB, cs *mcp.ClientSession, name string, args any) (strin
 		t.Fatalf("call %s: %v", name, err)
 	}
 	return resultText(res), res.IsError
+}
+
+// callFull calls a tool and returns its text, structured content and isError.
+func callFull(t testing.TB, cs *mcp.ClientSession, name string, args any) (string, map[string]any, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("call %s: %v", name, err)
+	}
+	var sc map[string]any
+	if res.StructuredContent != nil {
+		b, _ := json.Marshal(res.StructuredContent)
+		if err := json.Unmarshal(b, &sc); err != nil {
+			t.Fatalf("%s structured content %s: %v", name, b, err)
+		}
+	}
+	return resultText(res), sc, res.IsError
 }
 
 func resultText(res *mcp.CallToolResult) string {

@@ -120,25 +120,6 @@ plugins:
 `, path)
 }
 
-// callPy calls a tool and returns its text, structured content and isError.
-func callPy(t testing.TB, cs *mcp.ClientSession, name string, args any) (string, map[string]any, bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
-	if err != nil {
-		t.Fatalf("call %s: %v", name, err)
-	}
-	var sc map[string]any
-	if res.StructuredContent != nil {
-		b, _ := json.Marshal(res.StructuredContent)
-		if err := json.Unmarshal(b, &sc); err != nil {
-			t.Fatalf("%s structured content %s: %v", name, b, err)
-		}
-	}
-	return resultText(res), sc, res.IsError
-}
-
 // pyProcesses lists the pids of live processes whose command line names path.
 func pyProcesses(path string) []string {
 	var pids []string
@@ -171,38 +152,38 @@ func TestPyPluginNotes(t *testing.T) {
 		t.Fatalf("tools = %s", names)
 	}
 
-	text, sc, isErr := callPy(t, alice, "add-note", map[string]any{"title": " standup ", "body": "at ten", "priority": "high"})
+	text, sc, isErr := callFull(t, alice, "add-note", map[string]any{"title": " standup ", "body": "at ten", "priority": "high"})
 	if isErr || sc["title"] != "standup" || sc["priority"] != "high" || text == "" {
 		t.Fatalf("add-note = %q %v (isError %v)", text, sc, isErr)
 	}
 	id := sc["id"]
-	if _, _, isErr := callPy(t, bob, "add-note", map[string]any{"title": "globex plans"}); isErr {
+	if _, _, isErr := callFull(t, bob, "add-note", map[string]any{"title": "globex plans"}); isErr {
 		t.Fatal("bob's add-note failed")
 	}
 
 	// The caller's user and organization arrive: notes are per tenant, with their author.
-	_, sc, _ = callPy(t, carol, "list-notes", nil)
+	_, sc, _ = callFull(t, carol, "list-notes", nil)
 	notes, _ := sc["notes"].([]any)
 	if len(notes) != 1 || notes[0].(map[string]any)["author"] != "alice" || notes[0].(map[string]any)["title"] != "standup" {
 		t.Fatalf("org_acme's notes = %v", sc)
 	}
-	_, sc, _ = callPy(t, bob, "list-notes", map[string]any{"query": "plans"})
+	_, sc, _ = callFull(t, bob, "list-notes", map[string]any{"query": "plans"})
 	if notes, _ := sc["notes"].([]any); len(notes) != 1 || notes[0].(map[string]any)["author"] != "bob" {
 		t.Fatalf("org_globex's notes = %v", sc)
 	}
-	if text, _, isErr := callPy(t, nobody, "list-notes", nil); !isErr || !strings.Contains(text, "per organization") {
+	if text, _, isErr := callFull(t, nobody, "list-notes", nil); !isErr || !strings.Contains(text, "per organization") {
 		t.Errorf("list-notes without an organization = %q (isError %v), want a tool error", text, isErr)
 	}
 
 	// The role is enforced by the plugin: a member may not delete, an admin
 	// of another tenant finds nothing, the tenant's admin deletes.
-	if text, _, isErr := callPy(t, alice, "delete-note", map[string]any{"id": id}); !isErr || !strings.Contains(text, "only an admin") {
+	if text, _, isErr := callFull(t, alice, "delete-note", map[string]any{"id": id}); !isErr || !strings.Contains(text, "only an admin") {
 		t.Errorf("member delete-note = %q (isError %v), want refused", text, isErr)
 	}
-	if text, _, isErr := callPy(t, bob, "delete-note", map[string]any{"id": id}); !isErr || !strings.Contains(text, "no note") {
+	if text, _, isErr := callFull(t, bob, "delete-note", map[string]any{"id": id}); !isErr || !strings.Contains(text, "no note") {
 		t.Errorf("other tenant's delete-note = %q (isError %v), want not found", text, isErr)
 	}
-	if text, _, isErr := callPy(t, carol, "delete-note", map[string]any{"id": id}); isErr || !strings.Contains(text, "deleted") {
+	if text, _, isErr := callFull(t, carol, "delete-note", map[string]any{"id": id}); isErr || !strings.Contains(text, "deleted") {
 		t.Errorf("admin delete-note = %q (isError %v)", text, isErr)
 	}
 
@@ -216,7 +197,7 @@ func TestPyPluginNotes(t *testing.T) {
 		{map[string]any{"title": "x", "priority": "urgent"}, "priority must be one of"},
 		{map[string]any{"title": "x", "colour": "red"}, "colour is not a known argument"},
 	} {
-		if text, _, isErr := callPy(t, alice, "add-note", c.args); !isErr || !strings.Contains(text, c.want) {
+		if text, _, isErr := callFull(t, alice, "add-note", c.args); !isErr || !strings.Contains(text, c.want) {
 			t.Errorf("add-note %v = %q (isError %v), want a tool error with %q", c.args, text, isErr, c.want)
 		}
 	}
@@ -241,7 +222,7 @@ if __name__ ==`, 1)
 	}
 	r := startHost(t, pyYAML(filepath.Join(dir, "caller-py")), host.ServerOptions{Gate: headerGate{}})
 	cs := connect(t, r, userClient("user_7", "org_z", "member,viewer"), nil)
-	_, sc, isErr := callPy(t, cs, "caller", nil)
+	_, sc, isErr := callFull(t, cs, "caller", nil)
 	if isErr {
 		t.Fatalf("caller: %v", sc)
 	}
@@ -322,7 +303,7 @@ func TestPyPluginProgressAndLogs(t *testing.T) {
 			if logs[0] != `info {"count":250,"event":"notes imported"}` {
 				t.Errorf("logs = %q", logs)
 			}
-			if _, sc, _ := callPy(t, cs, "list-notes", map[string]any{"limit": 200}); sc["count"] != 200.0 {
+			if _, sc, _ := callFull(t, cs, "list-notes", map[string]any{"limit": 200}); sc["count"] != 200.0 {
 				t.Errorf("after the import list-notes counts %v", sc["count"])
 			}
 		})
@@ -335,7 +316,7 @@ func TestPyPluginExceptionIsToolError(t *testing.T) {
 	cs := connect(t, r, userClient("alice", "org_acme", "member"), nil)
 	before := pluginStatus(t, r.host, "notes")
 	for _, kind := range []string{"runtime", "exit", "runtime"} {
-		text, _, isErr := callPy(t, cs, "boom", map[string]any{"kind": kind})
+		text, _, isErr := callFull(t, cs, "boom", map[string]any{"kind": kind})
 		if !isErr || text != "tool boom failed: internal error" {
 			t.Errorf("boom %s = %q (isError %v), want a tool error", kind, text, isErr)
 		}
@@ -344,10 +325,10 @@ func TestPyPluginExceptionIsToolError(t *testing.T) {
 		}
 	}
 	// A ToolError is the handler's own message.
-	if text, _, isErr := callPy(t, cs, "add-note", map[string]any{"title": "  "}); !isErr || text != "add-note: title must not be empty" {
+	if text, _, isErr := callFull(t, cs, "add-note", map[string]any{"title": "  "}); !isErr || text != "add-note: title must not be empty" {
 		t.Errorf("add-note with an empty title = %q (isError %v)", text, isErr)
 	}
-	if text, _, isErr := callPy(t, cs, "version", nil); isErr || text != "A" {
+	if text, _, isErr := callFull(t, cs, "version", nil); isErr || text != "A" {
 		t.Errorf("version after the exceptions = %q (isError %v)", text, isErr)
 	}
 	if st := pluginStatus(t, r.host, "notes"); st.PID != before.PID || st.Restarts != 0 {
@@ -429,7 +410,7 @@ func TestPyPluginHotSwapAndStop(t *testing.T) {
 	answers := func(want string) {
 		t.Helper()
 		eventually(t, 30*time.Second, "version "+want, func() bool {
-			text, _, isErr := callPy(t, probe, "version", nil)
+			text, _, isErr := callFull(t, probe, "version", nil)
 			return !isErr && text == want
 		})
 	}
@@ -498,10 +479,10 @@ plugins:
   notes-py: {path: %q, args: %s, env: %s}
 `, p.Path, args, env), host.ServerOptions{Gate: headerGate{}})
 	cs := connect(t, r, userClient("alice", "org_acme", "member"), nil)
-	if text, _, isErr := callPy(t, cs, "add-note", map[string]any{"title": "shipped"}); isErr {
+	if text, _, isErr := callFull(t, cs, "add-note", map[string]any{"title": "shipped"}); isErr {
 		t.Fatalf("add-note: %s", text)
 	}
-	if _, sc, isErr := callPy(t, cs, "list-notes", nil); isErr || sc["count"] != 1.0 {
+	if _, sc, isErr := callFull(t, cs, "list-notes", nil); isErr || sc["count"] != 1.0 {
 		t.Fatalf("list-notes = %v", sc)
 	}
 	if st := pluginStatus(t, r.host, "notes-py"); st.Version != "1.0.0" {
@@ -532,7 +513,7 @@ func TestPyPluginAsksTheClient(t *testing.T) {
 				return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"title": "groceries"}}, nil
 			},
 		}, version)
-		if text, _, isErr := callPy(t, cs, "ask", nil); isErr || text != "groceries / short / m-1" {
+		if text, _, isErr := callFull(t, cs, "ask", nil); isErr || text != "groceries / short / m-1" {
 			t.Errorf("%s: ask = %q (isError %v)", version, text, isErr)
 		}
 		mu.Lock()
@@ -542,7 +523,7 @@ func TestPyPluginAsksTheClient(t *testing.T) {
 		mu.Unlock()
 	}
 	plain := connectVersion(t, r, userClient("alice", "org_acme", "member"), nil, legacy)
-	if text, _, isErr := callPy(t, plain, "ask", nil); isErr || text != "no elicitation" {
+	if text, _, isErr := callFull(t, plain, "ask", nil); isErr || text != "no elicitation" {
 		t.Errorf("ask without client support = %q (isError %v)", text, isErr)
 	}
 }
@@ -597,7 +578,7 @@ plugins:
   notes: {path: %q, args: [%q], env: {PYTHONPATH: %q}}
 `, pyInterpreter, script, filepath.Join(repo, "sdk", "python")), host.ServerOptions{Gate: headerGate{}})
 	cs := connect(t, r, userClient("alice", "org_acme", "member"), nil)
-	if text, _, isErr := callPy(t, cs, "add-note", map[string]any{"title": "via args"}); isErr || !strings.Contains(text, "via args") {
+	if text, _, isErr := callFull(t, cs, "add-note", map[string]any{"title": "via args"}); isErr || !strings.Contains(text, "via args") {
 		t.Fatalf("add-note = %q (isError %v)", text, isErr)
 	}
 }

@@ -63,29 +63,10 @@ plugins:
 %s`, path, env, extra)
 }
 
-// callTS calls a tool and returns its text, structured content and isError.
-func callTS(t testing.TB, cs *mcp.ClientSession, name string, args any) (string, map[string]any, bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
-	if err != nil {
-		t.Fatalf("call %s: %v", name, err)
-	}
-	var sc map[string]any
-	if res.StructuredContent != nil {
-		b, _ := json.Marshal(res.StructuredContent)
-		if err := json.Unmarshal(b, &sc); err != nil {
-			t.Fatalf("%s structured content %s: %v", name, b, err)
-		}
-	}
-	return resultText(res), sc, res.IsError
-}
-
 // taskTitles lists the caller's open tasks by title.
 func taskTitles(t testing.TB, cs *mcp.ClientSession) []string {
 	t.Helper()
-	text, sc, isErr := callTS(t, cs, "list-tasks", map[string]any{})
+	text, sc, isErr := callFull(t, cs, "list-tasks", map[string]any{})
 	if isErr {
 		t.Fatalf("list-tasks failed: %s", text)
 	}
@@ -117,7 +98,7 @@ func tsTasks(t *testing.T, env string) {
 	}
 
 	// The caller's email and organization arrive with the call.
-	text, sc, isErr := callTS(t, alice, "add-task", map[string]any{"title": "  write the report ", "due": "2026-12-24"})
+	text, sc, isErr := callFull(t, alice, "add-task", map[string]any{"title": "  write the report ", "due": "2026-12-24"})
 	if isErr {
 		t.Fatalf("add-task: %s", text)
 	}
@@ -126,7 +107,7 @@ func tsTasks(t *testing.T, env string) {
 	if id == "" || task["title"] != "write the report" || task["createdBy"] != "alice@example.com" || task["due"] != "2026-12-24" {
 		t.Fatalf("add-task structured content = %v", sc)
 	}
-	if _, sc, _ := callTS(t, carol, "list-tasks", nil); sc["organization"] != "org_acme" {
+	if _, sc, _ := callFull(t, carol, "list-tasks", nil); sc["organization"] != "org_acme" {
 		t.Errorf("list-tasks organization = %v, want the caller's org_acme", sc["organization"])
 	}
 	// Tenant isolation: the same organization sees it, another does not.
@@ -136,38 +117,38 @@ func tsTasks(t *testing.T, env string) {
 	if got := taskTitles(t, bob); len(got) != 0 {
 		t.Errorf("bob (org_globex) sees %q, want nothing of org_acme", got)
 	}
-	if text, _, isErr := callTS(t, bob, "complete-task", map[string]any{"id": id}); !isErr || !strings.Contains(text, "no task") {
+	if text, _, isErr := callFull(t, bob, "complete-task", map[string]any{"id": id}); !isErr || !strings.Contains(text, "no task") {
 		t.Errorf("bob completing org_acme's task: %q (isError %v), want not found", text, isErr)
 	}
 
 	// A returned error is a tool error; so is a rejected input, naming the field.
-	if text, _, isErr := callTS(t, nobody, "list-tasks", nil); !isErr || !strings.Contains(text, "sign in to an organization") {
+	if text, _, isErr := callFull(t, nobody, "list-tasks", nil); !isErr || !strings.Contains(text, "sign in to an organization") {
 		t.Errorf("list-tasks without an organization = %q (isError %v)", text, isErr)
 	}
-	if text, _, isErr := callTS(t, alice, "add-task", map[string]any{"title": "x", "due": "tomorrow"}); !isErr || !strings.Contains(text, "invalid arguments for tool add-task: due") {
+	if text, _, isErr := callFull(t, alice, "add-task", map[string]any{"title": "x", "due": "tomorrow"}); !isErr || !strings.Contains(text, "invalid arguments for tool add-task: due") {
 		t.Errorf("add-task with a bad date = %q (isError %v)", text, isErr)
 	}
 
 	// The role check: a member may not delete, an admin of the organization may.
-	if text, _, isErr := callTS(t, alice, "delete-task", map[string]any{"id": id}); !isErr || !strings.Contains(text, "needs the admin role") {
+	if text, _, isErr := callFull(t, alice, "delete-task", map[string]any{"id": id}); !isErr || !strings.Contains(text, "needs the admin role") {
 		t.Errorf("delete-task as a member = %q (isError %v), want refused", text, isErr)
 	}
 
 	// A handler that throws gives a tool error and the process lives on.
 	pid := pluginStatus(t, r.host, "tasks").PID
 	for range 3 {
-		text, _, isErr := callTS(t, alice, "complete-task", map[string]any{"id": "nope"})
+		text, _, isErr := callFull(t, alice, "complete-task", map[string]any{"id": "nope"})
 		if !isErr || !strings.Contains(text, `tool complete-task failed: no task "nope"`) {
 			t.Fatalf("complete-task of an unknown id = %q (isError %v)", text, isErr)
 		}
 	}
-	if text, sc, isErr := callTS(t, alice, "complete-task", map[string]any{"id": id}); isErr || sc["task"].(map[string]any)["done"] != true {
+	if text, sc, isErr := callFull(t, alice, "complete-task", map[string]any{"id": id}); isErr || sc["task"].(map[string]any)["done"] != true {
 		t.Errorf("complete-task after the throws = %q %v", text, sc)
 	}
 	if st := pluginStatus(t, r.host, "tasks"); st.PID != pid || st.Restarts != 0 || st.State != host.StateRunning {
 		t.Errorf("after thrown exceptions the plugin is %+v, want the same process (pid %d) running", st, pid)
 	}
-	if text, sc, isErr := callTS(t, carol, "delete-task", map[string]any{"id": id}); isErr || sc["deleted"].(map[string]any)["id"] != id {
+	if text, sc, isErr := callFull(t, carol, "delete-task", map[string]any{"id": id}); isErr || sc["deleted"].(map[string]any)["id"] != id {
 		t.Errorf("delete-task as an admin = %q (isError %v)", text, isErr)
 	}
 }
@@ -245,7 +226,7 @@ func TestTSPluginHotSwapUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	probe := connect(t, r, userClient("alice", "org_acme", ""), nil)
-	if text, _, isErr := callTS(t, probe, "add-task", map[string]any{"title": "survive the swaps"}); isErr {
+	if text, _, isErr := callFull(t, probe, "add-task", map[string]any{"title": "survive the swaps"}); isErr {
 		t.Fatal(text)
 	}
 
@@ -371,12 +352,12 @@ func TestTSPluginElicitsBeforeDelete(t *testing.T) {
 					return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"confirm": confirm}}, nil
 				},
 			}, version)
-			_, sc, isErr := callTS(t, cs, "add-task", map[string]any{"title": "old plan"})
+			_, sc, isErr := callFull(t, cs, "add-task", map[string]any{"title": "old plan"})
 			if isErr {
 				t.Fatalf("add-task: %v", sc)
 			}
 			id := sc["task"].(map[string]any)["id"]
-			if text, _, isErr := callTS(t, cs, "delete-task", map[string]any{"id": id}); isErr || text != `kept the task "old plan"` {
+			if text, _, isErr := callFull(t, cs, "delete-task", map[string]any{"id": id}); isErr || text != `kept the task "old plan"` {
 				t.Fatalf("delete-task declined = %q (isError %v)", text, isErr)
 			}
 			if got := taskTitles(t, cs); len(got) != 1 {
@@ -385,7 +366,7 @@ func TestTSPluginElicitsBeforeDelete(t *testing.T) {
 			mu.Lock()
 			confirm = true
 			mu.Unlock()
-			if text, sc, isErr := callTS(t, cs, "delete-task", map[string]any{"id": id}); isErr || sc["deleted"] == nil {
+			if text, sc, isErr := callFull(t, cs, "delete-task", map[string]any{"id": id}); isErr || sc["deleted"] == nil {
 				t.Fatalf("delete-task confirmed = %q (isError %v)", text, isErr)
 			}
 			if got := taskTitles(t, cs); len(got) != 0 {
@@ -406,7 +387,7 @@ func TestTSPluginResourceAndPrompt(t *testing.T) {
 	alice := connect(t, r, userClient("alice", "org_acme", ""), nil)
 	bob := connect(t, r, userClient("bob", "org_globex", ""), nil)
 	ctx := context.Background()
-	_, sc, isErr := callTS(t, alice, "add-task", map[string]any{"title": "call the bank", "due": "2026-12-10", "notes": "about the loan"})
+	_, sc, isErr := callFull(t, alice, "add-task", map[string]any{"title": "call the bank", "due": "2026-12-10", "notes": "about the loan"})
 	if isErr {
 		t.Fatalf("add-task: %v", sc)
 	}
@@ -449,7 +430,7 @@ func TestTSPluginResourceAndPrompt(t *testing.T) {
 	if err := watcher.Subscribe(ctx, &mcp.SubscribeParams{URI: "tasks://" + id}); err != nil {
 		t.Fatalf("subscribe tasks://%s: %v", id, err)
 	}
-	if text, _, isErr := callTS(t, alice, "complete-task", map[string]any{"id": id}); isErr {
+	if text, _, isErr := callFull(t, alice, "complete-task", map[string]any{"id": id}); isErr {
 		t.Fatal(text)
 	}
 	select {
@@ -460,10 +441,10 @@ func TestTSPluginResourceAndPrompt(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no notifications/resources/updated after complete-task")
 	}
-	if _, _, isErr := callTS(t, alice, "add-task", map[string]any{"title": "call the bank", "due": "2026-12-10"}); isErr {
+	if _, _, isErr := callFull(t, alice, "add-task", map[string]any{"title": "call the bank", "due": "2026-12-10"}); isErr {
 		t.Fatal("add-task failed")
 	}
-	_, sc, _ = callTS(t, alice, "list-tasks", nil)
+	_, sc, _ = callFull(t, alice, "list-tasks", nil)
 	id = sc["tasks"].([]any)[0].(map[string]any)["id"].(string)
 
 	p, err := alice.GetPrompt(ctx, &mcp.GetPromptParams{Name: "plan-my-day", Arguments: map[string]string{"focus": "money"}})

@@ -31,7 +31,7 @@ import {
   startAuthorization,
 } from '@modelcontextprotocol/sdk/client/auth.js';
 import { ACCOUNT } from './account.mjs';
-import { Browser, HeadlessOAuthProvider, decodeJWT, recordingFetch, startCallbackServer } from './harness.mjs';
+import { Browser, HeadlessOAuthProvider, decodeJWT, recordingFetch, run, startCallbackServer } from './harness.mjs';
 
 const MCP_URL = process.env.MCP_URL;
 const OTHER_RESOURCE = process.env.OTHER_RESOURCE;
@@ -136,14 +136,6 @@ async function main() {
   } finally {
     callbacks.server.close();
   }
-  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error('client.mjs: FAILED:', err?.stack || err);
-    console.error('client.mjs: progress so far:', JSON.stringify(out, null, 2));
-    process.exit(1);
-  },
-);
+run('client.mjs', main, out);

@@ -29,8 +29,13 @@ type devOutput struct {
 	RefreshedJWT struct {
 		Claims map[string]any `json:"claims"`
 	} `json:"refreshed_jwt"`
-	RefreshRotated bool   `json:"refresh_rotated"`
-	ReusedRefresh  string `json:"reused_refresh"`
+	RefreshRotated bool     `json:"refresh_rotated"`
+	ReusedRefresh  string   `json:"reused_refresh"`
+	Marker         string   `json:"marker"`
+	TaskAdded      string   `json:"task_added"`
+	TaskTitles     []string `json:"task_titles"`
+	NoteAdded      string   `json:"note_added"`
+	NoteCount      int      `json:"note_count"`
 }
 
 // TestDevAuthorizationServer: the TypeScript SDK's own OAuth client signs in
@@ -81,10 +86,19 @@ func TestDevAuthorizationServer(t *testing.T) {
 		t.Errorf("a used refresh token was %q, want it refused", alice.ReusedRefresh)
 	}
 
+	// The shipped TypeScript (tasks-ts) and Python (notes-py) plugins answer
+	// the TypeScript MCP client with the signed-in user's tenant.
+	if alice.TaskAdded != alice.Marker || !slices.Contains(alice.TaskTitles, alice.Marker) || alice.NoteAdded != alice.Marker || alice.NoteCount != 1 {
+		t.Errorf("tasks-ts and notes-py through the TypeScript client: task %q in %v, note %q (found %d)", alice.TaskAdded, alice.TaskTitles, alice.NoteAdded, alice.NoteCount)
+	}
+
 	// Another demo user, another tenant, no admin tools.
 	var bob devOutput
 	runScript(t, node, dir, "devclient.mjs", []string{"MCP_URL=" + mcpURL, "DEV_USER=user_bob"}, &bob)
 	if bob.Whoami["user_id"] != "user_bob" || bob.Whoami["organization_id"] != "org_demo_globex" || slices.Contains(bob.Tools, "admin-action") {
 		t.Errorf("as user_bob: whoami %v, tools %v", bob.Whoami, bob.Tools)
+	}
+	if slices.Contains(bob.TaskTitles, alice.Marker) || !slices.Contains(bob.TaskTitles, bob.Marker) {
+		t.Errorf("user_bob (another organization) lists tasks %v; alice's is %q", bob.TaskTitles, alice.Marker)
 	}
 }

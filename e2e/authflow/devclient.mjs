@@ -10,7 +10,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError, discoverAuthorizationServerMetadata, refreshAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
-import { Browser, HeadlessOAuthProvider, decodeJWT, recordingFetch, startCallbackServer } from './harness.mjs';
+import { Browser, HeadlessOAuthProvider, decodeJWT, recordingFetch, run, startCallbackServer } from './harness.mjs';
 
 const MCP_URL = process.env.MCP_URL;
 const DEV_USER = process.env.DEV_USER || 'user_alice';
@@ -52,6 +52,18 @@ async function main() {
     const who = await client.callTool({ name: 'whoami', arguments: {} });
     if (who.isError) throw new Error(`whoami: ${JSON.stringify(who.content)}`);
     out.whoami = who.structuredContent ?? null;
+    // The shipped TypeScript and Python example plugins, through this client.
+    const marker = `devclient ${DEV_USER} ${Date.now()}`;
+    const call = async (name, args) => {
+      const res = await client.callTool({ name, arguments: args });
+      if (res.isError) throw new Error(`${name}: ${JSON.stringify(res.content)}`);
+      return res.structuredContent ?? {};
+    };
+    out.marker = marker;
+    out.task_added = (await call('add-task', { title: marker })).task?.title ?? null;
+    out.task_titles = ((await call('list-tasks', {})).tasks ?? []).map((t) => t.title);
+    out.note_added = (await call('add-note', { title: marker })).title ?? null;
+    out.note_count = (await call('list-notes', { query: marker })).count ?? null;
     await client.close();
     out.registered_client = provider.clientInformation();
     out.access_token_jwt = decodeJWT(tokens.access_token);
@@ -77,14 +89,6 @@ async function main() {
   } finally {
     callbacks.server.close();
   }
-  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error('devclient.mjs: FAILED:', err?.stack || err);
-    console.error('devclient.mjs: progress so far:', JSON.stringify(out, null, 2));
-    process.exit(1);
-  },
-);
+run('devclient.mjs', main, out);

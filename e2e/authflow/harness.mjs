@@ -246,3 +246,20 @@ export function decodeJWT(token) {
   return { header: dec(h), claims: dec(p) };
 }
 
+
+// run runs a client script's main: on success its output object goes to
+// stdout as JSON and the process exits 0; on failure the error and the
+// progress so far go to stderr, exit 1.
+export function run(name, main, out) {
+  main().then(
+    () => {
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      process.exit(0);
+    },
+    (err) => {
+      console.error(`${name}: FAILED:`, err?.stack || err);
+      console.error(`${name}: progress so far:`, JSON.stringify(out, null, 2));
+      process.exit(1);
+    },
+  );
+}
