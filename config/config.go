@@ -27,7 +27,26 @@ type Config struct {
 	Dev       Dev                `yaml:"dev"`
 	Audit     Audit              `yaml:"audit"`
 	Metrics   Metrics            `yaml:"metrics"`
+	Limits    Limits             `yaml:"limits"`
 }
+
+// Limits caps how fast one user, and one organization, may call tools.
+type Limits struct {
+	PerUser Limit `yaml:"per_user"`
+	PerOrg  Limit `yaml:"per_org"`
+}
+
+// Limit is a rate such as 10/s (or /m, /h) and a burst (default: one
+// second's worth, at least 1). An empty Rate is no limit.
+type Limit struct {
+	Rate  string `yaml:"rate"`
+	Burst int    `yaml:"burst"`
+	// PerSecond is Rate parsed by config.Load.
+	PerSecond float64 `yaml:"-"`
+}
+
+// Set reports whether the limit applies.
+func (l Limit) Set() bool { return l.PerSecond > 0 }
 
 // Metrics configures the Prometheus endpoint /metrics.
 type Metrics struct {
@@ -178,6 +197,8 @@ type Plugin struct {
 type Tool struct {
 	CallTimeout time.Duration `yaml:"call_timeout"`
 	Policy      `yaml:",inline"`
+	// Limits, when set, replace limits.per_user/per_org for calls to this tool.
+	Limits Limits `yaml:"limits"`
 }
 
 // Defaults used when the config leaves a key out.

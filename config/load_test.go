@@ -441,7 +441,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "server:\n  listen: 127.0.0.1:8080\nserverr:\n  listen: x\n",
-			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: audit, auth, data_dir, dev, hot_reload, log, metrics, plugin_dir, plugins, server)"}},
+			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: audit, auth, data_dir, dev, hot_reload, limits, log, metrics, plugin_dir, plugins, server)"}},
 		},
 		{
 			name: "unknown nested key plugins.x.pth",
@@ -461,7 +461,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown tool key",
 			yaml: plug + "    tools:\n      t:\n        timeout: 3s\n",
-			want: []wantErr{{key: "plugins.x.tools.t.timeout", line: 6, problem: "unknown key (known: call_timeout, require_organization, require_permissions, require_roles, require_scopes)"}},
+			want: []wantErr{{key: "plugins.x.tools.t.timeout", line: 6, problem: "unknown key (known: call_timeout, limits, require_organization, require_permissions, require_roles, require_scopes)"}},
 		},
 		{
 			name: "yaml-ignored fields are not keys",
@@ -1837,4 +1837,37 @@ func TestMetricsConfig(t *testing.T) {
 	checkErrors(t, err, path, []wantErr{{key: "metrics.listen", problem: ""}})
 	_, path, err = loadYAML(t, "server: {listen: \"127.0.0.1:9100\"}\nmetrics: {listen: \"127.0.0.1:9100\"}\n", Options{LookupEnv: envFrom(withSub)})
 	checkErrors(t, err, path, []wantErr{{key: "metrics.listen", problem: "is server.listen"}})
+}
+
+func TestLimitsConfig(t *testing.T) {
+	t.Parallel()
+	cfg, _, err := loadYAML(t, `
+limits:
+  per_user: {rate: 10/s, burst: 20}
+  per_org: {rate: 600/m}
+plugins:
+  p:
+    path: /bin/true
+    tools: {slow: {limits: {per_user: {rate: 2.5/h}}}}
+`, Options{LookupEnv: envFrom(withSub)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, o := cfg.Limits.PerUser, cfg.Limits.PerOrg; u.PerSecond != 10 || u.Burst != 20 || o.PerSecond != 10 || o.Burst != 10 {
+		t.Errorf("limits = %+v / %+v (600/m is 10/s, default burst one second's worth)", u, o)
+	}
+	if l := cfg.Plugins["p"].Tools["slow"].Limits.PerUser; l.PerSecond != 2.5/3600 || l.Burst != 1 {
+		t.Errorf("tool limit = %+v", l)
+	}
+	for yaml, want := range map[string]wantErr{
+		"limits: {per_user: {rate: 10/day}}\n":                                           {key: "limits.per_user.rate", problem: "is not a rate"},
+		"limits: {per_org: {rate: fast}}\n":                                              {key: "limits.per_org.rate", problem: "is not a rate"},
+		"limits: {per_user: {rate: 0/s}}\n":                                              {key: "limits.per_user.rate", problem: "is not a rate"},
+		"limits: {per_user: {burst: 5}}\n":                                               {key: "limits.per_user.burst", problem: "needs a rate"},
+		"limits: {per_user: {rate: 1/s, burst: -1}}\n":                                   {key: "limits.per_user.burst", problem: "must not be negative"},
+		"plugins: {p: {path: /bin/true, tools: {t: {limits: {per_user: {rate: x}}}}}}\n": {key: "plugins.p.tools.t.limits.per_user.rate", problem: "is not a rate"},
+	} {
+		_, path, err := loadYAML(t, yaml, Options{LookupEnv: envFrom(withSub)})
+		checkErrors(t, err, path, []wantErr{want})
+	}
 }

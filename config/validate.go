@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -142,6 +143,7 @@ func (l *loader) validateAuth(c *Config) {
 		l.fail(0, "auth.workos.algorithms", "must list at least one algorithm")
 	}
 	c.validateWorkOSAPI(l)
+	l.validateLimits("limits", &c.Limits)
 	if c.Metrics.Listen != "" {
 		if _, err := ParseListen(c.Metrics.Listen); err != nil {
 			l.fail(0, "metrics.listen", "%v", err)
@@ -235,6 +237,38 @@ func (l *loader) validatePlugin(c *Config, p *Plugin, opts Options) {
 		}
 		if p.Tools[name].CallTimeout < 0 {
 			l.fail(0, key+".tools."+name+".call_timeout", "must not be negative")
+		}
+		l.validateLimits(key+".tools."+name+".limits", &p.Tools[name].Limits)
+	}
+}
+
+// validateLimits parses each rate ("10/s", "600/m", "1000/h") and fills in
+// the default burst.
+func (l *loader) validateLimits(key string, lim *Limits) {
+	for _, x := range []struct {
+		name string
+		l    *Limit
+	}{{"per_user", &lim.PerUser}, {"per_org", &lim.PerOrg}} {
+		k := key + "." + x.name
+		if x.l.Rate == "" {
+			if x.l.Burst != 0 {
+				l.fail(0, k+".burst", "needs a rate (for example rate: 10/s)")
+			}
+			continue
+		}
+		n, unit, ok := strings.Cut(strings.ReplaceAll(x.l.Rate, " ", ""), "/")
+		count, err := strconv.ParseFloat(n, 64)
+		per := map[string]float64{"s": 1, "m": 60, "h": 3600}[unit]
+		if !ok || err != nil || count <= 0 || per == 0 || math.IsInf(count, 0) {
+			l.fail(0, k+".rate", "%q is not a rate such as 10/s, 600/m or 1000/h", x.l.Rate)
+			continue
+		}
+		x.l.PerSecond = count / per
+		switch {
+		case x.l.Burst < 0:
+			l.fail(0, k+".burst", "must not be negative")
+		case x.l.Burst == 0:
+			x.l.Burst = max(1, int(math.Ceil(x.l.PerSecond)))
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+	"github.com/mcphost/mcphost/ratelimit"
 	"github.com/mcphost/mcphost/requestid"
 )
 
@@ -59,6 +60,11 @@ func (h *Host) callTool(ctx context.Context, caller *auth.Caller, name string, a
 		return nil, o, err
 	}
 	o.plugin = r.slot.cfg.Name
+	if ok, wait := h.allowCall(r, caller); !ok {
+		o.decision = audit.RateLimited
+		o.reason = "rate limit exceeded, retry after " + roundUp(wait).String()
+		return toolError(o.reason), o, nil
+	}
 	o.decision = audit.Allowed
 	if err := h.beginCall(); err != nil {
 		o.result = audit.Error
@@ -378,4 +384,37 @@ var (
 // newCallID returns an id unique to one call, for correlating logs.
 func newCallID() string {
 	return callIDPrefix + "-" + strconv.FormatUint(callIDSeq.Add(1), 36)
+}
+
+// allowCall applies the call limits: the tool's own when it has any
+// (plugins.<name>.tools.<tool>.limits), else limits.per_user and per_org.
+// Callers without a user id (auth.provider none) are not limited.
+func (h *Host) allowCall(r *route, caller *auth.Caller) (bool, time.Duration) {
+	if caller == nil || caller.UserID == "" {
+		return true, 0
+	}
+	lim, scope := h.limits, ""
+	if t := r.slot.cfg.Tools[r.tool.GetName()]; t != nil && (t.Limits.PerUser.Set() || t.Limits.PerOrg.Set()) {
+		lim, scope = t.Limits, "|"+r.slot.cfg.Name+"/"+r.tool.GetName()
+	}
+	var checks [2]ratelimit.Check
+	n := 0
+	if l := lim.PerUser; l.Set() {
+		checks[n] = ratelimit.Check{Key: "u:" + caller.UserID + scope, Limit: ratelimit.Limit{PerSecond: l.PerSecond, Burst: l.Burst}}
+		n++
+	}
+	if l := lim.PerOrg; l.Set() && caller.OrganizationID != "" {
+		checks[n] = ratelimit.Check{Key: "o:" + caller.OrganizationID + scope, Limit: ratelimit.Limit{PerSecond: l.PerSecond, Burst: l.Burst}}
+		n++
+	}
+	if n == 0 {
+		return true, 0
+	}
+	return h.limiter.Allow(checks[:n]...)
+}
+
+// roundUp rounds a wait up to a tenth of a second, for "retry after 1.2s".
+func roundUp(d time.Duration) time.Duration {
+	const step = 100 * time.Millisecond
+	return (d + step - 1) / step * step
 }

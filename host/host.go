@@ -22,7 +22,12 @@ import (
 	"github.com/mcphost/mcphost/metrics"
 	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+	"github.com/mcphost/mcphost/ratelimit"
 )
+
+// maxLimitBuckets bounds the rate-limit buckets kept (one per limited user,
+// organization, or user and tool).
+const maxLimitBuckets = 100_000
 
 // ErrUnknownTool is returned for a tool that does not exist or that the caller may
 // not call: the two must be indistinguishable (invariant 4).
@@ -50,6 +55,8 @@ type Host struct {
 	retiring        sync.WaitGroup     // slots a reload replaced, still draining
 	draining        map[*slot]bool     // the same slots, so shutdown can stop them now
 
+	limits  config.Limits // limits.per_user/per_org (a restart applies changes)
+	limiter *ratelimit.Limiter
 	audit   atomic.Pointer[audit.Log]       // nil: no audit log
 	metrics atomic.Pointer[metrics.Metrics] // nil: no metrics
 
@@ -61,7 +68,7 @@ type Host struct {
 
 // New prepares a host for cfg; Start launches the plugins.
 func New(cfg *config.Config, logger *slog.Logger) *Host {
-	h := &Host{cfg: cfg, log: logger, draining: map[*slot]bool{}}
+	h := &Host{cfg: cfg, log: logger, draining: map[*slot]bool{}, limits: cfg.Limits, limiter: ratelimit.New(maxLimitBuckets, nil)}
 	h.routes.Store(emptyRoutes())
 	for _, name := range sortedPluginNames(cfg) {
 		h.slots = append(h.slots, h.newSlot(cfg, cfg.Plugins[name]))

@@ -17,7 +17,8 @@ import (
 // does (a plugin that fails to start, or a tool-name collision, changes nothing).
 // Replaced plugins finish their in-flight calls within their drain timeout.
 //
-// Settings outside plugins (server, auth, log, data_dir) need a restart; Reload
+// Settings outside plugins (server, auth, log, data_dir, audit, metrics,
+// limits, dev) need a restart; Reload
 // logs which of them differ and otherwise ignores them.
 func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 	h.reloadMu.Lock()
@@ -125,6 +126,14 @@ func restartOnlyChanges(a, b *config.Config) []string {
 	}
 	if a.HotReload != b.HotReload {
 		keys = append(keys, "hot_reload")
+	}
+	for _, k := range []struct {
+		name string
+		same bool
+	}{{"audit", a.Audit == b.Audit}, {"metrics", a.Metrics == b.Metrics}, {"limits", a.Limits == b.Limits}, {"dev", reflect.DeepEqual(a.Dev, b.Dev)}} {
+		if !k.same {
+			keys = append(keys, k.name)
+		}
 	}
 	return keys
 }
