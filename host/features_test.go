@@ -176,14 +176,30 @@ func TestResourceUpdatedReachesSubscriber(t *testing.T) {
 	if err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: "test://counter"}); err != nil {
 		t.Fatal(err)
 	}
-	callText(t, cs, "touch", nil)
-	select {
-	case uri := <-updated:
-		if uri != "test://counter" {
-			t.Fatalf("updated %s", uri)
+	// On 2026-07-28 updates travel on the client's subscriptions/listen
+	// stream, which may not be open yet when the first change is announced:
+	// announce until one arrives (each touch is a new change).
+	deadline := time.After(10 * time.Second)
+	for announced := false; !announced; {
+		callText(t, cs, "touch", nil)
+		select {
+		case uri := <-updated:
+			if uri != "test://counter" {
+				t.Fatalf("updated %s", uri)
+			}
+			announced = true
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no notifications/resources/updated after the plugin announced a change")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no notifications/resources/updated after the plugin announced a change")
+	}
+	// Drain updates of touches that raced the first delivery.
+	for drained := false; !drained; {
+		select {
+		case <-updated:
+		case <-time.After(300 * time.Millisecond):
+			drained = true
+		}
 	}
 	if err := cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: "test://counter"}); err != nil {
 		t.Fatal(err)
