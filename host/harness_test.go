@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,6 +204,29 @@ func resultText(res *mcp.CallToolResult) string {
 		}
 	}
 	return strings.Join(parts, "\n")
+}
+
+// notifications records the progress and log notifications a client gets.
+type notifications struct {
+	mu       sync.Mutex
+	progress []string // "progress/total message"
+	logs     []string // "level data-as-JSON"
+}
+
+func (n *notifications) clientOptions() *mcp.ClientOptions {
+	return &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			n.progress = append(n.progress, fmt.Sprintf("%v/%v %s", req.Params.Progress, req.Params.Total, req.Params.Message))
+		},
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			b, _ := json.Marshal(req.Params.Data)
+			n.logs = append(n.logs, string(req.Params.Level)+" "+string(b))
+		},
+	}
 }
 
 // eventually polls cond until it holds or the deadline passes.

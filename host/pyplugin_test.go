@@ -253,22 +253,9 @@ func TestPyPluginProgressAndLogs(t *testing.T) {
 	r := startHost(t, pyYAML(script), host.ServerOptions{Gate: headerGate{}})
 	for _, version := range []string{legacy, modern} {
 		t.Run(version, func(t *testing.T) {
-			var mu sync.Mutex
-			var progress, logs []string
+			var n notifications
 			// An organization per era, so each lists exactly its own notes.
-			cs := connectVersion(t, r, userClient("alice", "org_"+version, "member"), &mcp.ClientOptions{
-				ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
-					mu.Lock()
-					defer mu.Unlock()
-					progress = append(progress, fmt.Sprintf("%v/%v %s", req.Params.Progress, req.Params.Total, req.Params.Message))
-				},
-				LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
-					mu.Lock()
-					defer mu.Unlock()
-					b, _ := json.Marshal(req.Params.Data)
-					logs = append(logs, string(req.Params.Level)+" "+string(b))
-				},
-			}, version)
+			cs := connectVersion(t, r, userClient("alice", "org_"+version, "member"), n.clientOptions(), version)
 			ctx := context.Background()
 			// Log messages are sent at the level the client asked for: per
 			// session on legacy, per request in _meta on 2026-07-28.
@@ -291,17 +278,17 @@ func TestPyPluginProgressAndLogs(t *testing.T) {
 				t.Fatalf("import-notes: %v %v", err, res)
 			}
 			eventually(t, 5*time.Second, "progress and log notifications", func() bool {
-				mu.Lock()
-				defer mu.Unlock()
-				return len(progress) == 3 && len(logs) == 1
+				n.mu.Lock()
+				defer n.mu.Unlock()
+				return len(n.progress) == 3 && len(n.logs) == 1
 			})
-			mu.Lock()
-			defer mu.Unlock()
-			if got := strings.Join(progress, "; "); got != "100/250 imported 100 of 250; 200/250 imported 200 of 250; 250/250 imported 250 of 250" {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			if got := strings.Join(n.progress, "; "); got != "100/250 imported 100 of 250; 200/250 imported 200 of 250; 250/250 imported 250 of 250" {
 				t.Errorf("progress = %s", got)
 			}
-			if logs[0] != `info {"count":250,"event":"notes imported"}` {
-				t.Errorf("logs = %q", logs)
+			if n.logs[0] != `info {"count":250,"event":"notes imported"}` {
+				t.Errorf("logs = %q", n.logs)
 			}
 			if _, sc, _ := callFull(t, cs, "list-notes", map[string]any{"limit": 200}); sc["count"] != 200.0 {
 				t.Errorf("after the import list-notes counts %v", sc["count"])

@@ -3,7 +3,6 @@ package host_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -157,22 +156,8 @@ func TestTSPluginProgressAndLogs(t *testing.T) {
 	r := startHost(t, tsYAML(tsBundle(t), ""), host.ServerOptions{Gate: headerGate{}})
 	for _, version := range []string{modern, legacy} {
 		t.Run(version, func(t *testing.T) {
-			var mu sync.Mutex
-			var progress []string
-			var logs []string
-			cs := connectVersion(t, r, userClient("alice", "org_acme", ""), &mcp.ClientOptions{
-				ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
-					mu.Lock()
-					defer mu.Unlock()
-					progress = append(progress, fmt.Sprintf("%v/%v %s", req.Params.Progress, req.Params.Total, req.Params.Message))
-				},
-				LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
-					mu.Lock()
-					defer mu.Unlock()
-					b, _ := json.Marshal(req.Params.Data)
-					logs = append(logs, string(req.Params.Level)+" "+string(b))
-				},
-			}, version)
+			var n notifications
+			cs := connectVersion(t, r, userClient("alice", "org_acme", ""), n.clientOptions(), version)
 			ctx := context.Background()
 			params := &mcp.CallToolParams{Name: "import-tasks", Arguments: map[string]any{"titles": []string{"a", "b", "c"}}}
 			params.SetProgressToken("tok-" + version)
@@ -180,15 +165,15 @@ func TestTSPluginProgressAndLogs(t *testing.T) {
 				t.Fatalf("import-tasks: %v %v", err, res)
 			}
 			eventually(t, 5*time.Second, "three progress notifications", func() bool {
-				mu.Lock()
-				defer mu.Unlock()
-				return len(progress) == 3
+				n.mu.Lock()
+				defer n.mu.Unlock()
+				return len(n.progress) == 3
 			})
-			mu.Lock()
-			if progress[2] != `3/3 added "c"` {
-				t.Errorf("progress = %q", progress)
+			n.mu.Lock()
+			if n.progress[2] != `3/3 added "c"` {
+				t.Errorf("progress = %q", n.progress)
 			}
-			mu.Unlock()
+			n.mu.Unlock()
 
 			lp := &mcp.CallToolParams{Name: "add-task", Arguments: map[string]any{"title": "logged"}}
 			if version == legacy {
@@ -202,9 +187,9 @@ func TestTSPluginProgressAndLogs(t *testing.T) {
 				t.Fatalf("add-task: %v %v", err, res)
 			}
 			eventually(t, 5*time.Second, "the task-added log message", func() bool {
-				mu.Lock()
-				defer mu.Unlock()
-				return len(logs) == 1 && strings.HasPrefix(logs[0], `info {"event":"task added"`)
+				n.mu.Lock()
+				defer n.mu.Unlock()
+				return len(n.logs) == 1 && strings.HasPrefix(n.logs[0], `info {"event":"task added"`)
 			})
 		})
 	}
