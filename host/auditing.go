@@ -35,10 +35,37 @@ func record(ctx context.Context, caller *auth.Caller, call *mcpserver.Call, meth
 	return r
 }
 
-func finish(l *audit.Log, r audit.Record, o outcome, start time.Time) {
+// op names a routed operation: its method and what it is about.
+type op struct {
+	method, tool, resource, prompt string
+	args                           []byte // kept only with audit.include_arguments
+}
+
+// observe records how an operation ended: a metric, and an audit record.
+func (h *Host) observe(ctx context.Context, caller *auth.Caller, call *mcpserver.Call, p op, o outcome, start time.Time) {
+	d := time.Since(start)
+	h.metricsSet().Operation(p.method, p.tool, o.plugin, o.decision, o.result, d)
+	l := h.auditLog()
+	if l == nil {
+		return
+	}
+	r := record(ctx, caller, call, p.method, start)
+	r.Tool, r.Resource, r.Prompt = p.tool, p.resource, p.prompt
+	if l.IncludeArguments() && len(p.args) > 0 {
+		r.Arguments = json.RawMessage(p.args)
+	}
 	r.Plugin, r.Decision, r.Outcome, r.Reason = o.plugin, o.decision, o.result, o.reason
-	r.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	r.DurationMS = float64(d.Microseconds()) / 1000
 	l.Write(r)
+}
+
+// missingTool is the outcome for a tool the caller cannot call: hidden by
+// policy, or not there at all (the client cannot tell; the audit log can).
+func (h *Host) missingTool(name string) outcome {
+	if _, exists := h.routes.Load().tools[name]; exists {
+		return outcome{decision: audit.Hidden}
+	}
+	return outcome{decision: audit.Allowed, result: audit.NotFound}
 }
 
 // featureOutcome classifies a resource, prompt or completion operation.
@@ -137,21 +164,21 @@ func challengeReason(ch string) string {
 	return code + ": " + desc
 }
 
-// statusRecorder remembers the status a handler wrote; onHeader, if set,
-// sees the headers as they are sent (and marks an event stream).
+// statusRecorder remembers the status a handler wrote, and whether it
+// answered with an event stream; onStream, if set, runs as a stream starts.
 type statusRecorder struct {
 	http.ResponseWriter
 	status   int
-	onHeader func(http.Header)
 	streamed bool
+	onStream func()
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
-		if s.onHeader != nil {
-			s.streamed = strings.HasPrefix(s.Header().Get("Content-Type"), "text/event-stream")
-			s.onHeader(s.Header())
+		s.streamed = strings.HasPrefix(s.Header().Get("Content-Type"), "text/event-stream")
+		if s.streamed && s.onStream != nil {
+			s.onStream()
 		}
 	}
 	s.ResponseWriter.WriteHeader(code)
@@ -172,11 +199,3 @@ func (s *statusRecorder) Flush() {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// auditArgs returns args for a record when the log keeps arguments.
-func auditArgs(l *audit.Log, args []byte) json.RawMessage {
-	if !l.IncludeArguments() || len(args) == 0 {
-		return nil
-	}
-	return json.RawMessage(args)
-}

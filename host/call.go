@@ -53,11 +53,7 @@ func (h *Host) CallTool(ctx context.Context, caller *auth.Caller, name string, a
 func (h *Host) callTool(ctx context.Context, caller *auth.Caller, name string, args json.RawMessage, call *mcpserver.Call) (res *pluginv1.CallToolResult, o outcome, err error) {
 	r, err := h.lookup(caller, name)
 	if err != nil {
-		o = outcome{decision: audit.Hidden}
-		if _, exists := h.routes.Load().tools[name]; !exists {
-			o = outcome{decision: audit.Allowed, result: audit.NotFound}
-		}
-		return nil, o, err
+		return nil, h.missingTool(name), err
 	}
 	o.plugin = r.slot.cfg.Name
 	if ok, wait := h.allowCall(r, caller); !ok {

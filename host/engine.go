@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/mcpserver"
 )
@@ -86,23 +85,7 @@ func (b engineBackend) ToolHeaders(ctx context.Context, caller *auth.Caller, nam
 	if err != nil {
 		// The engine answers "unknown tool" without calling CallTool: the
 		// refusal is recorded here.
-		if l := b.h.auditLog(); l != nil {
-			start := time.Now()
-			rec := record(ctx, caller, nil, "tools/call", start)
-			rec.Tool = name
-			o := outcome{decision: audit.Allowed, result: audit.NotFound}
-			if _, exists := b.h.routes.Load().tools[name]; exists {
-				o = outcome{decision: audit.Hidden}
-			}
-			finish(l, rec, o, start)
-		}
-		if m := b.h.metricsSet(); m != nil {
-			decision := audit.Allowed
-			if _, exists := b.h.routes.Load().tools[name]; exists {
-				decision = audit.Hidden
-			}
-			m.Operation("tools/call", name, "", decision, "", 0)
-		}
+		b.h.observe(ctx, caller, nil, op{method: "tools/call", tool: name}, b.h.missingTool(name), time.Now())
 		return nil, false
 	}
 	return r.headers, true
@@ -111,12 +94,7 @@ func (b engineBackend) ToolHeaders(ctx context.Context, caller *auth.Caller, nam
 func (b engineBackend) CallTool(ctx context.Context, caller *auth.Caller, name string, args []byte, call *mcpserver.Call) (mcpserver.Encoded, error) {
 	start := time.Now()
 	res, o, err := b.h.callTool(ctx, caller, name, args, call)
-	if l := b.h.auditLog(); l != nil {
-		r := record(ctx, caller, call, "tools/call", start)
-		r.Tool, r.Arguments = name, auditArgs(l, args)
-		finish(l, r, o, start)
-	}
-	b.h.metricsSet().Operation("tools/call", name, o.plugin, o.decision, o.result, time.Since(start))
+	b.h.observe(ctx, caller, call, op{method: "tools/call", tool: name, args: args}, o, start)
 	if errors.Is(err, ErrUnknownTool) {
 		return nil, mcpserver.ErrNotFound
 	}
@@ -147,12 +125,7 @@ func (b engineBackend) ListPrompts(_ context.Context, caller *auth.Caller) (mcps
 func (b engineBackend) GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string, call *mcpserver.Call) (mcpserver.Encoded, error) {
 	start := time.Now()
 	res, err := b.h.GetPrompt(ctx, caller, name, args, call)
-	if l := b.h.auditLog(); l != nil {
-		r := record(ctx, caller, call, "prompts/get", start)
-		r.Prompt = name
-		finish(l, r, featureOutcome(b.h.routes.Load().prompts[name], caller, err), start)
-	}
-	b.h.observeFeature("prompts/get", b.h.routes.Load().prompts[name], caller, err, start)
+	b.h.observe(ctx, caller, call, op{method: "prompts/get", prompt: name}, featureOutcome(b.h.routes.Load().prompts[name], caller, err), start)
 	if err != nil {
 		return nil, engineError(err)
 	}
@@ -216,20 +189,11 @@ func (b engineBackend) ReadResource(ctx context.Context, caller *auth.Caller, ur
 	}
 	start := time.Now()
 	res, err := b.h.ReadResource(ctx, caller, uri, template, call)
-	if l := b.h.auditLog(); l != nil {
-		r := record(ctx, caller, call, "resources/read", start)
-		r.Resource = uri
-		fr := t.resources[uri]
-		if template != "" {
-			fr = t.templates[template]
-		}
-		finish(l, r, featureOutcome(fr, caller, err), start)
-	}
 	fr := t.resources[uri]
 	if template != "" {
 		fr = t.templates[template]
 	}
-	b.h.observeFeature("resources/read", fr, caller, err, start)
+	b.h.observe(ctx, caller, call, op{method: "resources/read", resource: uri}, featureOutcome(fr, caller, err), start)
 	if err != nil {
 		return nil, engineError(err)
 	}
@@ -244,25 +208,12 @@ func (b engineBackend) CanSubscribe(caller *auth.Caller, uri string) bool {
 func (b engineBackend) Complete(ctx context.Context, caller *auth.Caller, req mcpserver.CompleteRequest) (mcpserver.Encoded, error) {
 	start := time.Now()
 	res, err := b.h.Complete(ctx, caller, req.RefType, req.RefName, req.Argument, req.Value, req.Context)
-	if l := b.h.auditLog(); l != nil {
-		r := record(ctx, caller, nil, "completion/complete", start)
-		t := b.h.routes.Load()
-		fr := t.templates[req.RefName]
-		if req.RefType == "ref/prompt" {
-			fr, r.Prompt = t.prompts[req.RefName], req.RefName
-		} else {
-			r.Resource = req.RefName
-		}
-		finish(l, r, featureOutcome(fr, caller, err), start)
+	t := b.h.routes.Load()
+	p, fr := op{method: "completion/complete", resource: req.RefName}, t.templates[req.RefName]
+	if req.RefType == "ref/prompt" {
+		p, fr = op{method: "completion/complete", prompt: req.RefName}, t.prompts[req.RefName]
 	}
-	if m := b.h.metricsSet(); m != nil {
-		t := b.h.routes.Load()
-		fr := t.templates[req.RefName]
-		if req.RefType == "ref/prompt" {
-			fr = t.prompts[req.RefName]
-		}
-		b.h.observeFeature("completion/complete", fr, caller, err, start)
-	}
+	b.h.observe(ctx, caller, nil, p, featureOutcome(fr, caller, err), start)
 	if err != nil {
 		return nil, engineError(err)
 	}

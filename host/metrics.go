@@ -3,11 +3,9 @@ package host
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/metrics"
 )
 
@@ -73,11 +71,7 @@ func instrument(m *metrics.Metrics, next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w, onHeader: func(h http.Header) {
-			if strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
-				m.StreamOpened()
-			}
-		}}
+		rec := &statusRecorder{ResponseWriter: w, onStream: m.StreamOpened}
 		next.ServeHTTP(rec, r)
 		if rec.streamed {
 			m.StreamClosed()
@@ -88,12 +82,4 @@ func instrument(m *metrics.Metrics, next http.Handler) http.Handler {
 		}
 		m.HTTPRequest(routeLabel(r.URL.Path), r.Method, code)
 	})
-}
-
-// observeFeature counts a resource, prompt or completion operation.
-func (h *Host) observeFeature(method string, fr *featureRoute, caller *auth.Caller, err error, start time.Time) {
-	if m := h.metricsSet(); m != nil {
-		o := featureOutcome(fr, caller, err)
-		m.Operation(method, "", o.plugin, o.decision, o.result, time.Since(start))
-	}
 }

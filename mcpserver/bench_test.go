@@ -22,7 +22,9 @@ func (addBackend) Capabilities() Capabilities { return Capabilities{} }
 func (addBackend) ListTools(context.Context, *auth.Caller) (Encoded, error) {
 	return Members(`"tools":[]`), nil
 }
-func (addBackend) ToolHeaders(context.Context, *auth.Caller, string) ([]ParamHeader, bool) { return nil, true }
+func (addBackend) ToolHeaders(context.Context, *auth.Caller, string) ([]ParamHeader, bool) {
+	return nil, true
+}
 func (addBackend) CallTool(context.Context, *auth.Caller, string, []byte, *Call) (Encoded, error) {
 	return addResult, nil
 }
