@@ -58,8 +58,12 @@ func (p PublicURL) Default() string {
 }
 
 // trusted reports whether the peer address is inside one of TrustedProxies.
-func (p PublicURL) trusted(remoteAddr string) bool {
-	if len(p.TrustedProxies) == 0 {
+func (p PublicURL) trusted(remoteAddr string) bool { return PeerTrusted(remoteAddr, p.TrustedProxies) }
+
+// PeerTrusted reports whether a request's RemoteAddr (host:port, or a bare
+// address) is inside one of the trusted proxy prefixes.
+func PeerTrusted(remoteAddr string, trusted []netip.Prefix) bool {
+	if len(trusted) == 0 {
 		return false
 	}
 	var addr netip.Addr
@@ -71,7 +75,7 @@ func (p PublicURL) trusted(remoteAddr string) bool {
 		return false
 	}
 	addr = addr.Unmap().WithZone("")
-	for _, pfx := range p.TrustedProxies {
+	for _, pfx := range trusted {
 		if pfx.Contains(addr) {
 			return true
 		}

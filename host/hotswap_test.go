@@ -250,29 +250,40 @@ type load struct {
 }
 
 func startLoad(t testing.TB, r *running, sessions int, ok func(*mcp.CallToolResult, error) bool) *load {
+	return startLoadOf(t, sessions, func(int) *mcp.ClientSession { return connect(t, r, nil, nil) },
+		func(int) (string, map[string]any) { return "echo", map[string]any{"text": "x"} }, ok)
+}
+
+// startLoadOf is startLoad with each session from connectN and its n-th call
+// from nth (tool name and arguments).
+func startLoadOf(t testing.TB, sessions int, connectN func(i int) *mcp.ClientSession, nth func(n int) (string, map[string]any), ok func(*mcp.CallToolResult, error) bool) *load {
 	l := &load{stop: make(chan struct{})}
-	for range sessions {
-		cs := connect(t, r, nil, nil)
+	for i := range sessions {
+		cs := connectN(i)
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			for {
+			for n := 0; ; n++ {
 				select {
 				case <-l.stop:
 					return
 				default:
 				}
-				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "x"}})
+				name, args := nth(n)
+				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
 				l.calls.Add(1)
 				if !ok(res, err) {
 					l.failures.Add(1)
-					l.firstFailure.CompareAndSwap(nil, fmt.Sprintf("err=%v res=%v", err, res))
+					l.firstFailure.CompareAndSwap(nil, fmt.Sprintf("%s: err=%v res=%v", name, err, res))
 				}
 			}
 		}()
 	}
 	return l
 }
+
+// succeeded is the ok of a load whose every call must succeed.
+func succeeded(res *mcp.CallToolResult, err error) bool { return err == nil && !res.IsError }
 
 // end stops the sessions and waits for their last calls.
 func (l *load) end() {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -365,34 +364,14 @@ func TestPyPluginHotSwapAndStop(t *testing.T) {
 		t.Fatal("the hold call never started")
 	}
 
-	var calls, failures atomic.Int64
-	var firstFailure atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 6 {
-		cs := connect(t, r, userClient(fmt.Sprintf("u%d", i), "org_load", "member"), nil)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				name, args := "list-notes", map[string]any{"limit": 5}
-				if n%2 == 0 {
-					name, args = "add-note", map[string]any{"title": fmt.Sprintf("n%d", n)}
-				}
-				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
-				calls.Add(1)
-				if err != nil || res.IsError {
-					failures.Add(1)
-					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%s: err=%v res=%v", name, err, res))
-				}
-			}
-		}()
-	}
+	l := startLoadOf(t, 6, func(i int) *mcp.ClientSession {
+		return connect(t, r, userClient(fmt.Sprintf("u%d", i), "org_load", "member"), nil)
+	}, func(n int) (string, map[string]any) {
+		if n%2 == 0 {
+			return "add-note", map[string]any{"title": fmt.Sprintf("n%d", n)}
+		}
+		return "list-notes", map[string]any{"limit": 5}
+	}, succeeded)
 	probe := connect(t, r, userClient("probe", "org_load", "member"), nil)
 	answers := func(want string) {
 		t.Helper()
@@ -411,17 +390,16 @@ func TestPyPluginHotSwapAndStop(t *testing.T) {
 		t.Fatalf("the call in flight during the swap answered %q, want the old instance's A", got)
 	}
 	for i, v := range []string{"C", "D", "E", "F"} {
-		before := calls.Load()
+		before := l.calls.Load()
 		writePyNotes(t, script, repo, v)
 		answers(v)
 		// Calls ran across every swap (the load overlapped it).
-		eventually(t, 10*time.Second, fmt.Sprintf("calls after swap %d", i+1), func() bool { return calls.Load() > before+10 })
+		eventually(t, 10*time.Second, fmt.Sprintf("calls after swap %d", i+1), func() bool { return l.calls.Load() > before+10 })
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("4 swaps under load (after one with a call held across it): %d calls, %d failed", calls.Load(), failures.Load())
-	if failures.Load() != 0 {
-		t.Fatalf("%d of %d calls failed during swaps; first: %v", failures.Load(), calls.Load(), firstFailure.Load())
+	l.end()
+	t.Logf("4 swaps under load (after one with a call held across it): %d calls, %d failed", l.calls.Load(), l.failures.Load())
+	if l.failures.Load() != 0 {
+		t.Fatalf("%d of %d calls failed during swaps; first: %v", l.failures.Load(), l.calls.Load(), l.firstFailure.Load())
 	}
 	st := pluginStatus(t, r.host, "notes")
 	if st.Version != "F" || st.Restarts != 0 {

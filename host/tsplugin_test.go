@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,34 +214,14 @@ func TestTSPluginHotSwapUnderLoad(t *testing.T) {
 		t.Fatal(text)
 	}
 
-	var calls, failures atomic.Int64
-	var firstFailure atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 6 {
-		cs := connect(t, r, userClient(fmt.Sprintf("load%d", i), fmt.Sprintf("org_load%d", i), ""), nil)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				name, args := "list-tasks", map[string]any{"status": "all"}
-				if n%10 == 0 { // bounded: MAX_TASKS_PER_ORG is far away
-					name, args = "add-task", map[string]any{"title": fmt.Sprintf("load %d", n)}
-				}
-				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
-				calls.Add(1)
-				if err != nil || res.IsError {
-					failures.Add(1)
-					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%s: err=%v res=%v", name, err, res))
-				}
-			}
-		}()
-	}
+	l := startLoadOf(t, 6, func(i int) *mcp.ClientSession {
+		return connect(t, r, userClient(fmt.Sprintf("load%d", i), fmt.Sprintf("org_load%d", i), ""), nil)
+	}, func(n int) (string, map[string]any) {
+		if n%10 == 0 { // bounded: MAX_TASKS_PER_ORG is far away
+			return "add-task", map[string]any{"title": fmt.Sprintf("load %d", n)}
+		}
+		return "list-tasks", map[string]any{"status": "all"}
+	}, succeeded)
 
 	pids := map[int]bool{}
 	const swaps = 8
@@ -261,16 +240,15 @@ func TestTSPluginHotSwapUnderLoad(t *testing.T) {
 			return st.PID != before.PID && st.State == host.StateRunning
 		})
 	}
-	close(stop)
-	wg.Wait()
+	l.end()
 	last := pluginStatus(t, r.host, "tasks")
 	pids[last.PID] = true
-	t.Logf("%d swaps under load: %d calls, %d failed, %d processes", swaps, calls.Load(), failures.Load(), len(pids))
-	if failures.Load() != 0 {
-		t.Fatalf("%d of %d calls failed during swaps; first: %v", failures.Load(), calls.Load(), firstFailure.Load())
+	t.Logf("%d swaps under load: %d calls, %d failed, %d processes", swaps, l.calls.Load(), l.failures.Load(), len(pids))
+	if l.failures.Load() != 0 {
+		t.Fatalf("%d of %d calls failed during swaps; first: %v", l.failures.Load(), l.calls.Load(), l.firstFailure.Load())
 	}
-	if calls.Load() < 100 {
-		t.Fatalf("only %d calls ran during the swaps; the load did not overlap them", calls.Load())
+	if l.calls.Load() < 100 {
+		t.Fatalf("only %d calls ran during the swaps; the load did not overlap them", l.calls.Load())
 	}
 	if got := taskTitles(t, probe); len(got) != 1 || got[0] != "survive the swaps" {
 		t.Errorf("after the swaps alice's tasks are %q", got)

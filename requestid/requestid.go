@@ -8,9 +8,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"net"
 	"net/http"
 	"net/netip"
+
+	"github.com/mcphost/mcphost/auth"
 )
 
 // Header is the request and response header.
@@ -47,7 +48,7 @@ var enc = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(bas
 func Middleware(trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(Header)
-		if id == "" || !valid(id) || !fromTrusted(r.RemoteAddr, trusted) {
+		if id == "" || !valid(id) || !auth.PeerTrusted(r.RemoteAddr, trusted) {
 			id = New()
 		}
 		w.Header().Set(Header, id)
@@ -68,25 +69,4 @@ func valid(id string) bool {
 		}
 	}
 	return true
-}
-
-func fromTrusted(remote string, trusted []netip.Prefix) bool {
-	if len(trusted) == 0 {
-		return false
-	}
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, p := range trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }

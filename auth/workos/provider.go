@@ -302,18 +302,13 @@ func (p *Provider) verifySignature(ctx context.Context, token, alg, kid string) 
 	}
 	ks := p.keys.snapshot()
 	key, ok := ks.lookup(kid)
-	if !ok && !p.keys.loaded.Load() {
-		_ = p.keys.refresh(ctx, false) // rate-limited like an unknown kid
+	if !ok {
+		// Possibly a rotated-in key, or no keys yet: refetch, rate-limited
+		// because the kid is attacker-controlled.
+		_ = p.keys.refresh(ctx, false)
 		if !p.keys.loaded.Load() {
 			return nil, reject(DescKeysUnavailable, causeError("the JWKS at "+p.jwksURL+" has not been loaded yet"))
 		}
-		ks = p.keys.snapshot()
-		key, ok = ks.lookup(kid)
-	}
-	if !ok {
-		// Possibly a rotated-in key: refetch, rate-limited because the kid is
-		// attacker-controlled.
-		_ = p.keys.refresh(ctx, false)
 		ks = p.keys.snapshot()
 		key, ok = ks.lookup(kid)
 	}
