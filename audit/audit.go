@@ -40,6 +40,8 @@ const (
 type Record struct {
 	Time      time.Time `json:"time"`
 	RequestID string    `json:"request_id,omitempty"`
+	// TraceID is the request's W3C trace id, when it is traced.
+	TraceID string `json:"trace_id,omitempty"`
 	UserID    string    `json:"user_id,omitempty"`
 	OrgID     string    `json:"org_id,omitempty"`
 	ClientID  string    `json:"client_id,omitempty"`

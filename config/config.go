@@ -28,6 +28,26 @@ type Config struct {
 	Audit     Audit              `yaml:"audit"`
 	Metrics   Metrics            `yaml:"metrics"`
 	Limits    Limits             `yaml:"limits"`
+	Tracing   Tracing            `yaml:"tracing"`
+}
+
+// Tracing configures OpenTelemetry traces, exported over OTLP. Off unless an
+// endpoint is set here or in the standard OTEL_EXPORTER_OTLP_ENDPOINT /
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variables (which also bring headers,
+// timeouts and certificates: OTEL_EXPORTER_OTLP_HEADERS and the rest).
+type Tracing struct {
+	// OTLPEndpoint is a collector URL: http(s)://host:4318 for OTLP/HTTP
+	// (the path defaults to /v1/traces), grpc://host:4317 for OTLP/gRPC.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// OTLPProtocol is http/protobuf or grpc (empty: the scheme, else
+	// OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf).
+	OTLPProtocol string `yaml:"otlp_protocol"`
+	// SampleRatio is the share of new traces recorded, 0 < r <= 1 (default 1);
+	// a request whose caller sampled its trace is always recorded.
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// ServiceName is the service.name of the spans (default mcphost;
+	// OTEL_SERVICE_NAME wins).
+	ServiceName string `yaml:"service_name"`
 }
 
 // Limits caps how fast one user, and one organization, may call tools.
@@ -238,6 +258,7 @@ func defaults() *Config {
 		HotReload: HotReload{Plugins: true, Config: true, Debounce: DefaultDebounce},
 		Audit:     Audit{Enabled: true, Output: "stdout"},
 		Metrics:   Metrics{Enabled: true},
+		Tracing:   Tracing{SampleRatio: 1, ServiceName: "mcphost"},
 		Auth: Auth{
 			Provider: "workos",
 			WorkOS: WorkOS{

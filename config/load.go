@@ -314,6 +314,13 @@ func (l *loader) setFromString(line int, v reflect.Value, key, s string) {
 			return
 		}
 		v.SetInt(i)
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			l.fail(line, key, "%q is not a number", s)
+			return
+		}
+		v.SetFloat(f)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		var items []string
 		for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' }) {

@@ -441,7 +441,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "server:\n  listen: 127.0.0.1:8080\nserverr:\n  listen: x\n",
-			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: audit, auth, data_dir, dev, hot_reload, limits, log, metrics, plugin_dir, plugins, server)"}},
+			want: []wantErr{{key: "serverr", line: 3, problem: "unknown key (known: audit, auth, data_dir, dev, hot_reload, limits, log, metrics, plugin_dir, plugins, server, tracing)"}},
 		},
 		{
 			name: "unknown nested key plugins.x.pth",
@@ -1837,6 +1837,35 @@ func TestMetricsConfig(t *testing.T) {
 	checkErrors(t, err, path, []wantErr{{key: "metrics.listen", problem: ""}})
 	_, path, err = loadYAML(t, "server: {listen: \"127.0.0.1:9100\"}\nmetrics: {listen: \"127.0.0.1:9100\"}\n", Options{LookupEnv: envFrom(withSub)})
 	checkErrors(t, err, path, []wantErr{{key: "metrics.listen", problem: "is server.listen"}})
+}
+
+func TestTracingConfig(t *testing.T) {
+	t.Parallel()
+	cfg, _, err := loadYAML(t, "", Options{LookupEnv: envFrom(withSub)})
+	if err != nil || cfg.Tracing != (Tracing{SampleRatio: 1, ServiceName: "mcphost"}) {
+		t.Errorf("default tracing = %+v, %v", cfg.Tracing, err)
+	}
+	cfg, _, err = loadYAML(t, "tracing: {otlp_endpoint: \"grpc://collector:4317\", sample_ratio: 0.25}\n", Options{LookupEnv: envFrom(withSub)})
+	if err != nil || cfg.Tracing.OTLPEndpoint != "grpc://collector:4317" || cfg.Tracing.SampleRatio != 0.25 {
+		t.Fatalf("tracing: %v", err)
+	}
+	for _, c := range []struct{ yaml, key, problem string }{
+		{"tracing: {otlp_endpoint: \"ftp://collector:4318\"}", "tracing.otlp_endpoint", "scheme must be http, https"},
+		{"tracing: {otlp_endpoint: \"collector:4318\"}", "tracing.otlp_endpoint", "is not a URL such as http://collector:4318"},
+		{"tracing: {sample_ratio: half}", "tracing.sample_ratio", `"half" is not a number`},
+		{"tracing: {otlp_endpoint: \"http://\"}", "tracing.otlp_endpoint", "is not a URL"},
+		{"tracing: {otlp_endpoint: \"grpc://c:4317\", otlp_protocol: http/protobuf}", "tracing.otlp_protocol", "grpc:// URL"},
+		{"tracing: {otlp_protocol: thrift}", "tracing.otlp_protocol", "must be http/protobuf or grpc"},
+		{"tracing: {sample_ratio: 0}", "tracing.sample_ratio", "more than 0"},
+		{"tracing: {sample_ratio: 1.5}", "tracing.sample_ratio", "at most 1"},
+	} {
+		line := 0 // checks after decoding do not know the line yet
+		if strings.Contains(c.problem, "not a number") {
+			line = 1
+		}
+		_, path, err := loadYAML(t, c.yaml+"\n", Options{LookupEnv: envFrom(withSub)})
+		checkErrors(t, err, path, []wantErr{{key: c.key, line: line, problem: c.problem}})
+	}
 }
 
 func TestLimitsConfig(t *testing.T) {

@@ -151,6 +151,7 @@ func (l *loader) validateAuth(c *Config) {
 			l.fail(0, "metrics.listen", "is server.listen; leave it empty to serve /metrics there")
 		}
 	}
+	c.validateTracing(l)
 	switch out := strings.TrimSpace(c.Audit.Output); {
 	case out == "":
 		l.fail(0, "audit.output", "must be stdout, stderr or a file path")
@@ -163,6 +164,30 @@ func (l *loader) validateAuth(c *Config) {
 		if id == "" || strings.ContainsAny(id, " \t\r\n") {
 			l.fail(0, "dev.users", "user id %q must be non-empty without spaces (it becomes the token's sub)", id)
 		}
+	}
+}
+
+// validateTracing checks the tracing keys; nothing is dialled here.
+func (c *Config) validateTracing(l *loader) {
+	t := c.Tracing
+	if t.OTLPEndpoint != "" {
+		u, err := url.Parse(t.OTLPEndpoint)
+		switch {
+		case err != nil || u.Host == "":
+			l.fail(0, "tracing.otlp_endpoint", "%q is not a URL such as http://collector:4318", t.OTLPEndpoint)
+		case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "grpc":
+			l.fail(0, "tracing.otlp_endpoint", "%q: the scheme must be http, https (OTLP/HTTP) or grpc (OTLP/gRPC)", t.OTLPEndpoint)
+		case u.Scheme == "grpc" && t.OTLPProtocol == "http/protobuf":
+			l.fail(0, "tracing.otlp_protocol", "is http/protobuf but tracing.otlp_endpoint is a grpc:// URL")
+		}
+	}
+	switch t.OTLPProtocol {
+	case "", "http/protobuf", "grpc":
+	default:
+		l.fail(0, "tracing.otlp_protocol", "%q must be http/protobuf or grpc", t.OTLPProtocol)
+	}
+	if !(t.SampleRatio > 0 && t.SampleRatio <= 1) {
+		l.fail(0, "tracing.sample_ratio", "%v must be more than 0 and at most 1", t.SampleRatio)
 	}
 }
 

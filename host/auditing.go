@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/mcpserver"
@@ -26,6 +28,9 @@ func (h *Host) ReopenAuditLog() error { return h.auditLog().Reopen() }
 // record starts an audit record for an operation of caller.
 func record(ctx context.Context, caller *auth.Caller, call *mcpserver.Call, method string, start time.Time) audit.Record {
 	r := audit.Record{Time: start, RequestID: requestid.FromContext(ctx), Method: method, Session: "stateless"}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.TraceID = sc.TraceID().String()
+	}
 	if caller != nil {
 		r.UserID, r.OrgID, r.ClientID = caller.UserID, caller.OrganizationID, caller.ClientID
 	}
@@ -44,6 +49,7 @@ type op struct {
 // observe records how an operation ended: a metric, and an audit record.
 func (h *Host) observe(ctx context.Context, caller *auth.Caller, call *mcpserver.Call, p op, o outcome, start time.Time) {
 	d := time.Since(start)
+	annotateSpan(ctx, o)
 	h.metricsSet().Operation(p.method, p.tool, o.plugin, o.decision, o.result, d)
 	l := h.auditLog()
 	if l == nil {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -157,7 +158,9 @@ func pastDeadline(ctx context.Context) bool {
 	return ok && !time.Now().Before(dl)
 }
 
-func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args json.RawMessage, call *mcpserver.Call, callID string) (*pluginv1.CallToolResult, error) {
+func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args json.RawMessage, call *mcpserver.Call, callID string) (_ *pluginv1.CallToolResult, err error) {
+	ctx, span := h.pluginSpan(ctx, "CallTool", r.slot.cfg.Name, attribute.String("gen_ai.tool.name", r.tool.GetName()), attribute.String("mcphost.call_id", callID))
+	defer func() { endPluginSpan(span, err) }()
 	release, err := r.slot.acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s is at its limit of %d concurrent calls: %w", r.slot.cfg.Name, r.slot.cfg.MaxConcurrency, err)
@@ -178,7 +181,7 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 	}
 	// Set when a question goes to the client in a new round (2026-07-28).
 	var needInput atomic.Bool
-	stream, err := inst.openCall(ctx)
+	stream, err := inst.openCall(withTraceMetadata(ctx, start.Meta.TraceContext))
 	if err != nil {
 		return nil, h.pluginFailure(ctx, r, err)
 	}
@@ -272,7 +275,7 @@ func isModernCall(c *mcpserver.Call) bool { return c.ProtocolVersion == mcpserve
 
 // requestMeta tells the plugin about the MCP request behind a call.
 func requestMeta(ctx context.Context, call *mcpserver.Call, callID string) *pluginv1.RequestMeta {
-	pm := &pluginv1.RequestMeta{CallId: callID, RequestId: requestid.FromContext(ctx)}
+	pm := &pluginv1.RequestMeta{CallId: callID, RequestId: requestid.FromContext(ctx), TraceContext: pluginrpc.TraceCarrier(ctx)}
 	if call != nil {
 		pm.McpSessionId = call.SessionID
 		pm.ProgressTokenJson = call.ProgressToken

@@ -41,7 +41,7 @@ func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, templ
 		return table.resources[uri]
 	}
 	var out *pluginv1.ReadResourceResponse
-	err := h.unary(ctx, caller, route, "resource "+uri, func(ctx context.Context, inst *instance, _ *featureRoute) error {
+	err := h.unary(ctx, caller, route, "ReadResource", "resource "+uri, func(ctx context.Context, inst *instance, _ *featureRoute) error {
 		answers := inputResponses(call)
 		for round := 0; ; round++ {
 			var err error
@@ -67,7 +67,7 @@ func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, templ
 func (h *Host) GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string, call *mcpserver.Call) (*pluginv1.GetPromptResponse, error) {
 	route := func() *featureRoute { return h.routes.Load().prompts[name] }
 	var out *pluginv1.GetPromptResponse
-	err := h.unary(ctx, caller, route, "prompt "+name, func(ctx context.Context, inst *instance, fr *featureRoute) error {
+	err := h.unary(ctx, caller, route, "GetPrompt", "prompt "+name, func(ctx context.Context, inst *instance, fr *featureRoute) error {
 		answers := inputResponses(call)
 		for round := 0; ; round++ {
 			var err error
@@ -105,7 +105,7 @@ func (h *Host) Complete(ctx context.Context, caller *auth.Caller, refType, refNa
 	}
 	empty := &pluginv1.CompleteResponse{}
 	out := empty
-	err := h.unary(ctx, caller, route, "completion", func(ctx context.Context, inst *instance, fr *featureRoute) (err error) {
+	err := h.unary(ctx, caller, route, "Complete", "completion", func(ctx context.Context, inst *instance, fr *featureRoute) (err error) {
 		if !inst.has("completions") {
 			return nil
 		}
@@ -132,7 +132,7 @@ func (h *Host) Complete(ctx context.Context, caller *auth.Caller, refType, refNa
 //
 // route is resolved again if a config reload replaced the plugin meanwhile; a
 // route the caller may not use is ErrNotFound, like a missing one.
-func (h *Host) unary(ctx context.Context, caller *auth.Caller, route func() *featureRoute, what string, fn func(context.Context, *instance, *featureRoute) error) error {
+func (h *Host) unary(ctx context.Context, caller *auth.Caller, route func() *featureRoute, rpc, what string, fn func(context.Context, *instance, *featureRoute) error) error {
 	if err := h.beginCall(); err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (h *Host) unary(ctx context.Context, caller *auth.Caller, route func() *fea
 		if fr == nil || !allowed(caller, fr.policies) {
 			return ErrNotFound
 		}
-		err = h.unaryOnce(ctx, fr, what, fn)
+		err = h.unaryOnce(ctx, fr, rpc, what, fn)
 		if !errors.Is(err, errSlotRetired) {
 			break
 		}
@@ -151,8 +151,11 @@ func (h *Host) unary(ctx context.Context, caller *auth.Caller, route func() *fea
 	return err
 }
 
-func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, what string, fn func(context.Context, *instance, *featureRoute) error) error {
+func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, rpc, what string, fn func(context.Context, *instance, *featureRoute) error) (err error) {
 	s := fr.slot
+	ctx, span := h.pluginSpan(ctx, rpc, s.cfg.Name)
+	defer func() { endPluginSpan(span, err) }()
+	ctx = withTraceMetadata(ctx, pluginrpc.TraceCarrier(ctx))
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	release, err := s.acquire(ctx)

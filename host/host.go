@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/config"
@@ -59,6 +61,7 @@ type Host struct {
 	limiter *ratelimit.Limiter
 	audit   atomic.Pointer[audit.Log]       // nil: no audit log
 	metrics atomic.Pointer[metrics.Metrics] // nil: no metrics
+	tracer  trace.Tracer                    // nil: no spans (SetTracer)
 
 	inflight sync.WaitGroup
 	closing  atomic.Bool

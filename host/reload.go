@@ -130,7 +130,7 @@ func restartOnlyChanges(a, b *config.Config) []string {
 	for _, k := range []struct {
 		name string
 		same bool
-	}{{"audit", a.Audit == b.Audit}, {"metrics", a.Metrics == b.Metrics}, {"limits", a.Limits == b.Limits}, {"dev", reflect.DeepEqual(a.Dev, b.Dev)}} {
+	}{{"audit", a.Audit == b.Audit}, {"metrics", a.Metrics == b.Metrics}, {"limits", a.Limits == b.Limits}, {"tracing", a.Tracing == b.Tracing}, {"dev", reflect.DeepEqual(a.Dev, b.Dev)}} {
 		if !k.same {
 			keys = append(keys, k.name)
 		}

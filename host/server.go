@@ -71,6 +71,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		StateTTL:       cfg.Server.RequestStateTTL,
 		OriginAllowed:  originPolicy(cfg),
 		Logger:         logger,
+		Tracer:         h.tracer,
 	}
 	var store *redisstore.Store
 	switch {
@@ -153,7 +154,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		cfg:    cfg,
 		log:    logger,
 		http: &http.Server{
-			Handler:           requestid.Middleware(trustedProxies(cfg), instrument(h.metricsSet(), mux)),
+			Handler:           requestid.Middleware(trustedProxies(cfg), h.tracedHandler(instrument(h.metricsSet(), mux))),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		},

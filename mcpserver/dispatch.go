@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/internal/workers"
 )
@@ -32,6 +34,7 @@ type request struct {
 	caps     clientCaps
 	logLevel int
 	rs       *responder
+	span     trace.Span // nil unless Options.Tracer is set
 }
 
 // method is one entry of the dispatch table.
@@ -76,8 +79,14 @@ func init() {
 // Call.CloseStream): the request's memory must then stay with it.
 func (rq *request) serve(sseOK bool) (detached bool) {
 	s := rq.s
+	if s.o.Tracer != nil {
+		rq.startSpan()
+	}
 	if rq.method.stream != nil {
 		rq.method.stream(rq, sseOK)
+		if rq.span != nil {
+			rq.endSpan(nil)
+		}
 		return false
 	}
 	rs := &responder{w: rq.w, sse: sseOK && !s.o.JSONResponse, s: s, ctx: rq.ctx}
@@ -220,8 +229,9 @@ func (rq *request) finish(res Encoded, err error) {
 	if err == nil && res == nil {
 		res = Members(nil)
 	}
+	var e *Error
 	if err != nil {
-		e := toError(err)
+		e = toError(err)
 		if e.Status != 0 {
 			status = e.Status
 		}
@@ -252,6 +262,9 @@ func (rq *request) finish(res Encoded, err error) {
 	rq.rs.final(status, b)
 	*buf = b
 	putBuf(buf)
+	if rq.span != nil {
+		rq.endSpan(e)
+	}
 }
 
 func toError(err error) *Error {

@@ -75,6 +75,9 @@ type requestMeta struct {
 	capabilities    []byte
 	logLevel        string
 	progressToken   []byte
+	// traceparent and tracestate carry the caller's W3C trace context
+	// (OpenTelemetry's MCP conventions put it in _meta).
+	traceparent, tracestate string
 }
 
 func parseMeta(raw []byte) (requestMeta, bool) {
@@ -99,6 +102,10 @@ func parseMeta(raw []byte) (requestMeta, bool) {
 			if c := kindOf(v); c == '"' || c == '0' {
 				m.progressToken = v
 			}
+		case keyIs(k, esc, "traceparent"):
+			m.traceparent, _ = stringValue(v)
+		case keyIs(k, esc, "tracestate"):
+			m.tracestate, _ = stringValue(v)
 		}
 		return nil
 	})

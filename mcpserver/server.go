@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mcphost/mcphost/auth"
 )
 
@@ -66,6 +68,9 @@ type Options struct {
 	// (default: the user id).
 	CallerKey func(*auth.Caller) string
 	Logger    *slog.Logger
+	// Tracer, when set, records a span per MCP request (OpenTelemetry's MCP
+	// conventions); nil records none.
+	Tracer trace.Tracer
 	// Now is the clock (tests inject one).
 	Now func() time.Time
 }

@@ -17,6 +17,7 @@ import (
 // The plugin side of resources, prompts, completions and notifications.
 
 func (s *server) ReadResource(ctx context.Context, in *pluginv1.ReadResourceRequest) (*pluginv1.ReadResourceResponse, error) {
+	ctx = pluginrpc.WithTraceContext(ctx, in.GetMeta().GetTraceContext())
 	dq := &deferredQuestioner{answers: in.GetInputResponses()}
 	req := &ResourceRequest{URI: in.GetUri(), Template: in.GetUriTemplate(), Caller: pluginrpc.CallerFromProto(in.GetCaller()), Client: newClient(dq, in.GetMeta())}
 	var read func(context.Context, *ResourceRequest) ([]ResourceContents, error)
@@ -43,6 +44,7 @@ func (s *server) ReadResource(ctx context.Context, in *pluginv1.ReadResourceRequ
 }
 
 func (s *server) GetPrompt(ctx context.Context, in *pluginv1.GetPromptRequest) (*pluginv1.GetPromptResponse, error) {
+	ctx = pluginrpc.WithTraceContext(ctx, in.GetMeta().GetTraceContext())
 	p, ok := s.prompts[in.GetName()]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "prompt %s not found", in.GetName())
@@ -79,6 +81,7 @@ func (s *server) GetPrompt(ctx context.Context, in *pluginv1.GetPromptRequest) (
 }
 
 func (s *server) Complete(ctx context.Context, in *pluginv1.CompleteRequest) (*pluginv1.CompleteResponse, error) {
+	ctx = pluginrpc.WithTraceContext(ctx, nil)
 	var fn CompleteFunc
 	switch in.GetRefType() {
 	case "ref/prompt":

@@ -14,7 +14,10 @@ import (
 // host. It is empty when the host runs without authentication.
 type Caller = auth.Caller
 
-// Request is one tool call as the plugin sees it.
+// Request is one tool call as the plugin sees it. The handler's context
+// carries the host's span for the call (trace.SpanContextFromContext): spans a
+// plugin starts from it, and outbound calls instrumented with OpenTelemetry,
+// join the caller's trace.
 type Request struct {
 	// Tool is the tool's name as the plugin declared it.
 	Tool string

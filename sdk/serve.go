@@ -296,7 +296,7 @@ func (s *server) run(ctx context.Context, start *pluginv1.CallToolStart, send fu
 	if pending != nil {
 		req.Client = newClient(&streamQuestioner{send: send, pending: pending}, start.GetMeta())
 	}
-	ctx = context.WithValue(ctx, requestKey{}, req)
+	ctx = context.WithValue(pluginrpc.WithTraceContext(ctx, start.GetMeta().GetTraceContext()), requestKey{}, req)
 	defer func() {
 		if r := recover(); r != nil {
 			s.logger.Error("tool panicked", "tool", t.name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))

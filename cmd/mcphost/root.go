@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel"
 
 	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/host"
 	"github.com/mcphost/mcphost/metrics"
+	"github.com/mcphost/mcphost/tracing"
 )
 
 type globalFlags struct {
@@ -149,6 +151,21 @@ func serve(ctx context.Context, g globalFlags, dev bool) error {
 	defer authSetup.close()
 
 	h := host.New(cfg, logger)
+	tp, err := setupTracing(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		defer func() {
+			// Spans still queued go out before the process ends.
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				logger.Warn("tracing: flushing spans at shutdown", "error", err)
+			}
+		}()
+		h.SetTracer(tp.Tracer())
+	}
 	if m != nil {
 		h.SetMetrics(m)
 		if cfg.Metrics.Listen != "" {
@@ -233,6 +250,30 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usageError{err}
 	}
 	return nil
+}
+
+// setupTracing starts the span exporter tracing.* and the OTEL_* variables
+// ask for; nil when tracing is off.
+func setupTracing(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*tracing.Provider, error) {
+	o := tracing.Options{
+		Endpoint: cfg.Tracing.OTLPEndpoint, Protocol: cfg.Tracing.OTLPProtocol,
+		SampleRatio: cfg.Tracing.SampleRatio, ServiceName: cfg.Tracing.ServiceName,
+		Version: version, Getenv: os.Getenv,
+	}
+	if !o.Enabled() {
+		return nil, nil
+	}
+	otel.SetErrorHandler(tracing.ErrorLogger(logger, time.Minute))
+	tp, err := tracing.Setup(ctx, o)
+	if err != nil {
+		return nil, &config.Error{File: cfg.File, Problem: "tracing: " + err.Error()}
+	}
+	endpoint := cfg.Tracing.OTLPEndpoint
+	if endpoint == "" {
+		endpoint = "from OTEL_EXPORTER_OTLP_*"
+	}
+	logger.Info("tracing on", "otlp_endpoint", endpoint, "sample_ratio", cfg.Tracing.SampleRatio)
+	return tp, nil
 }
 
 // serveMetrics serves /metrics alone on metrics.listen (a private port).

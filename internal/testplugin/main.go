@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mcphost/mcphost/sdk"
 )
 
@@ -82,6 +84,9 @@ func main() {
 		}),
 		sdk.NewTool("ids", "Returns the call and request ids the plugin received.", func(_ context.Context, req *sdk.Request, _ struct{}) (*sdk.Result, error) {
 			return sdk.Object(map[string]string{"call_id": req.CallID, "request_id": req.RequestID}), nil
+		}),
+		sdk.NewTool("trace", "Returns the trace context the call's context carries.", func(ctx context.Context, _ *sdk.Request, _ struct{}) (*sdk.Result, error) {
+			return sdk.Object(spanOf(ctx)), nil
 		}),
 		sdk.NewTool("caller", "Returns the caller the plugin received.", func(_ context.Context, req *sdk.Request, _ struct{}) (*sdk.Result, error) {
 			return sdk.Object(req.Caller), nil
@@ -185,6 +190,13 @@ func main() {
 	sdk.Serve(p)
 }
 
+// spanOf is the span context a handler's ctx carries, as the trace tests
+// compare it with the host's spans.
+func spanOf(ctx context.Context) map[string]any {
+	sc := trace.SpanContextFromContext(ctx)
+	return map[string]any{"valid": sc.IsValid(), "trace_id": sc.TraceID().String(), "span_id": sc.SpanID().String(), "sampled": sc.IsSampled(), "remote": sc.IsRemote()}
+}
+
 func addFeatures(p *sdk.Plugin) {
 	p.Resources = []sdk.Resource{{
 		URI: "test://counter", Name: "counter", Description: "A text resource.", MIMEType: "text/plain",
@@ -194,10 +206,14 @@ func addFeatures(p *sdk.Plugin) {
 	}}
 	p.ResourceTemplates = []sdk.ResourceTemplate{{
 		URITemplate: "test://items/{id}", Name: "item", Description: "Items by id.", MIMEType: "application/json",
-		Read: func(_ context.Context, req *sdk.ResourceRequest) ([]sdk.ResourceContents, error) {
+		Read: func(ctx context.Context, req *sdk.ResourceRequest) ([]sdk.ResourceContents, error) {
 			id := strings.TrimPrefix(req.URI, "test://items/")
 			if id == "missing" {
 				return nil, sdk.ErrNotFound
+			}
+			if id == "trace" {
+				b, _ := json.Marshal(spanOf(ctx))
+				return []sdk.ResourceContents{{URI: req.URI, MIMEType: "application/json", Text: string(b)}}, nil
 			}
 			return []sdk.ResourceContents{{URI: req.URI, MIMEType: "application/json", Text: `{"id":"` + id + `"}`}}, nil
 		},

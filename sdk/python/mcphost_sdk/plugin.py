@@ -30,6 +30,12 @@ class Request:
         self.caller = caller
         # Host-assigned id of this call, for correlating logs.
         self.call_id = meta.call_id
+        # The HTTP request's id (X-Request-Id), as in the host's logs and audit records.
+        self.request_id = meta.request_id
+        # The W3C trace context of the host's span for this call (traceparent,
+        # tracestate); empty when not traced. OpenTelemetry's propagate.extract
+        # takes it as a carrier, so the plugin's spans join the trace.
+        self.trace_context = dict(meta.trace_context)
         # The MCP session (empty on sessionless requests).
         self.session_id = meta.mcp_session_id
         self.protocol_version = meta.protocol_version

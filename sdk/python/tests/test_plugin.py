@@ -6,6 +6,8 @@ from typing import Optional
 
 import mcphost_sdk as sdk
 from mcphost_sdk import Caller, Plugin, ToolError
+from mcphost_sdk.plugin import Request
+from mcphost_sdk.wire import pb
 
 
 @dataclasses.dataclass
@@ -69,6 +71,12 @@ class Tools(unittest.TestCase):
         self.assertEqual([e.progress.message for e in events], ["added"])
         _, events = self.p.call("add-items", {"items": []})
         self.assertEqual(events, [], "no progress without a progress token")
+
+    def test_request_and_trace_ids(self):
+        tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        meta = pb.RequestMeta(call_id="c", request_id="req-9", trace_context={"traceparent": tp})
+        req = Request("raw", Caller(), meta, lambda m: None, b"{}")
+        self.assertEqual((req.request_id, req.trace_context), ("req-9", {"traceparent": tp}))
 
     def test_raw_schema_async_and_roles(self):
         self.assertEqual(self.p.call("raw", {"a": 21})[0].text(), "42")

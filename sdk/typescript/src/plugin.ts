@@ -56,6 +56,14 @@ export interface ToolRequest {
   readonly caller: Caller;
   /** A host-assigned id for correlating logs. */
   readonly callId: string;
+  /** The HTTP request's id (X-Request-Id), as in the host's logs and audit records. */
+  readonly requestId: string;
+  /**
+   * The W3C trace context of the host's span for this call (traceparent, and
+   * tracestate when set); empty when the request is not traced. Pass it to
+   * OpenTelemetry's propagation.extract so the plugin's spans join the trace.
+   */
+  readonly traceContext: Readonly<Record<string, string>>;
   /** The MCP session id (empty on the sessionless protocol). */
   readonly sessionId: string;
   /** The MCP protocol version of the request. */
@@ -378,6 +386,8 @@ export class Plugin {
       tool: name,
       caller: new Caller(start.caller ?? {}),
       callId: String(meta.callId ?? ""),
+      requestId: String(meta.requestId ?? ""),
+      traceContext: { ...(meta.traceContext ?? {}) },
       sessionId: String(meta.mcpSessionId ?? ""),
       protocolVersion: String(meta.protocolVersion ?? ""),
       clientCapabilities: parseObject(meta.clientCapabilitiesJson),

@@ -85,13 +85,17 @@ test("serves the protocol over AutoMTLS and exits 0 on the controller's Shutdown
     const d = await unary(c.plugin, "Describe", { hostProtocolVersion: 1 });
     assert.equal(d.name, "fixture");
     assert.equal(d.version, "9.9.9");
-    assert.deepEqual(d.tools.map((t) => t.name), ["echo", "boom", "ask", "ask-named", "hang", "stray", "grow", "slow"]);
+    assert.deepEqual(d.tools.map((t) => t.name), ["echo", "boom", "ask", "ask-named", "hang", "stray", "grow", "slow", "trace"]);
     assert.deepEqual([...d.capabilities].sort(), ["call_channel", "input_responses", "notifications"]);
 
     const echo = await call(c.plugin, { tool: "echo", args: { text: "hi" }, caller: { userId: "u1" }, meta: { progressTokenJson: Buffer.from('"t"') } });
     assert.equal(echo.result.content[0].text.text, "u1:hi");
     assert.equal(echo.result.isError, false);
     assert.equal(echo.events[0].progress.message, "half");
+
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const traced = await call(c.plugin, { tool: "trace", meta: { requestId: "req-9", traceContext: { traceparent } } });
+    assert.deepEqual(JSON.parse(traced.result.content[0].text.text), { requestId: "req-9", traceContext: { traceparent } });
 
     const boom = await call(c.plugin, { tool: "boom" });
     assert.equal(boom.result.isError, true);

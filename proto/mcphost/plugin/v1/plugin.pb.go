@@ -1645,7 +1645,13 @@ type RequestMeta struct {
 	ProtocolVersion string `protobuf:"bytes,6,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	// The HTTP request's id (X-Request-Id, also in the host's logs and audit
 	// records), so a plugin's logs can be correlated with them.
-	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The W3C trace context of the host's span for this call ("traceparent",
+	// and "tracestate" when set), so the plugin's own spans and outbound calls
+	// join the trace. Empty when the request is not traced. Calls on their own
+	// gRPC stream carry the same in gRPC metadata; calls on the shared call
+	// channel have only this.
+	TraceContext  map[string]string `protobuf:"bytes,8,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1727,6 +1733,13 @@ func (x *RequestMeta) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *RequestMeta) GetTraceContext() map[string]string {
+	if x != nil {
+		return x.TraceContext
+	}
+	return nil
 }
 
 type CallToolStart struct {
@@ -3226,7 +3239,7 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"session_id\x18\v \x01(\tR\tsessionId\x12\x1b\n" +
 	"\tclient_id\x18\f \x01(\tR\bclientId\x12\x1f\n" +
 	"\vclaims_json\x18\r \x01(\fR\n" +
-	"claimsJson\"\x9d\x02\n" +
+	"claimsJson\"\xb5\x03\n" +
 	"\vRequestMeta\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12$\n" +
 	"\x0emcp_session_id\x18\x02 \x01(\tR\fmcpSessionId\x12.\n" +
@@ -3235,7 +3248,11 @@ const file_mcphost_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x18client_capabilities_json\x18\x05 \x01(\fR\x16clientCapabilitiesJson\x12)\n" +
 	"\x10protocol_version\x18\x06 \x01(\tR\x0fprotocolVersion\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\a \x01(\tR\trequestId\"\xf5\x02\n" +
+	"request_id\x18\a \x01(\tR\trequestId\x12U\n" +
+	"\rtrace_context\x18\b \x03(\v20.mcphost.plugin.v1.RequestMeta.TraceContextEntryR\ftraceContext\x1a?\n" +
+	"\x11TraceContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf5\x02\n" +
 	"\rCallToolStart\x12\x12\n" +
 	"\x04tool\x18\x01 \x01(\tR\x04tool\x12%\n" +
 	"\x0earguments_json\x18\x02 \x01(\fR\rargumentsJson\x121\n" +
@@ -3350,7 +3367,7 @@ func file_mcphost_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_mcphost_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_mcphost_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
 	(*DescribeRequest)(nil),       // 0: mcphost.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil),      // 1: mcphost.plugin.v1.DescribeResponse
@@ -3396,7 +3413,8 @@ var file_mcphost_plugin_v1_plugin_proto_goTypes = []any{
 	nil,                           // 41: mcphost.plugin.v1.GetPromptRequest.ArgumentsEntry
 	nil,                           // 42: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry
 	nil,                           // 43: mcphost.plugin.v1.CompleteRequest.ContextArgumentsEntry
-	nil,                           // 44: mcphost.plugin.v1.CallToolStart.InputResponsesEntry
+	nil,                           // 44: mcphost.plugin.v1.RequestMeta.TraceContextEntry
+	nil,                           // 45: mcphost.plugin.v1.CallToolStart.InputResponsesEntry
 }
 var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	17, // 0: mcphost.plugin.v1.DescribeResponse.tools:type_name -> mcphost.plugin.v1.Tool
@@ -3425,48 +3443,49 @@ var file_mcphost_plugin_v1_plugin_proto_depIdxs = []int32{
 	15, // 23: mcphost.plugin.v1.NotificationsResponse.description_changed:type_name -> mcphost.plugin.v1.DescriptionChanged
 	18, // 24: mcphost.plugin.v1.Tool.annotations:type_name -> mcphost.plugin.v1.ToolAnnotations
 	19, // 25: mcphost.plugin.v1.Tool.icons:type_name -> mcphost.plugin.v1.Icon
-	20, // 26: mcphost.plugin.v1.CallToolStart.caller:type_name -> mcphost.plugin.v1.Caller
-	21, // 27: mcphost.plugin.v1.CallToolStart.meta:type_name -> mcphost.plugin.v1.RequestMeta
-	44, // 28: mcphost.plugin.v1.CallToolStart.input_responses:type_name -> mcphost.plugin.v1.CallToolStart.InputResponsesEntry
-	22, // 29: mcphost.plugin.v1.CallToolRequest.start:type_name -> mcphost.plugin.v1.CallToolStart
-	30, // 30: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
-	27, // 31: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
-	28, // 32: mcphost.plugin.v1.CallToolResponse.log:type_name -> mcphost.plugin.v1.LogEvent
-	31, // 33: mcphost.plugin.v1.CallToolResponse.result:type_name -> mcphost.plugin.v1.CallToolResult
-	29, // 34: mcphost.plugin.v1.CallToolResponse.client_request:type_name -> mcphost.plugin.v1.ClientRequest
-	26, // 35: mcphost.plugin.v1.CallToolResponse.close_stream:type_name -> mcphost.plugin.v1.CloseStream
-	32, // 36: mcphost.plugin.v1.CallToolResult.content:type_name -> mcphost.plugin.v1.Content
-	33, // 37: mcphost.plugin.v1.Content.text:type_name -> mcphost.plugin.v1.TextContent
-	34, // 38: mcphost.plugin.v1.Content.image:type_name -> mcphost.plugin.v1.BinaryContent
-	34, // 39: mcphost.plugin.v1.Content.audio:type_name -> mcphost.plugin.v1.BinaryContent
-	35, // 40: mcphost.plugin.v1.Content.resource_link:type_name -> mcphost.plugin.v1.ResourceLink
-	36, // 41: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
-	19, // 42: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
-	37, // 43: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
-	24, // 44: mcphost.plugin.v1.CallsRequest.request:type_name -> mcphost.plugin.v1.CallToolRequest
-	25, // 45: mcphost.plugin.v1.CallsResponse.response:type_name -> mcphost.plugin.v1.CallToolResponse
-	23, // 46: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
-	23, // 47: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
-	23, // 48: mcphost.plugin.v1.CallToolStart.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
-	0,  // 49: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
-	24, // 50: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
-	38, // 51: mcphost.plugin.v1.PluginService.Calls:input_type -> mcphost.plugin.v1.CallsRequest
-	6,  // 52: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
-	8,  // 53: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
-	11, // 54: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
-	13, // 55: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
-	1,  // 56: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
-	25, // 57: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
-	39, // 58: mcphost.plugin.v1.PluginService.Calls:output_type -> mcphost.plugin.v1.CallsResponse
-	7,  // 59: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
-	9,  // 60: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
-	12, // 61: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
-	14, // 62: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
-	56, // [56:63] is the sub-list for method output_type
-	49, // [49:56] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	44, // 26: mcphost.plugin.v1.RequestMeta.trace_context:type_name -> mcphost.plugin.v1.RequestMeta.TraceContextEntry
+	20, // 27: mcphost.plugin.v1.CallToolStart.caller:type_name -> mcphost.plugin.v1.Caller
+	21, // 28: mcphost.plugin.v1.CallToolStart.meta:type_name -> mcphost.plugin.v1.RequestMeta
+	45, // 29: mcphost.plugin.v1.CallToolStart.input_responses:type_name -> mcphost.plugin.v1.CallToolStart.InputResponsesEntry
+	22, // 30: mcphost.plugin.v1.CallToolRequest.start:type_name -> mcphost.plugin.v1.CallToolStart
+	30, // 31: mcphost.plugin.v1.CallToolRequest.client_response:type_name -> mcphost.plugin.v1.ClientResponse
+	27, // 32: mcphost.plugin.v1.CallToolResponse.progress:type_name -> mcphost.plugin.v1.ProgressEvent
+	28, // 33: mcphost.plugin.v1.CallToolResponse.log:type_name -> mcphost.plugin.v1.LogEvent
+	31, // 34: mcphost.plugin.v1.CallToolResponse.result:type_name -> mcphost.plugin.v1.CallToolResult
+	29, // 35: mcphost.plugin.v1.CallToolResponse.client_request:type_name -> mcphost.plugin.v1.ClientRequest
+	26, // 36: mcphost.plugin.v1.CallToolResponse.close_stream:type_name -> mcphost.plugin.v1.CloseStream
+	32, // 37: mcphost.plugin.v1.CallToolResult.content:type_name -> mcphost.plugin.v1.Content
+	33, // 38: mcphost.plugin.v1.Content.text:type_name -> mcphost.plugin.v1.TextContent
+	34, // 39: mcphost.plugin.v1.Content.image:type_name -> mcphost.plugin.v1.BinaryContent
+	34, // 40: mcphost.plugin.v1.Content.audio:type_name -> mcphost.plugin.v1.BinaryContent
+	35, // 41: mcphost.plugin.v1.Content.resource_link:type_name -> mcphost.plugin.v1.ResourceLink
+	36, // 42: mcphost.plugin.v1.Content.resource:type_name -> mcphost.plugin.v1.EmbeddedResource
+	19, // 43: mcphost.plugin.v1.ResourceLink.icons:type_name -> mcphost.plugin.v1.Icon
+	37, // 44: mcphost.plugin.v1.EmbeddedResource.contents:type_name -> mcphost.plugin.v1.ResourceContents
+	24, // 45: mcphost.plugin.v1.CallsRequest.request:type_name -> mcphost.plugin.v1.CallToolRequest
+	25, // 46: mcphost.plugin.v1.CallsResponse.response:type_name -> mcphost.plugin.v1.CallToolResponse
+	23, // 47: mcphost.plugin.v1.ReadResourceRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	23, // 48: mcphost.plugin.v1.GetPromptRequest.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	23, // 49: mcphost.plugin.v1.CallToolStart.InputResponsesEntry.value:type_name -> mcphost.plugin.v1.InputResponse
+	0,  // 50: mcphost.plugin.v1.PluginService.Describe:input_type -> mcphost.plugin.v1.DescribeRequest
+	24, // 51: mcphost.plugin.v1.PluginService.CallTool:input_type -> mcphost.plugin.v1.CallToolRequest
+	38, // 52: mcphost.plugin.v1.PluginService.Calls:input_type -> mcphost.plugin.v1.CallsRequest
+	6,  // 53: mcphost.plugin.v1.PluginService.ReadResource:input_type -> mcphost.plugin.v1.ReadResourceRequest
+	8,  // 54: mcphost.plugin.v1.PluginService.GetPrompt:input_type -> mcphost.plugin.v1.GetPromptRequest
+	11, // 55: mcphost.plugin.v1.PluginService.Complete:input_type -> mcphost.plugin.v1.CompleteRequest
+	13, // 56: mcphost.plugin.v1.PluginService.Notifications:input_type -> mcphost.plugin.v1.NotificationsRequest
+	1,  // 57: mcphost.plugin.v1.PluginService.Describe:output_type -> mcphost.plugin.v1.DescribeResponse
+	25, // 58: mcphost.plugin.v1.PluginService.CallTool:output_type -> mcphost.plugin.v1.CallToolResponse
+	39, // 59: mcphost.plugin.v1.PluginService.Calls:output_type -> mcphost.plugin.v1.CallsResponse
+	7,  // 60: mcphost.plugin.v1.PluginService.ReadResource:output_type -> mcphost.plugin.v1.ReadResourceResponse
+	9,  // 61: mcphost.plugin.v1.PluginService.GetPrompt:output_type -> mcphost.plugin.v1.GetPromptResponse
+	12, // 62: mcphost.plugin.v1.PluginService.Complete:output_type -> mcphost.plugin.v1.CompleteResponse
+	14, // 63: mcphost.plugin.v1.PluginService.Notifications:output_type -> mcphost.plugin.v1.NotificationsResponse
+	57, // [57:64] is the sub-list for method output_type
+	50, // [50:57] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_mcphost_plugin_v1_plugin_proto_init() }
@@ -3511,7 +3530,7 @@ func file_mcphost_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mcphost_plugin_v1_plugin_proto_rawDesc), len(file_mcphost_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
