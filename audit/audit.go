@@ -41,10 +41,10 @@ type Record struct {
 	Time      time.Time `json:"time"`
 	RequestID string    `json:"request_id,omitempty"`
 	// TraceID is the request's W3C trace id, when it is traced.
-	TraceID string `json:"trace_id,omitempty"`
-	UserID    string    `json:"user_id,omitempty"`
-	OrgID     string    `json:"org_id,omitempty"`
-	ClientID  string    `json:"client_id,omitempty"`
+	TraceID  string `json:"trace_id,omitempty"`
+	UserID   string `json:"user_id,omitempty"`
+	OrgID    string `json:"org_id,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
 	// Session is the legacy MCP session id, or "stateless".
 	Session  string `json:"session"`
 	Method   string `json:"method"`
