@@ -16,7 +16,7 @@ func handleTemplatesList(rq *request) (Encoded, error) {
 
 // resourceNotFound is -32002 on legacy versions and -32602 on 2026-07-28.
 func (rq *request) resourceNotFound(uri string) *Error {
-	data := appendString([]byte(`{"uri":`), uri)
+	data := appendString([]byte(`{"uri":`), echo(uri))
 	data = append(data, '}')
 	code := CodeResourceNotFound
 	if rq.modern {
