@@ -179,6 +179,9 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 	if resumable {
 		start.InputResponses = inputResponses(call)
 	}
+	if err := checkToolRequest(r, start); err != nil {
+		return nil, err
+	}
 	// Set when a question goes to the client in a new round (2026-07-28).
 	var needInput atomic.Bool
 	stream, err := inst.openCall(withTraceMetadata(ctx, start.Meta.TraceContext))
@@ -360,7 +363,9 @@ func (h *Host) pluginFailure(ctx context.Context, r *route, err error) error {
 		case codes.Unavailable, codes.Canceled:
 			return crashError{fmt.Sprintf("plugin %s stopped while running tool %s; it is being restarted", name, r.name)}
 		case codes.ResourceExhausted:
-			return fmt.Errorf("plugin %s: result of tool %s is too large", name, r.name)
+			if err := exhaustedError(name, "tool "+r.name, st); err != nil {
+				return err
+			}
 		}
 		h.log.Warn("plugin call error", slog.String("plugin", name), slog.String("tool", r.name), slog.String("error", st.Message()))
 		return fmt.Errorf("plugin %s failed running tool %s", name, r.name)

@@ -45,7 +45,7 @@ func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, templ
 		answers := inputResponses(call)
 		for round := 0; ; round++ {
 			var err error
-			out, err = inst.rpc.ReadResource(ctx, &pluginv1.ReadResourceRequest{Uri: uri, UriTemplate: template, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, ""), InputResponses: answers})
+			out, err = inst.rpc.ReadResource(ctx, &pluginv1.ReadResourceRequest{Uri: uri, UriTemplate: template, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, ""), InputResponses: answers}, unaryLimit)
 			if err != nil || len(out.GetInputRequests()) == 0 {
 				return err
 			}
@@ -71,7 +71,7 @@ func (h *Host) GetPrompt(ctx context.Context, caller *auth.Caller, name string, 
 		answers := inputResponses(call)
 		for round := 0; ; round++ {
 			var err error
-			out, err = inst.rpc.GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: fr.prompt.GetName(), Arguments: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, ""), InputResponses: answers})
+			out, err = inst.rpc.GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: fr.prompt.GetName(), Arguments: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, ""), InputResponses: answers}, unaryLimit)
 			if err != nil || len(out.GetInputRequests()) == 0 {
 				return err
 			}
@@ -116,7 +116,7 @@ func (h *Host) Complete(ctx context.Context, caller *auth.Caller, refType, refNa
 		out, err = inst.rpc.Complete(ctx, &pluginv1.CompleteRequest{
 			RefType: refType, RefName: pluginRef, ArgumentName: argument, ArgumentValue: value,
 			ContextArguments: filled, Caller: pluginrpc.CallerToProto(caller),
-		})
+		}, unaryLimit)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -188,6 +188,10 @@ func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, rpc, what string
 	case codes.Unavailable, codes.Canceled:
 		s.checkAlive()
 		return fmt.Errorf("plugin %s stopped while serving %s; it is being restarted", s.cfg.Name, what)
+	case codes.ResourceExhausted:
+		if err := exhaustedError(s.cfg.Name, what, st); err != nil {
+			return err
+		}
 	}
 	return fmt.Errorf("plugin %s: %s", s.cfg.Name, st.Message())
 }

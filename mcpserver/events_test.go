@@ -33,13 +33,13 @@ func TestMemoryEventsBoundsAndExpiry(t *testing.T) {
 	if _, _, _, err := m.Replay(ctx, "s", id1); !errors.Is(err, ErrEventsGone) {
 		t.Fatalf("replay of a dropped id: %v", err)
 	}
-	if m.Bytes() > 64 {
-		t.Fatalf("holds %d bytes, bound 64", m.Bytes())
+	if st := m.lookupLocked("s", "a"); st.data > 64 {
+		t.Fatalf("holds %d bytes of data, bound 64", st.data)
 	}
 	m.Done(ctx, "s", "a")
 	now = now.Add(2 * time.Minute)
 	m.Append(ctx, "s", "b", nil) // a new stream sweeps expired ones
-	if _, _, _, err := m.Replay(ctx, "s", "a_5"); !errors.Is(err, ErrEventsGone) || m.Bytes() != 0 {
-		t.Fatalf("finished stream after its grace: %v, %d bytes", err, m.Bytes())
+	if _, _, _, err := m.Replay(ctx, "s", "a_5"); !errors.Is(err, ErrEventsGone) || m.streamCount() != 1 {
+		t.Fatalf("finished stream after its grace: %v, %d streams", err, m.streamCount())
 	}
 }

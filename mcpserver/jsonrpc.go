@@ -237,5 +237,23 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// maxEcho bounds how much of a client-supplied name, URI or header an error
+// message repeats back: enough to recognise it, never the megabytes a body may
+// hold.
+const maxEcho = 256
+
+// echo is s cut to maxEcho bytes (at a rune boundary, marked with "…") for
+// error messages and data. appendString makes whatever remains valid JSON.
+func echo(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // AppendString is appendString for backends that encode their own results.
 func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }

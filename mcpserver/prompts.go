@@ -32,7 +32,7 @@ func handlePromptsGet(rq *request) (Encoded, error) {
 	res, err := rq.s.b.GetPrompt(rq.ctx, rq.caller, name, args, call)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil, InvalidParams("unknown prompt " + strconv.Quote(name))
+		return nil, InvalidParams("unknown prompt " + strconv.Quote(echo(name)))
 	case errors.Is(err, ErrInputRequired) && rq.modern:
 		return rq.inputRequired("prompts/get", name, rq.p.arguments, call)
 	}

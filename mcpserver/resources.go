@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 )
 
 func handleResourcesList(rq *request) (Encoded, error) {
@@ -16,7 +17,7 @@ func handleTemplatesList(rq *request) (Encoded, error) {
 
 // resourceNotFound is -32002 on legacy versions and -32602 on 2026-07-28.
 func (rq *request) resourceNotFound(uri string) *Error {
-	data := appendString([]byte(`{"uri":`), uri)
+	data := appendString([]byte(`{"uri":`), echo(uri))
 	data = append(data, '}')
 	code := CodeResourceNotFound
 	if rq.modern {
@@ -25,10 +26,20 @@ func (rq *request) resourceNotFound(uri string) *Error {
 	return &Error{Code: code, Message: "Resource not found", Data: data}
 }
 
+// MaxURIBytes bounds a resource URI from a client. A URI is an identifier, not
+// a payload, and matching one against URI templates costs CPU in proportion to
+// its length (about 2 ms per KiB with the template library the host uses), so
+// a body-sized URI would be a cheap way to burn seconds of CPU. 8 KiB is the
+// request-line length RFC 9110 asks HTTP servers to support at least.
+const MaxURIBytes = 8 << 10
+
 func (rq *request) uriParam() (string, *Error) {
 	uri, ok := stringValue(rq.p.uri)
 	if !ok || uri == "" {
 		return "", InvalidParams("invalid params: " + rq.msg.method + " needs params.uri (a string)")
+	}
+	if len(uri) > MaxURIBytes {
+		return "", InvalidParams("invalid params: " + rq.msg.method + " params.uri is " + strconv.Itoa(len(uri)) + " bytes, longer than the limit of " + strconv.Itoa(MaxURIBytes))
 	}
 	return uri, nil
 }

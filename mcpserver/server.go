@@ -124,6 +124,11 @@ func New(b Backend, o Options) *Server {
 	if o.Name == "" {
 		o.Name = "mcphost"
 	}
+	// A session that expires is forgotten by the session store without a word
+	// to the event store: its streams go once idle that long.
+	if me, ok := o.Events.(*MemoryEvents); ok && o.SessionTimeout > 0 {
+		me.expireIdle(o.SessionTimeout)
+	}
 	s := &Server{
 		b: b, o: o, log: o.Logger,
 		state:     newStateCodec(o.StateSecret, o.StateTTL, o.Now),

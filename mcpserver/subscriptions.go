@@ -44,7 +44,7 @@ func serveListen(rq *request, sseOK bool) {
 		uris: map[string]bool{}, subID: append([]byte(nil), rq.msg.id...), out: make(chan []byte, subscriberBuffer)}
 	var agreed []string
 	for _, u := range filter.URIs {
-		if caps.Resources && s.b.CanSubscribe(rq.caller, u) && !l.uris[u] {
+		if caps.Resources && len(u) <= MaxURIBytes && !l.uris[u] && s.b.CanSubscribe(rq.caller, u) {
 			l.uris[u] = true
 			agreed = append(agreed, u)
 		}

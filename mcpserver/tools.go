@@ -15,7 +15,7 @@ func handleToolsList(rq *request) (Encoded, error) {
 }
 
 func unknownTool(name string) *Error {
-	return &Error{Code: CodeInvalidParams, Message: "unknown tool " + strconv.Quote(name)}
+	return &Error{Code: CodeInvalidParams, Message: "unknown tool " + strconv.Quote(echo(name))}
 }
 
 func handleToolsCall(rq *request) (Encoded, error) {

@@ -234,7 +234,7 @@ func (s *Server) routeModern(rq *request, hdr string) *Error {
 	case !meta.hasVersion:
 		return newError(http.StatusBadRequest, CodeInvalidParams, "invalid params: _meta.io.modelcontextprotocol/protocolVersion is required")
 	case hdr != meta.protocolVersion:
-		return newError(http.StatusBadRequest, CodeHeaderMismatch, "Header mismatch: MCP-Protocol-Version header value '"+hdr+"' does not match body value '"+meta.protocolVersion+"'")
+		return newError(http.StatusBadRequest, CodeHeaderMismatch, "Header mismatch: MCP-Protocol-Version header value '"+echo(hdr)+"' does not match body value '"+echo(meta.protocolVersion)+"'")
 	case !isModern(meta.protocolVersion):
 		return unsupportedVersion(meta.protocolVersion)
 	case meta.capabilities == nil || kindOf(meta.capabilities) != '{':
@@ -242,18 +242,18 @@ func (s *Server) routeModern(rq *request, hdr string) *Error {
 	}
 	if meta.logLevel != "" {
 		if _, ok := levelRank(meta.logLevel); !ok {
-			return newError(http.StatusBadRequest, CodeInvalidParams, "invalid params: unknown io.modelcontextprotocol/logLevel "+meta.logLevel)
+			return newError(http.StatusBadRequest, CodeInvalidParams, "invalid params: unknown io.modelcontextprotocol/logLevel "+echo(meta.logLevel))
 		}
 	}
 	if got := rq.r.Header.Get("Mcp-Method"); got != msg.method {
 		if got == "" {
 			return newError(http.StatusBadRequest, CodeHeaderMismatch, "Header mismatch: the Mcp-Method header is required")
 		}
-		return newError(http.StatusBadRequest, CodeHeaderMismatch, "Header mismatch: Mcp-Method header value '"+got+"' does not match body value '"+msg.method+"'")
+		return newError(http.StatusBadRequest, CodeHeaderMismatch, "Header mismatch: Mcp-Method header value '"+echo(got)+"' does not match body value '"+echo(msg.method)+"'")
 	}
 	m, known := methods[msg.method]
 	if !known || !m.modern {
-		return newError(http.StatusNotFound, CodeMethodNotFound, "method not found: "+msg.method)
+		return newError(http.StatusNotFound, CodeMethodNotFound, "method not found: "+echo(msg.method))
 	}
 	if m.named != "" {
 		raw := rq.p.name
@@ -268,7 +268,7 @@ func (s *Server) routeModern(rq *request, hdr string) *Error {
 		case !ok:
 			return newError(http.StatusBadRequest, CodeHeaderMismatch, "Header mismatch: the Mcp-Name header value is malformed")
 		case got != body:
-			return newError(http.StatusBadRequest, CodeHeaderMismatch, "Header mismatch: Mcp-Name header value '"+got+"' does not match body value '"+body+"'")
+			return newError(http.StatusBadRequest, CodeHeaderMismatch, "Header mismatch: Mcp-Name header value '"+echo(got)+"' does not match body value '"+echo(body)+"'")
 		}
 	}
 	rq.version = meta.protocolVersion
@@ -294,9 +294,9 @@ func unsupportedVersion(requested string) *Error {
 		data = appendString(data, v)
 	}
 	data = append(data, `],"requested":`...)
-	data = appendString(data, requested)
+	data = appendString(data, echo(requested))
 	data = append(data, '}')
-	return &Error{Status: http.StatusBadRequest, Code: CodeUnsupportedProtocolVersion, Message: "Unsupported protocol version: " + requested, Data: data}
+	return &Error{Status: http.StatusBadRequest, Code: CodeUnsupportedProtocolVersion, Message: "Unsupported protocol version: " + echo(requested), Data: data}
 }
 
 // headerValue reads a header that may use the =?base64?...?= sentinel.
@@ -392,7 +392,7 @@ func (s *Server) routeLegacy(rq *request, hdr string) (*request, *Error) {
 	}
 	m, known := methods[msg.method]
 	if !known || !m.legacy {
-		return rq, newError(http.StatusOK, CodeMethodNotFound, "method not found: "+msg.method)
+		return rq, newError(http.StatusOK, CodeMethodNotFound, "method not found: "+echo(msg.method))
 	}
 	rq.method = m
 	return rq, nil

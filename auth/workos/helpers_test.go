@@ -130,6 +130,9 @@ type idp struct {
 	metaStatus int
 	metaBody   map[string]string // path -> body
 	metaDelay  time.Duration
+	// stall, when set, holds every JWKS request until it is closed (or the
+	// client gives up): an issuer that accepts connections and never answers.
+	stall chan struct{}
 
 	jwksHits atomic.Int64
 	metaHits atomic.Int64
@@ -140,6 +143,16 @@ func newIDP(t testing.TB, keys ...testKey) *idp {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/oauth2/jwks", func(w http.ResponseWriter, r *http.Request) {
 		d.jwksHits.Add(1)
+		d.mu.Lock()
+		stall := d.stall
+		d.mu.Unlock()
+		if stall != nil {
+			select {
+			case <-stall:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		d.mu.Lock()
 		status := d.jwksStatus
 		var list []map[string]any
@@ -195,6 +208,26 @@ func (d *idp) setJWKSStatus(s int) {
 	d.mu.Lock()
 	d.jwksStatus = s
 	d.mu.Unlock()
+}
+
+// stallJWKS makes JWKS requests hang until the returned release is called
+// (also at cleanup, so the test server can close).
+func (d *idp) stallJWKS(t testing.TB) (release func()) {
+	ch := make(chan struct{})
+	d.mu.Lock()
+	d.stall = ch
+	d.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			d.mu.Lock()
+			d.stall = nil
+			d.mu.Unlock()
+			close(ch)
+		})
+	}
+	t.Cleanup(release)
+	return release
 }
 
 func (d *idp) setMeta(status int, delay time.Duration) {

@@ -19,6 +19,9 @@ const (
 	maxJWKSBytes = 1 << 20
 	fetchTimeout = 10 * time.Second
 	maxBackoff   = time.Minute
+	// unknownKidWait: a healthy JWKS answers well within it; a slower one still
+	// installs the key for later requests.
+	unknownKidWait = 2 * time.Second
 )
 
 // keySet is an immutable snapshot of the usable keys, swapped atomically so the
@@ -71,9 +74,15 @@ type jwksCache struct {
 	set    atomic.Pointer[keySet]
 	loaded atomic.Bool
 
-	mu          sync.Mutex
-	lastAttempt time.Time
-	inflight    *flight
+	// kidWait bounds how long an unknown kid waits for the fetch it started.
+	kidWait time.Duration
+
+	mu sync.Mutex
+	// lastDone is when the last fetch ended: the refetch interval for unknown
+	// kids counts from there, so a fetch that hung is not followed at once by
+	// another.
+	lastDone time.Time
+	inflight *flight
 }
 
 func newJWKSCache(ctx context.Context, url string, cfg Config, onChange func()) *jwksCache {
@@ -81,6 +90,7 @@ func newJWKSCache(ctx context.Context, url string, cfg Config, onChange func()) 
 		url: url, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now,
 		minInterval: cfg.MinRefetchInterval, every: cfg.JWKSRefresh,
 		onChange: onChange, onFetch: cfg.OnJWKSFetch, ctx: ctx,
+		kidWait: unknownKidWait,
 	}
 	c.set.Store(&keySet{set: jwk.NewSet(), raw: map[string]string{}})
 	return c
@@ -89,30 +99,45 @@ func newJWKSCache(ctx context.Context, url string, cfg Config, onChange func()) 
 // snapshot returns the current key set.
 func (c *jwksCache) snapshot() *keySet { return c.set.Load() }
 
-// refresh starts or joins a fetch and waits for it (or for waitCtx). Unless
-// force is set, it does nothing when the last attempt is younger than
-// minInterval; that is what bounds refetches for unknown kids.
+// refresh starts or joins a fetch and waits for it (or for waitCtx): the
+// initial load and the background refresh (force) do this.
+//
+// An unknown kid (force false) is cheaper to refuse than to queue: it comes from
+// an unauthenticated token, and an issuer that hangs would hold each such
+// request for the whole fetch timeout. So it never joins a fetch already
+// running (errFetchPending), starts none within minInterval of the end of the
+// last one, success or failure (errRateLimited), and waits at most kidWait for
+// the fetch it starts; that fetch carries on and installs a rotated-in key for
+// the requests after it.
 func (c *jwksCache) refresh(waitCtx context.Context, force bool) error {
 	c.mu.Lock()
 	f := c.inflight
-	if f == nil {
-		if !force && !c.lastAttempt.IsZero() && c.now().Sub(c.lastAttempt) < c.minInterval {
-			c.mu.Unlock()
-			return errRateLimited
-		}
+	switch {
+	case f != nil && !force:
+		c.mu.Unlock()
+		return errFetchPending
+	case f == nil && !force && !c.lastDone.IsZero() && c.now().Sub(c.lastDone) < c.minInterval:
+		c.mu.Unlock()
+		return errRateLimited
+	case f == nil:
 		f = &flight{done: make(chan struct{})}
 		c.inflight = f
-		c.lastAttempt = c.now()
 		go func() {
 			err := c.fetch(c.ctx)
 			c.mu.Lock()
 			c.inflight = nil
+			c.lastDone = c.now()
 			f.err = err
 			c.mu.Unlock()
 			close(f.done)
 		}()
 	}
 	c.mu.Unlock()
+	if !force {
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithTimeout(waitCtx, c.kidWait)
+		defer cancel()
+	}
 	select {
 	case <-f.done:
 		return f.err
@@ -121,7 +146,10 @@ func (c *jwksCache) refresh(waitCtx context.Context, force bool) error {
 	}
 }
 
-var errRateLimited = errors.New("JWKS refetch rate-limited")
+var (
+	errRateLimited  = errors.New("JWKS refetch rate-limited")
+	errFetchPending = errors.New("JWKS fetch already in progress")
+)
 
 // run refreshes in the background until ctx ends: every `every` when healthy,
 // with capped exponential backoff while the JWKS is unreachable.

@@ -303,8 +303,9 @@ func (p *Provider) verifySignature(ctx context.Context, token, alg, kid string) 
 	ks := p.keys.snapshot()
 	key, ok := ks.lookup(kid)
 	if !ok {
-		// Possibly a rotated-in key, or no keys yet: refetch, rate-limited
-		// because the kid is attacker-controlled.
+		// Possibly a rotated-in key, or no keys yet: refetch, rate-limited and
+		// never queued behind a pending fetch, because the kid is
+		// attacker-controlled (jwksCache.refresh).
 		_ = p.keys.refresh(ctx, false)
 		if !p.keys.loaded.Load() {
 			return nil, reject(DescKeysUnavailable, causeError("the JWKS at "+p.jwksURL+" has not been loaded yet"))
