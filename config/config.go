@@ -239,7 +239,7 @@ func defaults() *Config {
 		Auth: Auth{
 			Provider: "workos",
 			WorkOS: WorkOS{
-				VerifyJWT:       true,
+				VerifyJWT: true,
 				// The verifier's own defaults, so there is one place to change them.
 				ScopesSupported: workos.DefaultScopes(),
 				Algorithms:      workos.DefaultAlgorithms(),
