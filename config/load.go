@@ -185,8 +185,8 @@ func (l *loader) fail(line int, key, format string, args ...any) {
 
 // report records a problem found after decoding: it names the variable when
 // the value came from the environment, else the key's line in the file (or
-// the nearest enclosing key's, for a key the file leaves out). A key that
-// already failed to decode is not reported again.
+// the nearest enclosing key's, for a key the file leaves out). A key gets one
+// problem: a later one would only follow from the first.
 func (l *loader) report(key, format string, args ...any) {
 	l.reportAt(key, key, format, args...)
 }
@@ -197,6 +197,7 @@ func (l *loader) reportAt(at, key, format string, args ...any) {
 	if l.failed[key] || l.failed[at] {
 		return
 	}
+	l.failed[key] = true
 	e := &Error{File: l.file, Key: key, Problem: fmt.Sprintf(format, args...)}
 	if name, ok := l.envs[key]; ok {
 		e.Key += " (from " + name + ")"

@@ -999,7 +999,7 @@ func TestLoadErrors(t *testing.T) {
 				{key: "server.public_url", line: 3, problem: "absolute http(s) URL"},
 				{key: "log.level", line: 5, problem: `"loud"`},
 				{key: "log.format", line: 6, problem: `"xml"`},
-				{key: "auth.provider", line: 8, problem: "only listens on loopback"},
+				// no auth.provider loopback problem: it would follow from the refused listen
 				{key: "auth.workos.algorithms[0]", line: 10, problem: `"HS256"`},
 				{key: "plugins.a.path", line: 13, problem: "run make build"},
 				{key: "plugins.a.sha256", line: 14, problem: "64 hex digits"},
@@ -1668,6 +1668,14 @@ func TestParseListen(t *testing.T) {
 		{"", false},
 		{"::1:80", false},
 		{"[::1:80", false},
+		// Host names are checked by syntax, never looked up: .invalid never
+		// resolves (RFC 2606), so a lookup would refuse it.
+		{"mcp.internal.invalid:8080", true},
+		{"my-host:80", true},
+		{"my_host:80", false},
+		{"-bad.example:80", false},
+		{"a..b:80", false},
+		{"bad_host!:80", false},
 	}
 	for _, tt := range tests {
 		got, err := ParseListen(tt.addr)

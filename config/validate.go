@@ -108,14 +108,16 @@ func (l *loader) validateAuth(c *Config) {
 	if l.failed["auth.provider"] {
 		provider = "(unknown)"
 	}
+	// Loopback rules say nothing useful about a listen address already refused.
+	nonLoopback := !l.failed["server.listen"] && !IsLoopbackListen(c.Server.Listen)
 	switch provider {
 	case "(unknown)":
 	case "none":
-		if !IsLoopbackListen(c.Server.Listen) && !a.AllowUnauthenticated {
+		if nonLoopback && !a.AllowUnauthenticated {
 			l.report("auth.provider", "none serves every caller unauthenticated, so it only listens on loopback; %s is not (set auth.allow_unauthenticated: true to accept that risk)", c.Server.Listen)
 		}
 	case "dev":
-		if !IsLoopbackListen(c.Server.Listen) {
+		if nonLoopback {
 			l.report("auth.provider", "the dev issuer only serves on loopback (127.0.0.1, ::1 or localhost); %s is not", c.Server.Listen)
 		}
 	case "workos":
@@ -128,7 +130,7 @@ func (l *loader) validateAuth(c *Config) {
 	default:
 		l.report("auth.provider", "%q is not one of workos, dev, none", a.Provider)
 	}
-	if a.Provider == "workos" && strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.WorkOS.Subdomain)), "http://") && !IsLoopbackListen(c.Server.Listen) {
+	if a.Provider == "workos" && strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.WorkOS.Subdomain)), "http://") && nonLoopback {
 		// Any local process that binds that port could serve keys and mint tokens.
 		l.report("auth.workos.subdomain", "an http:// issuer is a local stand-in for AuthKit, so the server only listens on loopback; %s is not", c.Server.Listen)
 	}
@@ -137,7 +139,7 @@ func (l *loader) validateAuth(c *Config) {
 		// Any web page the user visits could call tools as anyone.
 		l.reportAt(fmt.Sprintf("server.allowed_origins[%d]", i), "server.allowed_origins", `"*" is refused while callers are not verified (auth.provider none or verify_jwt false); list the origins you trust`)
 	}
-	if !a.WorkOS.VerifyJWT && a.Provider == "workos" && !IsLoopbackListen(c.Server.Listen) {
+	if !a.WorkOS.VerifyJWT && a.Provider == "workos" && nonLoopback {
 		l.report("auth.workos.verify_jwt", "false accepts unverified tokens, so it only listens on loopback; %s is not", c.Server.Listen)
 	}
 	l.validateWorkOSToken(c)
