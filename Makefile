@@ -40,6 +40,8 @@ test: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./auth/workos/
 	$(GO) test -run '^$$' -fuzz '^FuzzMiddleware$$' -fuzztime $(FUZZTIME) ./auth/workos/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzDotEnv$$' -fuzztime $(FUZZTIME) ./config/
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...

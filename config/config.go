@@ -4,8 +4,9 @@
 package config
 
 import (
-	"slices"
 	"time"
+
+	"github.com/mcphost/mcphost/auth/workos"
 )
 
 // Config is the whole mcphost configuration, with defaults applied and paths made
@@ -221,7 +222,8 @@ type Tool struct {
 	Limits Limits `yaml:"limits"`
 }
 
-// Defaults used when the config leaves a key out.
+// Defaults used when the config leaves a key out. Those of token verification
+// (scopes, algorithms, clock skew) are auth/workos's.
 const (
 	DefaultListen          = "127.0.0.1:8080"
 	DefaultCallTimeout     = 30 * time.Second
@@ -233,14 +235,10 @@ const (
 	DefaultSessionTimeout  = 30 * time.Minute
 	DefaultMaxBodyBytes    = 4 << 20
 	DefaultRequestStateTTL = 15 * time.Minute
-	DefaultClockSkew       = 60 * time.Second
 	DefaultDataDir         = ".mcphost"
 	DefaultWorkOSAPIURL    = "https://api.workos.com"
 	DefaultRolesTTL        = 5 * time.Minute
 )
-
-// DefaultScopes are the scopes AuthKit supports for MCP clients by default.
-var DefaultScopes = []string{"email", "offline_access", "openid", "profile"}
 
 func defaults() *Config {
 	return &Config{
@@ -262,10 +260,11 @@ func defaults() *Config {
 		Auth: Auth{
 			Provider: "workos",
 			WorkOS: WorkOS{
-				VerifyJWT:       true,
-				ScopesSupported: slices.Clone(DefaultScopes),
-				Algorithms:      []string{"RS256"},
-				ClockSkew:       DefaultClockSkew,
+				VerifyJWT: true,
+				// The verifier's own defaults, so there is one place to change them.
+				ScopesSupported: workos.DefaultScopes(),
+				Algorithms:      workos.DefaultAlgorithms(),
+				ClockSkew:       workos.DefaultClockSkew,
 				ResourceName:    "mcphost",
 				APIURL:          DefaultWorkOSAPIURL,
 				RolesTTL:        DefaultRolesTTL,

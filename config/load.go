@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,8 +61,10 @@ type Options struct {
 // plugins.whoami.call_timeout. Lists are comma-separated.
 const EnvPrefix = "MCPHOST_"
 
-// Load reads, validates and resolves the config at path. On any problem it returns
-// an error whose lines each name the file, key and problem, and no Config.
+// Load reads, validates and resolves the config at path. It is the only check:
+// `validate` and `serve` both call it, so they refuse exactly the same configs.
+// On any problem it returns every one, sorted by line, each an *Error naming the
+// file, line and key (see Error), and no Config.
 func Load(path string, opts Options) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -76,64 +78,150 @@ func Load(path string, opts Options) (*Config, error) {
 		}
 		return nil, &Error{File: path, Problem: "cannot read config: " + err.Error()}
 	}
-	l := &loader{file: path, lookup: opts.LookupEnv}
+	return load(path, abs, data, opts)
+}
+
+// load is Load after reading the file: path names it in errors, abs locates
+// relative paths and the .env file.
+func load(path, abs string, data []byte, opts Options) (*Config, error) {
+	l := &loader{file: path, lookup: opts.LookupEnv, lines: map[string]int{}, envs: map[string]string{}, failed: map[string]bool{}}
 	if l.lookup == nil {
 		l.lookup = os.LookupEnv
 	}
-	if err := l.readDotEnv(filepath.Join(filepath.Dir(abs), ".env")); err != nil {
-		return nil, err
+	if errs := l.readDotEnv(filepath.Join(filepath.Dir(abs), ".env")); len(errs) > 0 {
+		return nil, joinSorted(errs)
 	}
 
 	cfg := defaults()
 	cfg.File, cfg.Dir = abs, filepath.Dir(abs)
-	if v, ok := l.env("MCP_USE_OAUTH_WORKOS_SUBDOMAIN"); ok {
-		cfg.Auth.WorkOS.Subdomain = v
-	}
-	// The names the WorkOS SDKs and the workosuser plugin use.
-	if v, ok := l.env("WORKOS_API_KEY"); ok {
-		cfg.Auth.WorkOS.APIKey = v
-	}
-	if v, ok := l.env("WORKOS_API_BASE_URL"); ok && v != "" {
-		cfg.Auth.WorkOS.APIURL = v
-	}
-	if v, ok := l.env("MCP_URL"); ok {
-		cfg.Server.PublicURL = v
+	// The names the WorkOS SDKs, mcp-use and the workosuser plugin use; the
+	// file's own keys win over them.
+	for _, e := range []struct {
+		name, key string
+		to        *string
+		emptyOK   bool // an empty value is a value, not "use the default"
+	}{
+		{"MCP_USE_OAUTH_WORKOS_SUBDOMAIN", "auth.workos.subdomain", &cfg.Auth.WorkOS.Subdomain, true},
+		{"WORKOS_API_KEY", "auth.workos.api_key", &cfg.Auth.WorkOS.APIKey, true},
+		{"WORKOS_API_BASE_URL", "auth.workos.api_url", &cfg.Auth.WorkOS.APIURL, false},
+		{"MCP_URL", "server.public_url", &cfg.Server.PublicURL, true},
+	} {
+		if v, ok := l.env(e.name); ok && (v != "" || e.emptyOK) {
+			*e.to, l.envs[e.key] = v, e.name
+		}
 	}
 
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Error{File: path, Problem: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, yamlError(path, err)
 	}
 	if len(root.Content) > 0 {
 		l.decode(root.Content[0], reflect.ValueOf(cfg).Elem(), "")
 	}
-	if len(l.errs) == 0 {
-		l.applyEnv(reflect.ValueOf(cfg).Elem(), "")
-	}
+	// Validation runs even after a decoding problem, so one run reports every
+	// problem; a key that failed to decode keeps its default and is not
+	// reported twice (see report).
+	l.applyEnv(reflect.ValueOf(cfg).Elem(), "")
 	if opts.Listen != "" {
-		cfg.Server.Listen = opts.Listen
+		cfg.Server.Listen, l.envs["server.listen"] = opts.Listen, "--listen"
 	}
 	if opts.ForceProvider != "" {
-		cfg.Auth.Provider = opts.ForceProvider
+		cfg.Auth.Provider, l.envs["auth.provider"] = opts.ForceProvider, "mcphost dev"
 	}
-	if len(l.errs) == 0 {
-		l.validate(cfg, opts)
-	}
+	l.validate(cfg, opts)
 	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
+		return nil, joinSorted(l.errs)
 	}
 	return cfg, nil
+}
+
+// joinSorted joins problems in line order (problems with no line first: they
+// concern the whole file or came from the environment), dropping repeats.
+func joinSorted(errs []*Error) error {
+	slices.SortStableFunc(errs, func(a, b *Error) int { return a.Line - b.Line })
+	out := make([]error, 0, len(errs))
+	for i, e := range errs {
+		if i > 0 && *e == *errs[i-1] {
+			continue
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// yamlLineRE finds the line yaml.v3 names in a syntax error.
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+
+// yamlError turns a YAML syntax error into an *Error with its line.
+func yamlError(path string, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	e := &Error{File: path}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	}
+	e.Problem = "invalid YAML: " + msg
+	return e
 }
 
 type loader struct {
 	file   string
 	lookup func(string) (string, bool)
 	dotenv map[string]string
-	errs   []error
+	errs   []*Error
+	// lines holds the line of every key the file sets (list items as
+	// key[i]); envs the variable (or flag) a key's value came from instead;
+	// failed the keys whose value could not be decoded.
+	lines  map[string]int
+	envs   map[string]string
+	failed map[string]bool
 }
 
+// fail records a problem at a known line (decoding, where the node is at hand).
 func (l *loader) fail(line int, key, format string, args ...any) {
+	l.failed[key] = true
 	l.errs = append(l.errs, &Error{File: l.file, Line: line, Key: key, Problem: fmt.Sprintf(format, args...)})
+}
+
+// report records a problem found after decoding: it names the variable when
+// the value came from the environment, else the key's line in the file (or
+// the nearest enclosing key's, for a key the file leaves out). A key gets one
+// problem: a later one would only follow from the first.
+func (l *loader) report(key, format string, args ...any) {
+	l.reportAt(key, key, format, args...)
+}
+
+// reportAt is report for a problem of key caused by the value of at (such as
+// a key that must be set because another one is): the line is at's.
+func (l *loader) reportAt(at, key, format string, args ...any) {
+	if l.failed[key] || l.failed[at] {
+		return
+	}
+	l.failed[key] = true
+	e := &Error{File: l.file, Key: key, Problem: fmt.Sprintf(format, args...)}
+	if name, ok := l.envs[key]; ok {
+		e.Key += " (from " + name + ")"
+	} else if _, ok := l.envs[at]; !ok {
+		e.Line = l.lineOf(at)
+	}
+	l.errs = append(l.errs, e)
+}
+
+// lineOf is the line of key, or of its nearest ancestor the file sets.
+func (l *loader) lineOf(key string) int {
+	for key != "" {
+		if n, ok := l.lines[key]; ok {
+			return n
+		}
+		if strings.HasSuffix(key, "]") {
+			key = key[:strings.LastIndexByte(key, '[')]
+		} else if i := strings.LastIndexByte(key, '.'); i >= 0 {
+			key = key[:i]
+		} else {
+			key = ""
+		}
+	}
+	return 0
 }
 
 // env looks a name up in the real environment, then in the .env file.
@@ -145,19 +233,29 @@ func (l *loader) env(name string) (string, bool) {
 	return v, ok
 }
 
-// readDotEnv reads KEY=VALUE lines (optional "export ", quotes, # comments).
-func (l *loader) readDotEnv(path string) error {
+// readDotEnv reads the .env file next to the config, if there is one.
+func (l *loader) readDotEnv(path string) []*Error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return &Error{File: path, Problem: "cannot read: " + err.Error()}
+		return []*Error{{File: path, Problem: "cannot read: " + err.Error()}}
 	}
-	l.dotenv = map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	env, errs := parseDotEnv(path, data)
+	l.dotenv = env
+	return errs
+}
+
+// parseDotEnv parses KEY=VALUE lines (optional "export ", quotes, # comments),
+// reporting every malformed line of the file named path.
+func parseDotEnv(path string, data []byte) (map[string]string, []*Error) {
+	env := map[string]string{}
+	var errs []*Error
+	n := 0
+	for raw := range bytes.Lines(data) {
+		n++
+		line := strings.TrimSpace(string(raw))
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -165,7 +263,8 @@ func (l *loader) readDotEnv(path string) error {
 		k, v, ok := strings.Cut(line, "=")
 		k = strings.TrimSpace(k)
 		if !ok || !validEnvName(k) {
-			return &Error{File: path, Line: n, Problem: "expected KEY=VALUE"}
+			errs = append(errs, &Error{File: path, Line: n, Problem: "expected KEY=VALUE"})
+			continue
 		}
 		v = strings.TrimSpace(v)
 		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') {
@@ -181,12 +280,9 @@ func (l *loader) readDotEnv(path string) error {
 		} else if i := strings.Index(v, " #"); i >= 0 {
 			v = strings.TrimSpace(v[:i])
 		}
-		l.dotenv[k] = v
+		env[k] = v
 	}
-	if err := sc.Err(); err != nil {
-		return &Error{File: path, Problem: "cannot read: " + err.Error()}
-	}
-	return nil
+	return env, errs
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
@@ -217,6 +313,7 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, key string) {
 				l.fail(k.Line, join(key, k.Value), "unknown key (known: %s)", strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
 				continue
 			}
+			l.setBy(join(key, k.Value), k.Line, val)
 			l.decode(val, f, join(key, k.Value))
 		}
 	case v.Kind() == reflect.Map:
@@ -233,6 +330,7 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, key string) {
 			if l.duplicate(seen, k, key) {
 				continue
 			}
+			l.setBy(join(key, k.Value), k.Line, val)
 			elem := reflect.New(v.Type().Elem()).Elem()
 			if elem.Kind() == reflect.Pointer {
 				elem.Set(newEntry(v.Type().Elem(), k.Value))
@@ -253,6 +351,7 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, key string) {
 		}
 		out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
+			l.lines[fmt.Sprintf("%s[%d]", key, i)] = item.Line
 			if item.Kind != yaml.ScalarNode {
 				l.fail(item.Line, fmt.Sprintf("%s[%d]", key, i), "expected a string")
 				continue
@@ -266,6 +365,15 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, key string) {
 			return
 		}
 		l.setFromString(n.Line, v, key, n.Value)
+	}
+}
+
+// setBy notes that the file sets key on line: its problems are reported
+// there, and its value (unless empty) overrides any from the environment.
+func (l *loader) setBy(key string, line int, val *yaml.Node) {
+	l.lines[key] = line
+	if val.Kind != yaml.ScalarNode || val.Tag != "!!null" {
+		delete(l.envs, key)
 	}
 }
 
@@ -350,7 +458,13 @@ func (l *loader) applyEnv(v reflect.Value, key string) {
 	default:
 		name := EnvVarFor(key)
 		if s, ok := l.env(name); ok {
+			n := len(l.errs)
 			l.setFromString(0, v, key+" (from "+name+")", s)
+			if len(l.errs) > n {
+				l.failed[key] = true
+			} else {
+				l.envs[key] = name
+			}
 		}
 	}
 }

@@ -446,7 +446,10 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown nested key plugins.x.pth",
 			yaml: "server:\n  listen: 127.0.0.1:9000\nplugins:\n  x:\n    pth: bin/plug\n",
-			want: []wantErr{{key: "plugins.x.pth", line: 5, problem: "unknown key (known: args, call_timeout, drain_timeout, env, max_concurrency, path, prefix, require_organization, require_permissions, require_roles, require_scopes, sha256, start_timeout, tools)"}},
+			want: []wantErr{
+				{key: "plugins.x.path", line: 4, problem: "required"}, // validation runs on despite the typo
+				{key: "plugins.x.pth", line: 5, problem: "unknown key (known: args, call_timeout, drain_timeout, env, max_concurrency, path, prefix, require_organization, require_permissions, require_roles, require_scopes, sha256, start_timeout, tools)"},
+			},
 		},
 		{
 			name: "unknown server key",
@@ -587,352 +590,352 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "listen without port",
 			yaml: "server:\n  listen: 127.0.0.1\n",
-			want: []wantErr{{key: "server.listen", problem: `"127.0.0.1" is not host:port`}},
+			want: []wantErr{{key: "server.listen", line: 2, problem: `"127.0.0.1" is not host:port`}},
 		},
 		{
 			name: "listen port 70000",
 			yaml: "server:\n  listen: 127.0.0.1:70000\n",
-			want: []wantErr{{key: "server.listen", problem: `"127.0.0.1:70000" has an invalid port`}},
+			want: []wantErr{{key: "server.listen", line: 2, problem: `"127.0.0.1:70000" has an invalid port`}},
 		},
 		{
 			name: "listen port empty",
 			yaml: "server:\n  listen: \"127.0.0.1:\"\n",
-			want: []wantErr{{key: "server.listen", problem: "invalid port"}},
+			want: []wantErr{{key: "server.listen", line: 2, problem: "invalid port"}},
 		},
 		{
 			name: "listen port signed",
 			yaml: "server:\n  listen: 127.0.0.1:+80\n",
-			want: []wantErr{{key: "server.listen", problem: "invalid port"}},
+			want: []wantErr{{key: "server.listen", line: 2, problem: "invalid port"}},
 		},
 		{
 			name: "listen port named",
 			yaml: "server:\n  listen: 127.0.0.1:http\n",
-			want: []wantErr{{key: "server.listen", problem: "invalid port"}},
+			want: []wantErr{{key: "server.listen", line: 2, problem: "invalid port"}},
 		},
 		{
 			name: "listen garbage",
 			yaml: "server:\n  listen: garbage\n",
-			want: []wantErr{{key: "server.listen", problem: `"garbage" is not host:port`}},
+			want: []wantErr{{key: "server.listen", line: 2, problem: `"garbage" is not host:port`}},
 		},
 		{
 			name: "listen too many colons",
 			yaml: "server:\n  listen: \"::1:8080\"\n",
-			want: []wantErr{{key: "server.listen", problem: "is not host:port"}},
+			want: []wantErr{{key: "server.listen", line: 2, problem: "is not host:port"}},
 		},
 		{
 			name: "listen bare number",
 			yaml: "server:\n  listen: 8080\n",
-			want: []wantErr{{key: "server.listen", problem: `"8080" is not host:port`}},
+			want: []wantErr{{key: "server.listen", line: 2, problem: `"8080" is not host:port`}},
 		},
 		{
 			name: "--listen override validated",
 			yaml: "server:\n  listen: 127.0.0.1:8080\n",
 			opts: Options{Listen: "garbage"},
-			want: []wantErr{{key: "server.listen", problem: `"garbage" is not host:port`}},
+			want: []wantErr{{key: "server.listen (from --listen)", problem: `"garbage" is not host:port`}},
 		},
 
 		// validation: server
 		{
 			name: "public_url without scheme",
 			yaml: "server:\n  public_url: mcp.example.com\n",
-			want: []wantErr{{key: "server.public_url", problem: `"mcp.example.com" must be an absolute http(s) URL`}},
+			want: []wantErr{{key: "server.public_url", line: 2, problem: `"mcp.example.com" must be an absolute http(s) URL`}},
 		},
 		{
 			name: "public_url ftp",
 			yaml: "server:\n  public_url: ftp://mcp.example.com\n",
-			want: []wantErr{{key: "server.public_url", problem: "must be an absolute http(s) URL"}},
+			want: []wantErr{{key: "server.public_url", line: 2, problem: "must be an absolute http(s) URL"}},
 		},
 		{
 			name: "public_url with path",
 			yaml: "server:\n  public_url: https://mcp.example.com/mcp\n",
-			want: []wantErr{{key: "server.public_url", problem: "with no path"}},
+			want: []wantErr{{key: "server.public_url", line: 2, problem: "with no path"}},
 		},
 		{
 			name: "public_url without host",
 			yaml: "server:\n  public_url: https://\n",
-			want: []wantErr{{key: "server.public_url", problem: "must be an absolute http(s) URL"}},
+			want: []wantErr{{key: "server.public_url", line: 2, problem: "must be an absolute http(s) URL"}},
 		},
 		{
 			name: "public_url with query",
 			yaml: "server:\n  public_url: https://mcp.example.com?x=1\n",
-			want: []wantErr{{key: "server.public_url", problem: "must be an absolute http(s) URL"}},
+			want: []wantErr{{key: "server.public_url", line: 2, problem: "must be an absolute http(s) URL"}},
 		},
 		{
 			name: "public_url with fragment",
 			yaml: "server:\n  public_url: https://mcp.example.com/#top\n",
-			want: []wantErr{{key: "server.public_url", problem: "must be an absolute http(s) URL"}},
+			want: []wantErr{{key: "server.public_url", line: 2, problem: "must be an absolute http(s) URL"}},
 		},
 		{
 			name: "public_url unparsable",
 			yaml: "server:\n  public_url: \"http://[::1\"\n",
-			want: []wantErr{{key: "server.public_url", problem: "must be an absolute http(s) URL"}},
+			want: []wantErr{{key: "server.public_url", line: 2, problem: "must be an absolute http(s) URL"}},
 		},
 		{
 			name: "bad trusted_proxies",
 			yaml: "server:\n  trusted_proxies: [10.0.0.0/8, bogus, 10.0.0.0/33]\n",
 			want: []wantErr{
-				{key: "server.trusted_proxies[1]", problem: `"bogus" is not an IP address or CIDR prefix`},
-				{key: "server.trusted_proxies[2]", problem: `"10.0.0.0/33" is not an IP address or CIDR prefix`},
+				{key: "server.trusted_proxies[1]", line: 2, problem: `"bogus" is not an IP address or CIDR prefix`},
+				{key: "server.trusted_proxies[2]", line: 2, problem: `"10.0.0.0/33" is not an IP address or CIDR prefix`},
 			},
 		},
 		{
 			name: "zero shutdown_timeout",
 			yaml: "server:\n  shutdown_timeout: 0s\n",
-			want: []wantErr{{key: "server.shutdown_timeout", problem: "must be greater than 0"}},
+			want: []wantErr{{key: "server.shutdown_timeout", line: 2, problem: "must be greater than 0"}},
 		},
 		{
 			name: "zero max_body_bytes",
 			yaml: "server:\n  max_body_bytes: 0\n",
-			want: []wantErr{{key: "server.max_body_bytes", problem: "must be greater than 0"}},
+			want: []wantErr{{key: "server.max_body_bytes", line: 2, problem: "must be greater than 0"}},
 		},
 		{
 			name: "short state_secret",
 			yaml: "server:\n  state_secret: tooshort\n",
-			want: []wantErr{{key: "server.state_secret", problem: "is 8 bytes; it must be at least 32 (for example the output of: openssl rand -hex 32)"}},
+			want: []wantErr{{key: "server.state_secret", line: 2, problem: "is 8 bytes; it must be at least 32 (for example the output of: openssl rand -hex 32)"}},
 		},
 		{
 			name: "store not a Redis URL",
 			yaml: "server:\n  store: http://cache:6379\n",
-			want: []wantErr{{key: "server.store", problem: "\"http://cache:6379\" is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)"}},
+			want: []wantErr{{key: "server.store", line: 2, problem: "\"http://cache:6379\" is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)"}},
 		},
 		{
 			name: "store URL shown without its password",
 			yaml: "server:\n  store: redis://user:hunter2@\n",
-			want: []wantErr{{key: "server.store", problem: "\"redis://user:xxxxx@\" is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)"}},
+			want: []wantErr{{key: "server.store", line: 2, problem: "\"redis://user:xxxxx@\" is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)"}},
 		},
 		{
 			name: "store with a bad database number",
 			yaml: "server:\n  store: redis://cache:6379/zero\n  state_secret: 0123456789abcdef0123456789abcdef\n",
-			want: []wantErr{{key: "server.store", problem: "\"redis://cache:6379/zero\" is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)"}},
+			want: []wantErr{{key: "server.store", line: 2, problem: "\"redis://cache:6379/zero\" is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)"}},
 		},
 		{
 			name: "shared store without state_secret",
 			yaml: "server:\n  store: redis://cache:6379/0\n",
-			want: []wantErr{{key: "server.state_secret", problem: "must be set (at least 32 bytes, or server.state_secret_file) when server.store is shared: every replica must verify the request state the others sign"}},
+			want: []wantErr{{key: "server.state_secret", line: 2, problem: "must be set (at least 32 bytes, or server.state_secret_file) when server.store is shared: every replica must verify the request state the others sign"}},
 		},
 		{
 			name: "shared store and stateless",
 			yaml: "server:\n  store: rediss://cache:6380/1\n  stateless: true\n  state_secret: 0123456789abcdef0123456789abcdef\n",
-			want: []wantErr{{key: "server.store", problem: "a shared store holds sessions, and server.stateless has none: drop one of them"}},
+			want: []wantErr{{key: "server.store", line: 2, problem: "a shared store holds sessions, and server.stateless has none: drop one of them"}},
 		},
 		{
 			name: "state_secret and state_secret_file",
 			yaml: "server:\n  state_secret: 0123456789abcdef0123456789abcdef\n  state_secret_file: secret\n",
-			want: []wantErr{{key: "server.state_secret_file", problem: "set either server.state_secret or server.state_secret_file, not both"}},
+			want: []wantErr{{key: "server.state_secret_file", line: 3, problem: "set either server.state_secret or server.state_secret_file, not both"}},
 		},
 		{
 			name: "missing state_secret_file",
 			yaml: "server:\n  state_secret_file: /nonexistent/mcphost-secret\n",
-			want: []wantErr{{key: "server.state_secret_file", problem: "cannot read /nonexistent/mcphost-secret: no such file or directory"}},
+			want: []wantErr{{key: "server.state_secret_file", line: 2, problem: "cannot read /nonexistent/mcphost-secret: no such file or directory"}},
 		},
 		{
 			name: "zero request_state_ttl",
 			yaml: "server:\n  request_state_ttl: 0s\n",
-			want: []wantErr{{key: "server.request_state_ttl", problem: "must be greater than 0"}},
+			want: []wantErr{{key: "server.request_state_ttl", line: 2, problem: "must be greater than 0"}},
 		},
 		{
 			name: "empty data_dir",
 			yaml: "data_dir: \"\"\n",
-			want: []wantErr{{key: "data_dir", problem: "must not be empty"}},
+			want: []wantErr{{key: "data_dir", line: 1, problem: "must not be empty"}},
 		},
 
 		// validation: log
 		{
 			name: "bad log.level",
 			yaml: "log:\n  level: verbose\n",
-			want: []wantErr{{key: "log.level", problem: `"verbose" is not one of debug, info, warn, error`}},
+			want: []wantErr{{key: "log.level", line: 2, problem: `"verbose" is not one of debug, info, warn, error`}},
 		},
 		{
 			name: "bad log.format",
 			yaml: "log:\n  format: xml\n",
-			want: []wantErr{{key: "log.format", problem: `"xml" is not one of text, json`}},
+			want: []wantErr{{key: "log.format", line: 2, problem: `"xml" is not one of text, json`}},
 		},
 		{
 			name: "log.level is case-sensitive",
 			yaml: "log:\n  level: INFO\n",
-			want: []wantErr{{key: "log.level", problem: `"INFO"`}},
+			want: []wantErr{{key: "log.level", line: 2, problem: `"INFO"`}},
 		},
 
 		// validation: auth
 		{
 			name: "bad auth.provider",
 			yaml: "auth:\n  provider: okta\n",
-			want: []wantErr{{key: "auth.provider", problem: `"okta" is not one of workos, dev, none`}},
+			want: []wantErr{{key: "auth.provider", line: 2, problem: `"okta" is not one of workos, dev, none`}},
 		},
 		{
 			name: "workos without subdomain",
 			yaml: "auth:\n  provider: workos\n",
 			env:  map[string]string{},
-			want: []wantErr{{key: "auth.workos.subdomain", problem: "required with auth.provider workos: set it, or the MCP_USE_OAUTH_WORKOS_SUBDOMAIN environment variable"}},
+			want: []wantErr{{key: "auth.workos.subdomain", line: 1, problem: "required with auth.provider workos: set it, or the MCP_USE_OAUTH_WORKOS_SUBDOMAIN environment variable"}},
 		},
 		{
 			name: "workos with blank subdomain",
 			yaml: "auth:\n  workos:\n    subdomain: \"  \"\n",
-			want: []wantErr{{key: "auth.workos.subdomain", problem: "MCP_USE_OAUTH_WORKOS_SUBDOMAIN"}},
+			want: []wantErr{{key: "auth.workos.subdomain", line: 3, problem: "MCP_USE_OAUTH_WORKOS_SUBDOMAIN"}},
 		},
 		{
 			name: "none on 0.0.0.0",
 			yaml: "server:\n  listen: 0.0.0.0:8080\nauth:\n  provider: none\n",
-			want: []wantErr{{key: "auth.provider", problem: "set auth.allow_unauthenticated: true to accept that risk"}},
+			want: []wantErr{{key: "auth.provider", line: 4, problem: "set auth.allow_unauthenticated: true to accept that risk"}},
 		},
 		{
 			name: "none on all interfaces",
 			yaml: "server:\n  listen: \":8080\"\nauth:\n  provider: none\n",
-			want: []wantErr{{key: "auth.provider", problem: "only listens on loopback"}},
+			want: []wantErr{{key: "auth.provider", line: 4, problem: "only listens on loopback"}},
 		},
 		{
 			name: "none on [::]",
 			yaml: "server:\n  listen: \"[::]:8080\"\nauth:\n  provider: none\n  allow_unauthenticated: false\n",
-			want: []wantErr{{key: "auth.provider", problem: "only listens on loopback"}},
+			want: []wantErr{{key: "auth.provider", line: 4, problem: "only listens on loopback"}},
 		},
 		{
 			name: "dev on non-loopback",
 			yaml: "server:\n  listen: 0.0.0.0:8080\nauth:\n  provider: dev\n",
-			want: []wantErr{{key: "auth.provider", problem: "the dev issuer only serves on loopback"}},
+			want: []wantErr{{key: "auth.provider", line: 4, problem: "the dev issuer only serves on loopback"}},
 		},
 		{
 			name: "dev on non-loopback even with allow_unauthenticated",
 			yaml: "server:\n  listen: 10.1.2.3:8080\nauth:\n  provider: dev\n  allow_unauthenticated: true\n",
-			want: []wantErr{{key: "auth.provider", problem: "the dev issuer only serves on loopback"}},
+			want: []wantErr{{key: "auth.provider", line: 4, problem: "the dev issuer only serves on loopback"}},
 		},
 		{
 			name: "forced dev on non-loopback",
 			yaml: "server:\n  listen: 0.0.0.0:8080\n",
 			opts: Options{ForceProvider: "dev"},
-			want: []wantErr{{key: "auth.provider", problem: "the dev issuer only serves on loopback"}},
+			want: []wantErr{{key: "auth.provider (from mcphost dev)", problem: "the dev issuer only serves on loopback"}},
 		},
 		{
 			name: "algorithm none",
 			yaml: "auth:\n  workos:\n    algorithms: [none]\n",
-			want: []wantErr{{key: "auth.workos.algorithms[0]", problem: `"none" is not an allowed asymmetric signing algorithm`}},
+			want: []wantErr{{key: "auth.workos.algorithms[0]", line: 3, problem: `"none" is not allowed`}},
 		},
 		{
 			name: "algorithm HS256 among good ones",
 			yaml: "auth:\n  workos:\n    algorithms: [RS256, HS256, none, rs256]\n",
 			want: []wantErr{
-				{key: "auth.workos.algorithms[1]", problem: `"HS256" is not an allowed`},
-				{key: "auth.workos.algorithms[2]", problem: `"none" is not an allowed`},
-				{key: "auth.workos.algorithms[3]", problem: `"rs256" is not an allowed`},
+				{key: "auth.workos.algorithms[1]", line: 3, problem: `"HS256" is not allowed (symmetric algorithms cannot be verified with a public JWKS)`},
+				{key: "auth.workos.algorithms[2]", line: 3, problem: `"none" is not allowed`},
+				{key: "auth.workos.algorithms[3]", line: 3, problem: `"rs256" is not supported (supported: RS256, RS384`},
 			},
 		},
 		{
 			name: "algorithm as scalar",
 			yaml: "auth:\n  workos:\n    algorithms: HS256\n",
-			want: []wantErr{{key: "auth.workos.algorithms[0]", problem: `"HS256"`}},
+			want: []wantErr{{key: "auth.workos.algorithms[0]", line: 3, problem: `"HS256"`}},
 		},
 		{
 			name: "no algorithms",
 			yaml: "auth:\n  workos:\n    algorithms: []\n",
-			want: []wantErr{{key: "auth.workos.algorithms", problem: "must list at least one algorithm"}},
+			want: []wantErr{{key: "auth.workos.algorithms", line: 3, problem: "must list at least one algorithm"}},
 		},
 
 		// validation: plugins
 		{
 			name: "missing plugin binary",
 			yaml: "plugins:\n  x:\n    path: bin/missing\n",
-			want: []wantErr{{key: "plugins.x.path", problem: "binary bin/missing not found (run make build)"}},
+			want: []wantErr{{key: "plugins.x.path", line: 3, problem: "binary bin/missing not found (run make build)"}},
 		},
 		{
 			name: "non-executable plugin binary",
 			yaml: "plugins:\n  x:\n    path: bin/noexec\n",
-			want: []wantErr{{key: "plugins.x.path", problem: "bin/noexec is not an executable file"}},
+			want: []wantErr{{key: "plugins.x.path", line: 3, problem: "bin/noexec is not an executable file"}},
 		},
 		{
 			name: "directory as plugin binary",
 			yaml: "plugins:\n  x:\n    path: bin/adir\n",
-			want: []wantErr{{key: "plugins.x.path", problem: "bin/adir is not an executable file"}},
+			want: []wantErr{{key: "plugins.x.path", line: 3, problem: "bin/adir is not an executable file"}},
 		},
 		{
 			name: "no plugin path",
 			yaml: "plugins:\n  x:\n    call_timeout: 1s\n",
-			want: []wantErr{{key: "plugins.x.path", problem: "required: the plugin binary, for example bin/plugins/x"}},
+			want: []wantErr{{key: "plugins.x.path", line: 2, problem: "required: the plugin binary, for example bin/plugins/x"}},
 		},
 		{
 			name: "empty plugin entry",
 			yaml: "plugins:\n  x:\n",
-			want: []wantErr{{key: "plugins.x.path", problem: "required"}},
+			want: []wantErr{{key: "plugins.x.path", line: 2, problem: "required"}},
 		},
 		{
 			name: "bad sha256 short",
 			yaml: plug + "    sha256: abc\n",
-			want: []wantErr{{key: "plugins.x.sha256", problem: "must be 64 hex digits (the output of sha256sum)"}},
+			want: []wantErr{{key: "plugins.x.sha256", line: 4, problem: "must be 64 hex digits (the output of sha256sum)"}},
 		},
 		{
 			name: "bad sha256 not hex",
 			yaml: plug + "    sha256: " + strings.Repeat("z", 64) + "\n",
-			want: []wantErr{{key: "plugins.x.sha256", problem: "must be 64 hex digits"}},
+			want: []wantErr{{key: "plugins.x.sha256", line: 4, problem: "must be 64 hex digits"}},
 		},
 		{
 			name: "bad sha256 too long",
 			yaml: plug + "    sha256: " + strings.Repeat("ab", 33) + "\n",
-			want: []wantErr{{key: "plugins.x.sha256", problem: "must be 64 hex digits"}},
+			want: []wantErr{{key: "plugins.x.sha256", line: 4, problem: "must be 64 hex digits"}},
 		},
 		{
 			name: "bad prefix with space",
 			yaml: plug + "    prefix: \"a b\"\n",
-			want: []wantErr{{key: "plugins.x.prefix", problem: `"a b" may only hold letters, digits, _ - and .`}},
+			want: []wantErr{{key: "plugins.x.prefix", line: 4, problem: `"a b" may only hold letters, digits, _ - and .`}},
 		},
 		{
 			name: "bad prefix with slash",
 			yaml: plug + "    prefix: a/b\n",
-			want: []wantErr{{key: "plugins.x.prefix", problem: `"a/b"`}},
+			want: []wantErr{{key: "plugins.x.prefix", line: 4, problem: `"a/b"`}},
 		},
 		{
 			name: "prefix too long",
 			yaml: plug + "    prefix: " + strings.Repeat("p", 65) + "\n",
-			want: []wantErr{{key: "plugins.x.prefix", problem: "may only hold"}},
+			want: []wantErr{{key: "plugins.x.prefix", line: 4, problem: "may only hold"}},
 		},
 		{
 			name: "bad plugin name with space",
 			yaml: "plugins:\n  \"bad name\":\n    path: bin/plug\n",
-			want: []wantErr{{key: "plugins.bad name", problem: "plugin name must be letters, digits, - or _ (at most 64)"}},
+			want: []wantErr{{key: "plugins.bad name", line: 2, problem: "plugin name must be letters, digits, - or _ (at most 64)"}},
 		},
 		{
 			name: "bad plugin name leading dash",
 			yaml: "plugins:\n  -x:\n    path: bin/plug\n",
-			want: []wantErr{{key: "plugins.-x", problem: "plugin name must be"}},
+			want: []wantErr{{key: "plugins.-x", line: 2, problem: "plugin name must be"}},
 		},
 		{
 			name: "plugin name too long",
 			yaml: "plugins:\n  " + strings.Repeat("n", 65) + ":\n    path: bin/plug\n",
-			want: []wantErr{{key: "plugins." + strings.Repeat("n", 65), problem: "at most 64"}},
+			want: []wantErr{{key: "plugins." + strings.Repeat("n", 65), line: 2, problem: "at most 64"}},
 		},
 		{
 			name: "zero call_timeout",
 			yaml: plug + "    call_timeout: 0s\n",
-			want: []wantErr{{key: "plugins.x.call_timeout", problem: "must be greater than 0"}},
+			want: []wantErr{{key: "plugins.x.call_timeout", line: 4, problem: "must be greater than 0"}},
 		},
 		{
 			name: "zero start_timeout",
 			yaml: plug + "    start_timeout: 0s\n",
-			want: []wantErr{{key: "plugins.x.start_timeout", problem: "must be greater than 0"}},
+			want: []wantErr{{key: "plugins.x.start_timeout", line: 4, problem: "must be greater than 0"}},
 		},
 		{
 			name: "zero max_concurrency",
 			yaml: plug + "    max_concurrency: 0\n",
-			want: []wantErr{{key: "plugins.x.max_concurrency", problem: "must be at least 1"}},
+			want: []wantErr{{key: "plugins.x.max_concurrency", line: 4, problem: "must be at least 1"}},
 		},
 		{
 			name: "negative max_concurrency",
 			yaml: plug + "    max_concurrency: -3\n",
-			want: []wantErr{{key: "plugins.x.max_concurrency", problem: "must be at least 1"}},
+			want: []wantErr{{key: "plugins.x.max_concurrency", line: 4, problem: "must be at least 1"}},
 		},
 		{
 			name: "bad env var names",
 			yaml: plug + "    env:\n      1BAD: x\n      BAD-NAME: y\n      GOOD: z\n",
 			want: []wantErr{
-				{key: "plugins.x.env.1BAD", problem: "not a valid environment variable name"},
-				{key: "plugins.x.env.BAD-NAME", problem: "not a valid environment variable name"},
+				{key: "plugins.x.env.1BAD", line: 5, problem: "not a valid environment variable name"},
+				{key: "plugins.x.env.BAD-NAME", line: 6, problem: "not a valid environment variable name"},
 			},
 		},
 		{
 			name: "bad ${} references",
 			yaml: plug + "    env:\n      A: \"${}\"\n      B: \"x${1X}y\"\n      C: \"${A B}\"\n      D: \"${A-B} ${OK}\"\n",
 			want: []wantErr{
-				{key: "plugins.x.env.A", problem: "${} is not a valid ${VAR} reference"},
-				{key: "plugins.x.env.B", problem: "${1X} is not a valid ${VAR} reference"},
-				{key: "plugins.x.env.C", problem: "${A B} is not a valid ${VAR} reference"},
-				{key: "plugins.x.env.D", problem: "${A-B} is not a valid ${VAR} reference"},
+				{key: "plugins.x.env.A", line: 5, problem: "${} is not a valid ${VAR} reference"},
+				{key: "plugins.x.env.B", line: 6, problem: "${1X} is not a valid ${VAR} reference"},
+				{key: "plugins.x.env.C", line: 7, problem: "${A B} is not a valid ${VAR} reference"},
+				{key: "plugins.x.env.D", line: 8, problem: "${A-B} is not a valid ${VAR} reference"},
 			},
 		},
 
@@ -956,22 +959,22 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "verify_jwt false on a non-loopback listen address",
 			env:  map[string]string{"MCP_USE_OAUTH_WORKOS_SUBDOMAIN": sub, "MCPHOST_AUTH_WORKOS_VERIFY_JWT": "false", "MCPHOST_SERVER_LISTEN": "0.0.0.0:8080"},
-			want: []wantErr{{key: "auth.workos.verify_jwt", problem: "only listens on loopback"}},
+			want: []wantErr{{key: "auth.workos.verify_jwt (from MCPHOST_AUTH_WORKOS_VERIFY_JWT)", problem: "only listens on loopback"}},
 		},
 		{
 			name: "bad listen from MCPHOST_SERVER_LISTEN",
 			env:  map[string]string{"MCP_USE_OAUTH_WORKOS_SUBDOMAIN": sub, "MCPHOST_SERVER_LISTEN": "garbage"},
-			want: []wantErr{{key: "server.listen", problem: `"garbage" is not host:port`}},
+			want: []wantErr{{key: "server.listen (from MCPHOST_SERVER_LISTEN)", problem: `"garbage" is not host:port`}},
 		},
 		{
 			name: "bad provider from MCPHOST_AUTH_PROVIDER",
 			env:  map[string]string{"MCP_USE_OAUTH_WORKOS_SUBDOMAIN": sub, "MCPHOST_AUTH_PROVIDER": "bogus"},
-			want: []wantErr{{key: "auth.provider", problem: `"bogus" is not one of`}},
+			want: []wantErr{{key: "auth.provider (from MCPHOST_AUTH_PROVIDER)", problem: `"bogus" is not one of`}},
 		},
 		{
 			name: "bad MCP_URL",
 			env:  map[string]string{"MCP_USE_OAUTH_WORKOS_SUBDOMAIN": sub, "MCP_URL": "https://mcp.example.com/mcp"},
-			want: []wantErr{{key: "server.public_url", problem: "with no path"}},
+			want: []wantErr{{key: "server.public_url (from MCP_URL)", problem: "with no path"}},
 		},
 
 		// several problems: every one is reported, in file order
@@ -982,6 +985,7 @@ func TestLoadErrors(t *testing.T) {
 				{key: "server.shutdown_timeout", line: 3, problem: "not a duration"},
 				{key: "server.stateless", line: 4, problem: "not true or false"},
 				{key: "bogus", line: 5, problem: "unknown key"},
+				{key: "plugins.x.path", line: 7, problem: "required"},
 				{key: "plugins.x.pth", line: 8, problem: "unknown key"},
 				{key: "plugins.x.max_concurrency", line: 9, problem: "not a whole number"},
 			},
@@ -991,16 +995,16 @@ func TestLoadErrors(t *testing.T) {
 			yaml: "server:\n  listen: 0.0.0.0:70000\n  public_url: nope\nlog:\n  level: loud\n  format: xml\nauth:\n  provider: none\n  workos:\n    algorithms: [HS256]\n" +
 				"plugins:\n  a:\n    path: bin/missing\n    sha256: xyz\n  b:\n    path: bin/noexec\n    prefix: \"b b\"\n",
 			want: []wantErr{
-				{key: "server.listen", problem: "invalid port"},
-				{key: "server.public_url", problem: "absolute http(s) URL"},
-				{key: "log.level", problem: `"loud"`},
-				{key: "log.format", problem: `"xml"`},
-				{key: "auth.provider", problem: "only listens on loopback"},
-				{key: "auth.workos.algorithms[0]", problem: `"HS256"`},
-				{key: "plugins.a.path", problem: "run make build"},
-				{key: "plugins.a.sha256", problem: "64 hex digits"},
-				{key: "plugins.b.path", problem: "not an executable file"},
-				{key: "plugins.b.prefix", problem: `"b b"`},
+				{key: "server.listen", line: 2, problem: "invalid port"},
+				{key: "server.public_url", line: 3, problem: "absolute http(s) URL"},
+				{key: "log.level", line: 5, problem: `"loud"`},
+				{key: "log.format", line: 6, problem: `"xml"`},
+				// no auth.provider loopback problem: it would follow from the refused listen
+				{key: "auth.workos.algorithms[0]", line: 10, problem: `"HS256"`},
+				{key: "plugins.a.path", line: 13, problem: "run make build"},
+				{key: "plugins.a.sha256", line: 14, problem: "64 hex digits"},
+				{key: "plugins.b.path", line: 16, problem: "not an executable file"},
+				{key: "plugins.b.prefix", line: 17, problem: `"b b"`},
 			},
 		},
 	}
@@ -1024,7 +1028,8 @@ func TestLoadErrors(t *testing.T) {
 
 func TestLoadInvalidYAML(t *testing.T) {
 	t.Parallel()
-	for _, content := range []string{"server:\n  listen: [\n", "\t- x\n", "a: b: c\n", "server:\n listen: x\n  stateless: true\n"} {
+	// yaml.v3 names a line for some syntax errors only; the error has it when it does.
+	for content, line := range map[string]int{"server:\n  listen: [\n": 2, "\t- x\n": 0, "a: b: c\n": 0, "server:\n listen: x\n  stateless: true\n": 3} {
 		cfg, path, err := loadYAML(t, content, Options{LookupEnv: envFrom(withSub)})
 		if cfg != nil {
 			t.Error("Load returned a Config along with an error")
@@ -1037,7 +1042,11 @@ func TestLoadInvalidYAML(t *testing.T) {
 		if e.File != path || e.Key != "" || !strings.HasPrefix(e.Problem, "invalid YAML: ") || strings.Contains(e.Problem, "yaml: ") {
 			t.Errorf("%q: error = %+v", content, e)
 		}
-		if !strings.HasPrefix(err.Error(), path+": invalid YAML: ") || strings.Contains(err.Error(), "\n") {
+		want := path + ":" + strconv.Itoa(line) + ": invalid YAML: "
+		if line == 0 {
+			want = path + ": invalid YAML: "
+		}
+		if e.Line != line || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: text = %q", content, err)
 		}
 	}
@@ -1082,16 +1091,16 @@ func TestLoadUnreadableConfig(t *testing.T) {
 func TestLoadDotEnvErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		dotenv  string
-		line    int
-		problem string
+		name   string
+		dotenv string
+		lines  []int // every malformed line, in order
 	}{
-		{"no equals", "# comment\nGOOD=1\nNOEQUALS\n", 3, "expected KEY=VALUE"},
-		{"bad name", "1BAD=x\n", 1, "expected KEY=VALUE"},
-		{"empty name", "=x\n", 1, "expected KEY=VALUE"},
-		{"name with dash", "\n\nA-B=x\n", 3, "expected KEY=VALUE"},
-		{"line too long", "A=1\nB=" + strings.Repeat("x", 100_000) + "\nC=3\n", 0, "cannot read"},
+		{"no equals", "# comment\nGOOD=1\nNOEQUALS\n", []int{3}},
+		{"bad name", "1BAD=x\n", []int{1}},
+		{"empty name", "=x\n", []int{1}},
+		{"name with dash", "\n\nA-B=x\n", []int{3}},
+		{"every bad line", "A=1\nnope\nB=2\n-x=1\nexport\n", []int{2, 4, 5}},
+		{"CRLF lines", "A=1\r\nnope\r\n", []int{2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1104,17 +1113,34 @@ func TestLoadDotEnvErrors(t *testing.T) {
 				t.Error("Load returned a Config along with an error")
 			}
 			errs := configErrors(t, err)
-			if len(errs) != 1 {
-				t.Fatalf("got %d errors: %v", len(errs), err)
+			if len(errs) != len(tt.lines) {
+				t.Fatalf("got %d errors, want %d: %v", len(errs), len(tt.lines), err)
 			}
-			e := errs[0]
-			if e.File != envPath || e.Line != tt.line || e.Key != "" || !strings.Contains(e.Problem, tt.problem) {
-				t.Errorf("error = %+v, want File %q Line %d and problem %q", e, envPath, tt.line, tt.problem)
+			for i, e := range errs {
+				if e.File != envPath || e.Line != tt.lines[i] || e.Key != "" || e.Problem != "expected KEY=VALUE" {
+					t.Errorf("error %d = %+v, want File %q Line %d and problem expected KEY=VALUE", i, e, envPath, tt.lines[i])
+				}
 			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error is not one line: %q", err)
+			if n := strings.Count(err.Error(), "\n") + 1; n != len(tt.lines) {
+				t.Errorf("error text has %d lines, want %d: %q", n, len(tt.lines), err)
 			}
 		})
+	}
+}
+
+// A long line is a value like any other (a PEM key, a JWT), not a read error.
+func TestLoadDotEnvLongLine(t *testing.T) {
+	t.Parallel()
+	dir := fixtureDir(t)
+	long := strings.Repeat("x", 100_000)
+	writeFile(t, dir, ".env", "A=1\nMCPHOST_SERVER_STATE_SECRET="+long+"\nC=3\n", 0o644)
+	path := writeFile(t, dir, "mcphost.yaml", "", 0o644)
+	cfg, err := Load(path, Options{LookupEnv: envFrom(withSub)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.StateSecret != long {
+		t.Errorf("state secret from .env has %d bytes, want %d", len(cfg.Server.StateSecret), len(long))
 	}
 }
 
@@ -1497,7 +1523,7 @@ func TestLoadRelativePaths(t *testing.T) {
 	// Errors name the file as it was given.
 	writeFile(t, conf, "mcphost.yaml", "plugins:\n  x:\n    path: bin/missing\n", 0o644)
 	_, err = Load(rel, Options{LookupEnv: envFrom(withSub)})
-	checkErrors(t, err, rel, []wantErr{{key: "plugins.x.path", problem: "binary bin/missing not found (run make build)"}})
+	checkErrors(t, err, rel, []wantErr{{key: "plugins.x.path", line: 3, problem: "binary bin/missing not found (run make build)"}})
 }
 
 func mustGetwd(t *testing.T) string {
@@ -1642,6 +1668,14 @@ func TestParseListen(t *testing.T) {
 		{"", false},
 		{"::1:80", false},
 		{"[::1:80", false},
+		// Host names are checked by syntax, never looked up: .invalid never
+		// resolves (RFC 2606), so a lookup would refuse it.
+		{"mcp.internal.invalid:8080", true},
+		{"my-host:80", true},
+		{"my_host:80", false},
+		{"-bad.example:80", false},
+		{"a..b:80", false},
+		{"bad_host!:80", false},
 	}
 	for _, tt := range tests {
 		got, err := ParseListen(tt.addr)
@@ -1755,12 +1789,12 @@ func TestWorkOSAPIKeys(t *testing.T) {
 		yaml string
 		want wantErr
 	}{
-		{"auth: {workos: {api_url: http://api.workos.com}}", wantErr{key: "auth.workos.api_url", problem: "in the clear"}},
-		{"auth: {workos: {api_url: https://api.workos.com/v1}}", wantErr{key: "auth.workos.api_url", problem: "is not an origin"}},
-		{"auth: {workos: {api_url: api.workos.com}}", wantErr{key: "auth.workos.api_url", problem: "is not an origin"}},
-		{"auth: {workos: {roles_ttl: 100ms}}", wantErr{key: "auth.workos.roles_ttl", problem: "outside 1s to 24h"}},
-		{"auth: {workos: {roles_ttl: 48h}}", wantErr{key: "auth.workos.roles_ttl", problem: "outside 1s to 24h"}},
-		{"auth: {workos: {api_key: \"sk_test_x \"}}", wantErr{key: "auth.workos.api_key", problem: "trailing spaces"}},
+		{"auth: {workos: {api_url: http://api.workos.com}}", wantErr{key: "auth.workos.api_url", line: 1, problem: "in the clear"}},
+		{"auth: {workos: {api_url: https://api.workos.com/v1}}", wantErr{key: "auth.workos.api_url", line: 1, problem: "is not an origin"}},
+		{"auth: {workos: {api_url: api.workos.com}}", wantErr{key: "auth.workos.api_url", line: 1, problem: "is not an origin"}},
+		{"auth: {workos: {roles_ttl: 100ms}}", wantErr{key: "auth.workos.roles_ttl", line: 1, problem: "outside 1s to 24h"}},
+		{"auth: {workos: {roles_ttl: 48h}}", wantErr{key: "auth.workos.roles_ttl", line: 1, problem: "outside 1s to 24h"}},
+		{"auth: {workos: {api_key: \"sk_test_x \"}}", wantErr{key: "auth.workos.api_key", line: 1, problem: "trailing spaces"}},
 	} {
 		_, path, err := loadYAML(t, c.yaml, Options{LookupEnv: envFrom(withSub)})
 		checkErrors(t, err, path, []wantErr{c.want})
@@ -1780,7 +1814,7 @@ func TestSubdomainCheckedAtLoad(t *testing.T) {
 		"http://my-co.authkit.app": "http is only allowed for a loopback",
 	} {
 		_, path, err := loadYAML(t, "auth: {provider: workos, workos: {subdomain: \""+in+"\"}}", Options{})
-		checkErrors(t, err, path, []wantErr{{key: "auth.workos.subdomain", problem: want}})
+		checkErrors(t, err, path, []wantErr{{key: "auth.workos.subdomain", line: 1, problem: want}})
 	}
 }
 
@@ -1805,7 +1839,7 @@ dev:
 		t.Error("a user with no claims is still a user")
 	}
 	_, path, err := loadYAML(t, "auth: {provider: dev}\ndev: {users: {\"bad id\": {}}}\n", Options{})
-	checkErrors(t, err, path, []wantErr{{key: "dev.users", problem: "without spaces"}})
+	checkErrors(t, err, path, []wantErr{{key: "dev.users", line: 2, problem: "without spaces"}})
 	_, path, err = loadYAML(t, "auth: {provider: dev}\ndev: {users: {u: {role: admin}}}\n", Options{})
 	checkErrors(t, err, path, []wantErr{{key: "dev.users.u.role", line: 2, problem: "unknown key"}})
 }
@@ -1824,7 +1858,7 @@ func TestAuditConfig(t *testing.T) {
 		t.Errorf("default audit = %+v, %v", cfg.Audit, err)
 	}
 	_, path, err = loadYAML(t, "audit: {output: \"  \"}\n", Options{LookupEnv: envFrom(withSub)})
-	checkErrors(t, err, path, []wantErr{{key: "audit.output", problem: "stdout, stderr or a file"}})
+	checkErrors(t, err, path, []wantErr{{key: "audit.output", line: 1, problem: "stdout, stderr or a file"}})
 }
 
 func TestMetricsConfig(t *testing.T) {
@@ -1834,9 +1868,9 @@ func TestMetricsConfig(t *testing.T) {
 		t.Errorf("default metrics = %+v, %v", cfg.Metrics, err)
 	}
 	_, path, err := loadYAML(t, "metrics: {listen: nonsense}\n", Options{LookupEnv: envFrom(withSub)})
-	checkErrors(t, err, path, []wantErr{{key: "metrics.listen", problem: ""}})
+	checkErrors(t, err, path, []wantErr{{key: "metrics.listen", line: 1, problem: "is not host:port"}})
 	_, path, err = loadYAML(t, "server: {listen: \"127.0.0.1:9100\"}\nmetrics: {listen: \"127.0.0.1:9100\"}\n", Options{LookupEnv: envFrom(withSub)})
-	checkErrors(t, err, path, []wantErr{{key: "metrics.listen", problem: "is server.listen"}})
+	checkErrors(t, err, path, []wantErr{{key: "metrics.listen", line: 2, problem: "is server.listen"}})
 }
 
 func TestTracingConfig(t *testing.T) {
@@ -1889,12 +1923,12 @@ plugins:
 		t.Errorf("tool limit = %+v", l)
 	}
 	for yaml, want := range map[string]wantErr{
-		"limits: {per_user: {rate: 10/day}}\n":                                           {key: "limits.per_user.rate", problem: "is not a rate"},
-		"limits: {per_org: {rate: fast}}\n":                                              {key: "limits.per_org.rate", problem: "is not a rate"},
-		"limits: {per_user: {rate: 0/s}}\n":                                              {key: "limits.per_user.rate", problem: "is not a rate"},
-		"limits: {per_user: {burst: 5}}\n":                                               {key: "limits.per_user.burst", problem: "needs a rate"},
-		"limits: {per_user: {rate: 1/s, burst: -1}}\n":                                   {key: "limits.per_user.burst", problem: "must not be negative"},
-		"plugins: {p: {path: /bin/true, tools: {t: {limits: {per_user: {rate: x}}}}}}\n": {key: "plugins.p.tools.t.limits.per_user.rate", problem: "is not a rate"},
+		"limits: {per_user: {rate: 10/day}}\n":                                           {key: "limits.per_user.rate", line: 1, problem: "is not a rate"},
+		"limits: {per_org: {rate: fast}}\n":                                              {key: "limits.per_org.rate", line: 1, problem: "is not a rate"},
+		"limits: {per_user: {rate: 0/s}}\n":                                              {key: "limits.per_user.rate", line: 1, problem: "is not a rate"},
+		"limits: {per_user: {burst: 5}}\n":                                               {key: "limits.per_user.burst", line: 1, problem: "needs a rate"},
+		"limits: {per_user: {rate: 1/s, burst: -1}}\n":                                   {key: "limits.per_user.burst", line: 1, problem: "must not be negative"},
+		"plugins: {p: {path: /bin/true, tools: {t: {limits: {per_user: {rate: x}}}}}}\n": {key: "plugins.p.tools.t.limits.per_user.rate", line: 1, problem: "is not a rate"},
 	} {
 		_, path, err := loadYAML(t, yaml, Options{LookupEnv: envFrom(withSub)})
 		checkErrors(t, err, path, []wantErr{want})

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/auth/workos"
 )
 
@@ -31,29 +33,28 @@ var (
 // validate checks every key and resolves paths and ${VAR} references in place.
 func (l *loader) validate(c *Config, opts Options) {
 	if _, err := ParseListen(c.Server.Listen); err != nil {
-		l.fail(0, "server.listen", "%v", err)
+		l.report("server.listen", "%v", err)
 	}
 	if c.Server.PublicURL != "" {
 		u, err := url.Parse(c.Server.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || strings.ContainsAny(c.Server.PublicURL, "?#") {
-			l.fail(0, "server.public_url", "%q must be an absolute http(s) URL with no path, like https://mcp.example.com", c.Server.PublicURL)
+			l.report("server.public_url", "%q must be an absolute http(s) URL with no path, like https://mcp.example.com", c.Server.PublicURL)
 		}
 		c.Server.PublicURL = strings.TrimSuffix(c.Server.PublicURL, "/")
 	}
 	for i, p := range c.Server.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			if _, err := netip.ParseAddr(p); err != nil {
-				l.fail(0, fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not an IP address or CIDR prefix", p)
-			}
+		// The parser serve uses (auth.PublicURL), so what passes here is what it trusts.
+		if _, err := auth.ParsePrefixes([]string{p}); err != nil || strings.TrimSpace(p) != p {
+			l.report(fmt.Sprintf("server.trusted_proxies[%d]", i), "%q is not an IP address or CIDR prefix", p)
 		}
 	}
 	if c.Server.ShutdownTimeout <= 0 {
-		l.fail(0, "server.shutdown_timeout", "must be greater than 0")
+		l.report("server.shutdown_timeout", "must be greater than 0")
 	}
 	switch c.Server.EventStore {
 	case "memory", "none":
 	default:
-		l.fail(0, "server.event_store", "%q is not one of memory, none", c.Server.EventStore)
+		l.report("server.event_store", "%q is not one of memory, none", c.Server.EventStore)
 	}
 	for i, o := range c.Server.AllowedOrigins {
 		if o == "*" {
@@ -61,33 +62,33 @@ func (l *loader) validate(c *Config, opts Options) {
 		}
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			l.fail(0, fmt.Sprintf("server.allowed_origins[%d]", i), "%q is not an origin like https://app.example.com (or *)", o)
+			l.report(fmt.Sprintf("server.allowed_origins[%d]", i), "%q is not an origin like https://app.example.com (or *)", o)
 		}
 		c.Server.AllowedOrigins[i] = strings.TrimSuffix(o, "/")
 	}
 	if c.Server.MaxBodyBytes <= 0 {
-		l.fail(0, "server.max_body_bytes", "must be greater than 0")
+		l.report("server.max_body_bytes", "must be greater than 0")
 	}
 	c.validateStateSecret(l)
 	c.validateStore(l)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		l.fail(0, "log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+		l.report("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		l.fail(0, "log.format", "%q is not one of text, json", c.Log.Format)
+		l.report("log.format", "%q is not one of text, json", c.Log.Format)
 	}
 	if c.DataDir == "" {
-		l.fail(0, "data_dir", "must not be empty")
+		l.report("data_dir", "must not be empty")
 	} else {
 		c.DataDir = c.abs(c.DataDir)
 	}
 	l.validateAuth(c)
 	if c.HotReload.Debounce <= 0 {
-		l.fail(0, "hot_reload.debounce", "must be greater than 0")
+		l.report("hot_reload.debounce", "must be greater than 0")
 	}
 	if c.PluginDir != "" {
 		c.PluginDir = c.abs(c.PluginDir)
@@ -101,68 +102,98 @@ func (l *loader) validate(c *Config, opts Options) {
 
 func (l *loader) validateAuth(c *Config) {
 	a := &c.Auth
-	switch a.Provider {
+	// A provider that failed to decode kept the default; its rules would only
+	// add confusing problems.
+	provider := a.Provider
+	if l.failed["auth.provider"] {
+		provider = "(unknown)"
+	}
+	// Loopback rules say nothing useful about a listen address already refused.
+	nonLoopback := !l.failed["server.listen"] && !IsLoopbackListen(c.Server.Listen)
+	switch provider {
+	case "(unknown)":
 	case "none":
-		if !IsLoopbackListen(c.Server.Listen) && !a.AllowUnauthenticated {
-			l.fail(0, "auth.provider", "none serves every caller unauthenticated, so it only listens on loopback; %s is not (set auth.allow_unauthenticated: true to accept that risk)", c.Server.Listen)
+		if nonLoopback && !a.AllowUnauthenticated {
+			l.report("auth.provider", "none serves every caller unauthenticated, so it only listens on loopback; %s is not (set auth.allow_unauthenticated: true to accept that risk)", c.Server.Listen)
 		}
 	case "dev":
-		if !IsLoopbackListen(c.Server.Listen) {
-			l.fail(0, "auth.provider", "the dev issuer only serves on loopback (127.0.0.1, ::1 or localhost); %s is not", c.Server.Listen)
+		if nonLoopback {
+			l.report("auth.provider", "the dev issuer only serves on loopback (127.0.0.1, ::1 or localhost); %s is not", c.Server.Listen)
 		}
 	case "workos":
 		if strings.TrimSpace(a.WorkOS.Subdomain) == "" {
-			l.fail(0, "auth.workos.subdomain", "required with auth.provider workos: set it, or the MCP_USE_OAUTH_WORKOS_SUBDOMAIN environment variable, to your AuthKit domain (for example my-co.authkit.app)")
+			l.report("auth.workos.subdomain", "required with auth.provider workos: set it, or the MCP_USE_OAUTH_WORKOS_SUBDOMAIN environment variable, to your AuthKit domain (for example my-co.authkit.app)")
 		} else if _, _, err := workos.NormalizeDomain(a.WorkOS.Subdomain); err != nil {
 			// The same check serve makes, so validate refuses what serve would.
-			l.fail(0, "auth.workos.subdomain", "%v", err)
+			l.report("auth.workos.subdomain", "%v", err)
 		}
 	default:
-		l.fail(0, "auth.provider", "%q is not one of workos, dev, none", a.Provider)
+		l.report("auth.provider", "%q is not one of workos, dev, none", a.Provider)
 	}
-	if a.Provider == "workos" && strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.WorkOS.Subdomain)), "http://") && !IsLoopbackListen(c.Server.Listen) {
+	if a.Provider == "workos" && strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.WorkOS.Subdomain)), "http://") && nonLoopback {
 		// Any local process that binds that port could serve keys and mint tokens.
-		l.fail(0, "auth.workos.subdomain", "an http:// issuer is a local stand-in for AuthKit, so the server only listens on loopback; %s is not", c.Server.Listen)
+		l.report("auth.workos.subdomain", "an http:// issuer is a local stand-in for AuthKit, so the server only listens on loopback; %s is not", c.Server.Listen)
 	}
 	unverified := a.Provider == "none" || (a.Provider == "workos" && !a.WorkOS.VerifyJWT)
-	if unverified && slices.Contains(c.Server.AllowedOrigins, "*") {
+	if i := slices.Index(c.Server.AllowedOrigins, "*"); unverified && i >= 0 {
 		// Any web page the user visits could call tools as anyone.
-		l.fail(0, "server.allowed_origins", `"*" is refused while callers are not verified (auth.provider none or verify_jwt false); list the origins you trust`)
+		l.reportAt(fmt.Sprintf("server.allowed_origins[%d]", i), "server.allowed_origins", `"*" is refused while callers are not verified (auth.provider none or verify_jwt false); list the origins you trust`)
 	}
-	if !a.WorkOS.VerifyJWT && a.Provider == "workos" && !IsLoopbackListen(c.Server.Listen) {
-		l.fail(0, "auth.workos.verify_jwt", "false accepts unverified tokens, so it only listens on loopback; %s is not", c.Server.Listen)
+	if !a.WorkOS.VerifyJWT && a.Provider == "workos" && nonLoopback {
+		l.report("auth.workos.verify_jwt", "false accepts unverified tokens, so it only listens on loopback; %s is not", c.Server.Listen)
 	}
-	for i, alg := range a.WorkOS.Algorithms {
-		switch alg {
-		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA":
-		default:
-			l.fail(0, fmt.Sprintf("auth.workos.algorithms[%d]", i), "%q is not an allowed asymmetric signing algorithm", alg)
-		}
-	}
-	if len(a.WorkOS.Algorithms) == 0 {
-		l.fail(0, "auth.workos.algorithms", "must list at least one algorithm")
-	}
+	l.validateWorkOSToken(c)
 	c.validateWorkOSAPI(l)
 	l.validateLimits("limits", &c.Limits)
 	if c.Metrics.Listen != "" {
 		if _, err := ParseListen(c.Metrics.Listen); err != nil {
-			l.fail(0, "metrics.listen", "%v", err)
+			l.report("metrics.listen", "%v", err)
 		} else if c.Metrics.Listen == c.Server.Listen {
-			l.fail(0, "metrics.listen", "is server.listen; leave it empty to serve /metrics there")
+			l.report("metrics.listen", "is server.listen; leave it empty to serve /metrics there")
 		}
 	}
 	c.validateTracing(l)
 	switch out := strings.TrimSpace(c.Audit.Output); {
 	case out == "":
-		l.fail(0, "audit.output", "must be stdout, stderr or a file path")
+		l.report("audit.output", "must be stdout, stderr or a file path")
 	case out != "stdout" && out != "stderr":
 		if !filepath.IsAbs(out) {
 			c.Audit.Output = filepath.Join(c.Dir, out)
 		}
 	}
-	for id := range c.Dev.Users {
+	for _, id := range slices.Sorted(maps.Keys(c.Dev.Users)) {
 		if id == "" || strings.ContainsAny(id, " \t\r\n") {
-			l.fail(0, "dev.users", "user id %q must be non-empty without spaces (it becomes the token's sub)", id)
+			l.reportAt("dev.users."+id, "dev.users", "user id %q must be non-empty without spaces (it becomes the token's sub)", id)
+		}
+	}
+}
+
+// validateWorkOSToken checks the keys that configure token verification, with
+// the rules of the verifier itself (auth/workos), which serve builds from
+// them for both auth.provider workos and dev.
+func (l *loader) validateWorkOSToken(c *Config) {
+	w := c.Auth.WorkOS
+	if len(w.Algorithms) == 0 {
+		l.report("auth.workos.algorithms", "must list at least one algorithm")
+	}
+	list := func(key string, items []string, check func(string) error) {
+		for i, s := range items {
+			if err := check(s); err != nil {
+				l.report(fmt.Sprintf("%s[%d]", key, i), "%v", err)
+			}
+		}
+	}
+	list("auth.workos.algorithms", w.Algorithms, workos.CheckAlgorithm)
+	list("auth.workos.audiences", w.Audiences, workos.CheckAudience)
+	list("auth.workos.scopes_supported", w.ScopesSupported, workos.CheckScope)
+	list("auth.workos.required_scopes", w.RequiredScopes, workos.CheckScope)
+	if err := workos.CheckClockSkew(w.ClockSkew); err != nil {
+		l.report("auth.workos.clock_skew", "%v", err)
+	}
+	if c.Auth.Provider == "dev" && c.Server.PublicURL != "" {
+		// The dev issuer's URL is server.public_url: the verifier must accept it as an issuer.
+		if _, _, err := workos.NormalizeDomain(c.Server.PublicURL); err != nil {
+			l.report("server.public_url", "is the dev issuer's URL with auth.provider dev, and %v", err)
 		}
 	}
 }
@@ -198,60 +229,60 @@ func (c *Config) validateWorkOSAPI(l *loader) {
 	u, err := url.Parse(w.APIURL)
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || (u.Path != "" && u.Path != "/") || u.RawQuery != "":
-		l.fail(0, "auth.workos.api_url", "%q is not an origin such as https://api.workos.com", w.APIURL)
+		l.report("auth.workos.api_url", "%q is not an origin such as https://api.workos.com", w.APIURL)
 	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
-		l.fail(0, "auth.workos.api_url", "http:// would send the API key in the clear; only a loopback stand-in may use it, %s is not", u.Host)
+		l.report("auth.workos.api_url", "http:// would send the API key in the clear; only a loopback stand-in may use it, %s is not", u.Host)
 	}
 	if w.RolesTTL < time.Second || w.RolesTTL > 24*time.Hour {
-		l.fail(0, "auth.workos.roles_ttl", "%s is outside 1s to 24h", w.RolesTTL)
+		l.report("auth.workos.roles_ttl", "%s is outside 1s to 24h", w.RolesTTL)
 	}
 	if w.APIKey != "" && strings.TrimSpace(w.APIKey) != w.APIKey {
-		l.fail(0, "auth.workos.api_key", "has leading or trailing spaces (the value is not shown)")
+		l.report("auth.workos.api_key", "has leading or trailing spaces (the value is not shown)")
 	}
 }
 
 func (l *loader) validatePlugin(c *Config, p *Plugin, opts Options) {
 	key := "plugins." + p.Name
 	if !pluginNameRE.MatchString(p.Name) {
-		l.fail(0, key, "plugin name must be letters, digits, - or _ (at most 64)")
+		l.report(key, "plugin name must be letters, digits, - or _ (at most 64)")
 	}
 	if p.Path == "" {
-		l.fail(0, key+".path", "required: the plugin binary, for example bin/plugins/%s", p.Name)
+		l.report(key+".path", "required: the plugin binary, for example bin/plugins/%s", p.Name)
 	} else {
 		rel := p.Path
 		p.Path = c.abs(p.Path)
 		if !opts.SkipFileChecks {
 			if st, err := os.Stat(p.Path); err != nil {
-				l.fail(0, key+".path", "binary %s not found (run make build)", rel)
+				l.report(key+".path", "binary %s not found (run make build)", rel)
 			} else if st.IsDir() || st.Mode()&0o111 == 0 {
-				l.fail(0, key+".path", "%s is not an executable file", rel)
+				l.report(key+".path", "%s is not an executable file", rel)
 			}
 		}
 	}
 	if p.SHA256 != "" {
 		if b, err := hex.DecodeString(p.SHA256); err != nil || len(b) != 32 {
-			l.fail(0, key+".sha256", "must be 64 hex digits (the output of sha256sum)")
+			l.report(key+".sha256", "must be 64 hex digits (the output of sha256sum)")
 		}
 		p.SHA256 = strings.ToLower(p.SHA256)
 	}
 	if !prefixRE.MatchString(p.Prefix) {
-		l.fail(0, key+".prefix", "%q may only hold letters, digits, _ - and .", p.Prefix)
+		l.report(key+".prefix", "%q may only hold letters, digits, _ - and .", p.Prefix)
 	}
 	if p.CallTimeout <= 0 {
-		l.fail(0, key+".call_timeout", "must be greater than 0")
+		l.report(key+".call_timeout", "must be greater than 0")
 	}
 	if p.StartTimeout <= 0 {
-		l.fail(0, key+".start_timeout", "must be greater than 0")
+		l.report(key+".start_timeout", "must be greater than 0")
 	}
 	if p.DrainTimeout <= 0 {
-		l.fail(0, key+".drain_timeout", "must be greater than 0")
+		l.report(key+".drain_timeout", "must be greater than 0")
 	}
 	if p.MaxConcurrency < 1 {
-		l.fail(0, key+".max_concurrency", "must be at least 1")
+		l.report(key+".max_concurrency", "must be at least 1")
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.Env)) {
 		if !validEnvName(name) {
-			l.fail(0, key+".env."+name, "not a valid environment variable name")
+			l.report(key+".env."+name, "not a valid environment variable name")
 			continue
 		}
 		p.Env[name] = l.expand(p.Env[name], key+".env."+name)
@@ -261,7 +292,7 @@ func (l *loader) validatePlugin(c *Config, p *Plugin, opts Options) {
 			p.Tools[name] = &Tool{}
 		}
 		if p.Tools[name].CallTimeout < 0 {
-			l.fail(0, key+".tools."+name+".call_timeout", "must not be negative")
+			l.report(key+".tools."+name+".call_timeout", "must not be negative")
 		}
 		l.validateLimits(key+".tools."+name+".limits", &p.Tools[name].Limits)
 	}
@@ -277,7 +308,7 @@ func (l *loader) validateLimits(key string, lim *Limits) {
 		k := key + "." + x.name
 		if x.l.Rate == "" {
 			if x.l.Burst != 0 {
-				l.fail(0, k+".burst", "needs a rate (for example rate: 10/s)")
+				l.report(k+".burst", "needs a rate (for example rate: 10/s)")
 			}
 			continue
 		}
@@ -285,13 +316,13 @@ func (l *loader) validateLimits(key string, lim *Limits) {
 		count, err := strconv.ParseFloat(n, 64)
 		per := map[string]float64{"s": 1, "m": 60, "h": 3600}[unit]
 		if !ok || err != nil || count <= 0 || per == 0 || math.IsInf(count, 0) {
-			l.fail(0, k+".rate", "%q is not a rate such as 10/s, 600/m or 1000/h", x.l.Rate)
+			l.report(k+".rate", "%q is not a rate such as 10/s, 600/m or 1000/h", x.l.Rate)
 			continue
 		}
 		x.l.PerSecond = count / per
 		switch {
 		case x.l.Burst < 0:
-			l.fail(0, k+".burst", "must not be negative")
+			l.report(k+".burst", "must not be negative")
 		case x.l.Burst == 0:
 			x.l.Burst = max(1, int(math.Ceil(x.l.PerSecond)))
 		}
@@ -305,7 +336,7 @@ func (l *loader) validateLimits(key string, lim *Limits) {
 func (l *loader) scanPluginDir(c *Config) {
 	entries, err := os.ReadDir(c.PluginDir)
 	if err != nil {
-		l.fail(0, "plugin_dir", "cannot read %s: %v", c.PluginDir, errors.Unwrap(err))
+		l.report("plugin_dir", "cannot read %s: %v", c.PluginDir, errors.Unwrap(err))
 		return
 	}
 	if c.Plugins == nil {
@@ -336,7 +367,7 @@ func (l *loader) expand(s, key string) string {
 	return envRefRE.ReplaceAllStringFunc(s, func(ref string) string {
 		name := ref[2 : len(ref)-1]
 		if !validEnvName(name) {
-			l.fail(0, key, "%s is not a valid ${VAR} reference", ref)
+			l.report(key, "%s is not a valid ${VAR} reference", ref)
 			return ""
 		}
 		v, _ := l.env(name)
@@ -360,14 +391,33 @@ func ParseListen(addr string) (string, error) {
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return "", fmt.Errorf("%q has an invalid port", addr)
 	}
+	// Syntax only: validating must not depend on (or wait for) DNS; a name that
+	// does not resolve fails when serve listens.
 	if host != "" && host != "localhost" {
-		if _, err := netip.ParseAddr(host); err != nil {
-			if _, err := net.LookupHost(host); err != nil {
-				return "", fmt.Errorf("%q: unknown host %s", addr, host)
-			}
+		if _, err := netip.ParseAddr(host); err != nil && !validHostname(host) {
+			return "", fmt.Errorf("%q: %q is not an IP address or host name", addr, host)
 		}
 	}
 	return addr, nil
+}
+
+// validHostname reports whether h is a DNS name: dot-separated labels of
+// letters, digits and inner hyphens (RFC 1123), at most 253 bytes.
+func validHostname(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // IsLoopbackListen reports whether addr only accepts connections from this machine.
@@ -395,28 +445,52 @@ const MinStateSecretLen = 32
 // length; the secret itself never appears in a message.
 func (c *Config) validateStateSecret(l *loader) {
 	if c.Server.RequestStateTTL <= 0 {
-		l.fail(0, "server.request_state_ttl", "must be greater than 0")
+		l.report("server.request_state_ttl", "must be greater than 0")
 	}
 	if c.Server.StateSecretFile != "" {
 		if c.Server.StateSecret != "" {
-			l.fail(0, "server.state_secret_file", "set either server.state_secret or server.state_secret_file, not both")
+			l.report("server.state_secret_file", "set either server.state_secret or server.state_secret_file, not both")
 			return
 		}
 		path := c.abs(c.Server.StateSecretFile)
-		raw, err := os.ReadFile(path)
+		raw, err := readSmallFile(path)
 		if err != nil {
-			l.fail(0, "server.state_secret_file", "cannot read %s: %v", path, errors.Unwrap(err))
+			l.report("server.state_secret_file", "cannot read %s: %v", path, err)
 			return
 		}
 		c.Server.StateSecret = strings.TrimSpace(string(raw))
 		if len(c.Server.StateSecret) < MinStateSecretLen {
-			l.fail(0, "server.state_secret_file", "%s holds %d bytes; the secret must be at least %d (for example: openssl rand -hex 32 > %s)", path, len(c.Server.StateSecret), MinStateSecretLen, path)
+			l.report("server.state_secret_file", "%s holds %d bytes; the secret must be at least %d (for example: openssl rand -hex 32 > %s)", path, len(c.Server.StateSecret), MinStateSecretLen, path)
 		}
 		return
 	}
 	if c.Server.StateSecret != "" && len(c.Server.StateSecret) < MinStateSecretLen {
-		l.fail(0, "server.state_secret", "is %d bytes; it must be at least %d (for example the output of: openssl rand -hex 32)", len(c.Server.StateSecret), MinStateSecretLen)
+		l.report("server.state_secret", "is %d bytes; it must be at least %d (for example the output of: openssl rand -hex 32)", len(c.Server.StateSecret), MinStateSecretLen)
 	}
+}
+
+// maxSecretFile bounds what is read of server.state_secret_file, so naming a
+// device or a huge file by mistake cannot stall or exhaust the loader.
+const maxSecretFile = 64 << 10
+
+// readSmallFile reads a regular file of at most maxSecretFile bytes.
+func readSmallFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, errors.Unwrap(err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > maxSecretFile {
+		return nil, fmt.Errorf("larger than %d bytes", maxSecretFile)
+	}
+	return raw, nil
 }
 
 // SharedStore reports whether server.store is shared by replicas (Redis).
@@ -440,13 +514,13 @@ func (c *Config) validateStore(l *loader) {
 		if err == nil {
 			shown = strconv.Quote(u.Redacted())
 		}
-		l.fail(0, "server.store", "%s is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)", shown)
+		l.report("server.store", "%s is not memory or a Redis URL like redis://host:6379/0 (rediss:// for TLS)", shown)
 		return
 	}
 	if c.Server.Stateless {
-		l.fail(0, "server.store", "a shared store holds sessions, and server.stateless has none: drop one of them")
+		l.report("server.store", "a shared store holds sessions, and server.stateless has none: drop one of them")
 	}
 	if c.Server.StateSecret == "" {
-		l.fail(0, "server.state_secret", "must be set (at least %d bytes, or server.state_secret_file) when server.store is shared: every replica must verify the request state the others sign", MinStateSecretLen)
+		l.reportAt("server.store", "server.state_secret", "must be set (at least %d bytes, or server.state_secret_file) when server.store is shared: every replica must verify the request state the others sign", MinStateSecretLen)
 	}
 }

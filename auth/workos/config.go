@@ -79,19 +79,69 @@ type Config struct {
 	OnJWKSFetch func(error)
 }
 
+// The defaults of the keys config.Load also checks; config uses these, so each
+// default and each rule lives here alone.
 const (
-	defaultClockSkew          = 60 * time.Second
-	maxClockSkew              = 5 * time.Minute
+	DefaultClockSkew = 60 * time.Second
+	MaxClockSkew     = 5 * time.Minute
+)
+
+const (
 	defaultJWKSRefresh        = 15 * time.Minute
 	defaultMinRefetchInterval = 10 * time.Second
 	defaultMetadataTTL        = 10 * time.Minute
 	defaultMCPPath            = "/mcp"
 )
 
-var defaultScopes = []string{"email", "offline_access", "openid", "profile"}
+// DefaultScopes are the scopes AuthKit supports for MCP clients by default (a
+// fresh slice each call, so no caller can change another's default).
+func DefaultScopes() []string { return []string{"email", "offline_access", "openid", "profile"} }
+
+// DefaultAlgorithms is the default JWS allow-list: AuthKit signs with RS256.
+func DefaultAlgorithms() []string { return []string{"RS256"} }
 
 // supportedAlgs are the asymmetric JWS algorithms this package can verify.
 var supportedAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// CheckAlgorithm reports why alg cannot be in Config.Algorithms.
+func CheckAlgorithm(alg string) error {
+	switch {
+	case strings.EqualFold(alg, "none"):
+		return fmt.Errorf("%q is not allowed", alg)
+	case strings.HasPrefix(strings.ToUpper(alg), "HS"):
+		return fmt.Errorf("%q is not allowed (symmetric algorithms cannot be verified with a public JWKS)", alg)
+	case !slices.Contains(supportedAlgs, alg):
+		return fmt.Errorf("%q is not supported (supported: %s)", alg, strings.Join(supportedAlgs, ", "))
+	}
+	return nil
+}
+
+// CheckClockSkew reports why d cannot be Config.ClockSkew (0 means the default).
+func CheckClockSkew(d time.Duration) error {
+	switch {
+	case d < 0:
+		return fmt.Errorf("must not be negative")
+	case d > MaxClockSkew:
+		return fmt.Errorf("%v exceeds the maximum of %v", d, MaxClockSkew)
+	}
+	return nil
+}
+
+// CheckScope reports why s cannot be a scope in ScopesSupported or RequiredScopes.
+func CheckScope(s string) error {
+	if !validScopeToken(s) {
+		return fmt.Errorf("%q is not a valid scope (printable ASCII without spaces, quotes or backslashes)", s)
+	}
+	return nil
+}
+
+// CheckAudience reports why a cannot be in Config.Audiences.
+func CheckAudience(a string) error {
+	if strings.TrimSpace(a) == "" {
+		return fmt.Errorf("empty entry")
+	}
+	return nil
+}
 
 // NormalizeDomain turns a configured AuthKit domain into the issuer string tokens
 // must carry in `iss`. A bare name gets https://; a trailing slash is dropped.
@@ -175,72 +225,68 @@ func validScopeToken(s string) bool {
 	return true
 }
 
-// withDefaults validates cfg and fills in defaults. Errors name the config key.
+// withDefaults validates cfg and fills in defaults. Errors name the Config
+// field: config.Load has already refused, under the user's key, everything a
+// loaded config could get wrong, so these only guard other callers.
 func (cfg Config) withDefaults() (Config, string, bool, error) {
+	field := func(name string, err error) error { return fmt.Errorf("workos: Config.%s: %w", name, err) }
 	issuer, loopback, err := NormalizeDomain(cfg.Domain)
 	if err != nil {
-		return cfg, "", false, fmt.Errorf("auth.workos.subdomain: %w", err)
+		return cfg, "", false, field("Domain", err)
 	}
 	if cfg.VerifyJWT && len(cfg.Audiences) == 0 {
-		return cfg, "", false, fmt.Errorf("auth.workos.audiences: required when verify_jwt is true (the MCP server URL when AuthKit has a resource indicator, else the AuthKit client id)")
+		return cfg, "", false, field("Audiences", fmt.Errorf("required when VerifyJWT is set (the MCP server URL when AuthKit has a resource indicator, else the AuthKit client id)"))
 	}
 	for _, a := range cfg.Audiences {
-		if strings.TrimSpace(a) == "" {
-			return cfg, "", false, fmt.Errorf("auth.workos.audiences: empty entry")
+		if err := CheckAudience(a); err != nil {
+			return cfg, "", false, field("Audiences", err)
 		}
 	}
 	if len(cfg.Algorithms) == 0 {
-		cfg.Algorithms = []string{"RS256"}
+		cfg.Algorithms = DefaultAlgorithms()
 	}
 	for _, a := range cfg.Algorithms {
-		switch {
-		case strings.EqualFold(a, "none"):
-			return cfg, "", false, fmt.Errorf("auth.workos.algorithms: %q is not allowed", a)
-		case strings.HasPrefix(strings.ToUpper(a), "HS"):
-			return cfg, "", false, fmt.Errorf("auth.workos.algorithms: %q is not allowed (symmetric algorithms cannot be verified with a public JWKS)", a)
-		case !slices.Contains(supportedAlgs, a):
-			return cfg, "", false, fmt.Errorf("auth.workos.algorithms: %q is not supported (supported: %s)", a, strings.Join(supportedAlgs, ", "))
+		if err := CheckAlgorithm(a); err != nil {
+			return cfg, "", false, field("Algorithms", err)
 		}
 	}
-	switch {
-	case cfg.ClockSkew < 0:
-		return cfg, "", false, fmt.Errorf("auth.workos.clock_skew: must not be negative")
-	case cfg.ClockSkew == 0:
-		cfg.ClockSkew = defaultClockSkew
-	case cfg.ClockSkew > maxClockSkew:
-		return cfg, "", false, fmt.Errorf("auth.workos.clock_skew: %v exceeds the maximum of %v", cfg.ClockSkew, maxClockSkew)
+	if err := CheckClockSkew(cfg.ClockSkew); err != nil {
+		return cfg, "", false, field("ClockSkew", err)
+	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = DefaultClockSkew
 	}
 	if len(cfg.ScopesSupported) == 0 {
-		cfg.ScopesSupported = defaultScopes
+		cfg.ScopesSupported = DefaultScopes()
 	}
 	for _, s := range cfg.ScopesSupported {
-		if !validScopeToken(s) {
-			return cfg, "", false, fmt.Errorf("auth.workos.scopes_supported: %q is not a valid scope", s)
+		if err := CheckScope(s); err != nil {
+			return cfg, "", false, field("ScopesSupported", err)
 		}
 	}
 	for _, s := range cfg.RequiredScopes {
-		if !validScopeToken(s) {
-			return cfg, "", false, fmt.Errorf("auth.workos.required_scopes: %q is not a valid scope", s)
+		if err := CheckScope(s); err != nil {
+			return cfg, "", false, field("RequiredScopes", err)
 		}
 	}
 	if cfg.MCPPath == "" {
 		cfg.MCPPath = defaultMCPPath
 	}
 	if !strings.HasPrefix(cfg.MCPPath, "/") || strings.ContainsAny(cfg.MCPPath, "?#{} \t\r\n\"\\") {
-		return cfg, "", false, fmt.Errorf("auth.workos.mcp_path: %q must be an absolute path without query, spaces or braces", cfg.MCPPath)
+		return cfg, "", false, field("MCPPath", fmt.Errorf("%q must be an absolute path without query, spaces or braces", cfg.MCPPath))
 	}
 	durations := []struct {
 		name string
 		v    *time.Duration
 		def  time.Duration
 	}{
-		{"jwks_refresh", &cfg.JWKSRefresh, defaultJWKSRefresh},
-		{"min_refetch_interval", &cfg.MinRefetchInterval, defaultMinRefetchInterval},
-		{"metadata_ttl", &cfg.MetadataTTL, defaultMetadataTTL},
+		{"JWKSRefresh", &cfg.JWKSRefresh, defaultJWKSRefresh},
+		{"MinRefetchInterval", &cfg.MinRefetchInterval, defaultMinRefetchInterval},
+		{"MetadataTTL", &cfg.MetadataTTL, defaultMetadataTTL},
 	}
 	for _, d := range durations {
 		if *d.v < 0 {
-			return cfg, "", false, fmt.Errorf("auth.workos.%s: must not be negative", d.name)
+			return cfg, "", false, field(d.name, fmt.Errorf("must not be negative"))
 		}
 		if *d.v == 0 {
 			*d.v = d.def

@@ -75,7 +75,8 @@ func setupAuth(ctx context.Context, cfg *config.Config, logger *slog.Logger, add
 	wc.Domain = cfg.Auth.WorkOS.Subdomain
 	p, err := workos.New(ctx, wc)
 	if err != nil {
-		return nil, &config.Error{File: cfg.File, Problem: err.Error()} // the error names its key
+		// config.Load checks every key this is built from, under its own name.
+		return nil, fmt.Errorf("auth provider workos: %w", err)
 	}
 	if p.Loopback() {
 		logger.Warn("auth.workos.subdomain is a loopback http issuer: only for local stand-ins of AuthKit", "issuer", p.Issuer())
@@ -102,7 +103,7 @@ func providerConfig(cfg *config.Config, logger *slog.Logger, addr string, m *met
 	if w.APIKey != "" {
 		src, err := workosroles.New(workosroles.Config{APIKey: w.APIKey, BaseURL: w.APIURL, TTL: w.RolesTTL, Logger: logger})
 		if err != nil {
-			return workos.Config{}, &config.Error{File: cfg.File, Key: "auth.workos.api_key", Problem: err.Error()}
+			return workos.Config{}, fmt.Errorf("auth provider %s: %w", cfg.Auth.Provider, err) // config.Load checked its keys
 		}
 		lookup = func(ctx context.Context, user, org string) ([]string, []string) {
 			g := src.Lookup(ctx, user, org)
@@ -157,7 +158,7 @@ func setupDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, addr
 	wc.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: inProcess{jwks}}
 	p, err := workos.New(ctx, wc)
 	if err != nil {
-		return nil, &config.Error{File: cfg.File, Key: "auth", Problem: err.Error()}
+		return nil, fmt.Errorf("auth provider dev: %w", err) // config.Load checked its keys
 	}
 	return &authSetup{
 		gate: p,

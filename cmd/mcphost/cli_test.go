@@ -104,8 +104,9 @@ plugins:
 
 var badKeys = []string{"log.level", "auth.workos.subdomain", "auth.workos.algorithms[0]", "plugins.a.path", "plugins.b.path"}
 
-// checkStderrLines asserts stderr is exactly one "mcphost: " line per wanted
-// substring group, in order, each naming the file when file is set.
+// checkStderrLines asserts stderr is exactly one line per wanted substring, in
+// order: with file set, config problems that start with "file:"; without, other
+// errors that start with "mcphost: ".
 func checkStderrLines(t *testing.T, stderr, file string, want []string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
@@ -113,11 +114,11 @@ func checkStderrLines(t *testing.T, stderr, file string, want []string) {
 		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(want), stderr)
 	}
 	for i, l := range lines {
-		if !strings.HasPrefix(l, "mcphost: ") {
+		if file == "" && !strings.HasPrefix(l, "mcphost: ") {
 			t.Errorf("line %d %q does not start with \"mcphost: \"", i, l)
 		}
-		if file != "" && !strings.HasPrefix(l, "mcphost: "+file+":") {
-			t.Errorf("line %d %q does not name the file %s", i, l, file)
+		if file != "" && !strings.HasPrefix(l, file+":") {
+			t.Errorf("line %d %q does not start with the file %s", i, l, file)
 		}
 		if !strings.Contains(l, want[i]) {
 			t.Errorf("line %d %q does not contain %q", i, l, want[i])
@@ -178,11 +179,14 @@ func TestConfigErrorsExit2(t *testing.T) {
 		{"tools bad config", []string{"tools", "-c", bad}, bad, badKeys},
 		{"tools --json bad config", []string{"tools", "--json", "-c", bad}, bad, badKeys},
 		{"missing config", []string{"validate", "-c", missing}, missing, []string{"cannot read config: no such file or directory"}},
+		// Every problem, sorted by line; the one no line holds first.
 		{"unknown key and bad duration with lines", []string{"validate", "-c", unknownKey}, unknownKey, []string{
+			unknownKey + ": auth.workos.subdomain: required with auth.provider workos",
+			unknownKey + ":4: plugins.x.path: required",
 			unknownKey + ":5: plugins.x.pth: unknown key",
 			unknownKey + ":6: plugins.x.call_timeout: \"3x\" is not a duration",
 		}},
-		{"invalid YAML", []string{"validate", "-c", invalidYAML}, invalidYAML, []string{invalidYAML + ": invalid YAML: "}},
+		{"invalid YAML", []string{"validate", "-c", invalidYAML}, invalidYAML, []string{invalidYAML + ":1: invalid YAML: did not find expected node content"}},
 		{"serve --listen valid but config bad", []string{"serve", "--listen", "127.0.0.1:0", "-c", bad}, bad, badKeys},
 	}
 	for _, tt := range tests {
@@ -223,7 +227,7 @@ func TestValidateProcessEnv(t *testing.T) {
 	if code != 2 {
 		t.Errorf("exit code = %d, want 2", code)
 	}
-	checkStderrLines(t, stderr, cfg, []string{`log.format: "xml" is not one of text, json`})
+	checkStderrLines(t, stderr, cfg, []string{cfg + `: log.format (from MCPHOST_LOG_FORMAT): "xml" is not one of text, json`})
 }
 
 func TestUsageErrorsExit2(t *testing.T) {

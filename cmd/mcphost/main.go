@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/mcphost/mcphost/config"
 )
@@ -30,7 +31,7 @@ func run(args []string) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "mcphost: "+errorLines(err))
+	fmt.Fprintln(os.Stderr, errorLines(err))
 	var ce *config.Error
 	var ue usageError
 	if errors.As(err, &ce) || errors.As(err, &ue) {
@@ -39,20 +40,25 @@ func run(args []string) int {
 	return exitFailure
 }
 
-// errorLines prints joined errors one per line, each prefixed for grep-ability.
+// errorLines renders err one problem per line: a config problem as
+// "file:line: key: problem" (the form editors and grep jump to), anything
+// else after "mcphost: ".
 func errorLines(err error) string {
+	parts := []error{err}
 	var joined interface{ Unwrap() []error }
 	if errors.As(err, &joined) {
-		s := ""
-		for i, e := range joined.Unwrap() {
-			if i > 0 {
-				s += "\nmcphost: "
-			}
-			s += e.Error()
-		}
-		return s
+		parts = joined.Unwrap()
 	}
-	return err.Error()
+	lines := make([]string, len(parts))
+	for i, e := range parts {
+		var ce *config.Error
+		if errors.As(e, &ce) && ce.Error() == e.Error() {
+			lines[i] = e.Error()
+		} else {
+			lines[i] = "mcphost: " + e.Error()
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // usageError marks a bad flag or argument (exit code 2).
