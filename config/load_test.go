@@ -1893,10 +1893,7 @@ func TestTracingConfig(t *testing.T) {
 		{"tracing: {sample_ratio: 0}", "tracing.sample_ratio", "more than 0"},
 		{"tracing: {sample_ratio: 1.5}", "tracing.sample_ratio", "at most 1"},
 	} {
-		line := 0 // checks after decoding do not know the line yet
-		if strings.Contains(c.problem, "not a number") {
-			line = 1
-		}
+		line := 1 // every case is one line
 		_, path, err := loadYAML(t, c.yaml+"\n", Options{LookupEnv: envFrom(withSub)})
 		checkErrors(t, err, path, []wantErr{{key: c.key, line: line, problem: c.problem}})
 	}

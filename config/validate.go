@@ -205,20 +205,20 @@ func (c *Config) validateTracing(l *loader) {
 		u, err := url.Parse(t.OTLPEndpoint)
 		switch {
 		case err != nil || u.Host == "":
-			l.fail(0, "tracing.otlp_endpoint", "%q is not a URL such as http://collector:4318", t.OTLPEndpoint)
+			l.report("tracing.otlp_endpoint", "%q is not a URL such as http://collector:4318", t.OTLPEndpoint)
 		case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "grpc":
-			l.fail(0, "tracing.otlp_endpoint", "%q: the scheme must be http, https (OTLP/HTTP) or grpc (OTLP/gRPC)", t.OTLPEndpoint)
+			l.report("tracing.otlp_endpoint", "%q: the scheme must be http, https (OTLP/HTTP) or grpc (OTLP/gRPC)", t.OTLPEndpoint)
 		case u.Scheme == "grpc" && t.OTLPProtocol == "http/protobuf":
-			l.fail(0, "tracing.otlp_protocol", "is http/protobuf but tracing.otlp_endpoint is a grpc:// URL")
+			l.report("tracing.otlp_protocol", "is http/protobuf but tracing.otlp_endpoint is a grpc:// URL")
 		}
 	}
 	switch t.OTLPProtocol {
 	case "", "http/protobuf", "grpc":
 	default:
-		l.fail(0, "tracing.otlp_protocol", "%q must be http/protobuf or grpc", t.OTLPProtocol)
+		l.report("tracing.otlp_protocol", "%q must be http/protobuf or grpc", t.OTLPProtocol)
 	}
 	if !(t.SampleRatio > 0 && t.SampleRatio <= 1) {
-		l.fail(0, "tracing.sample_ratio", "%v must be more than 0 and at most 1", t.SampleRatio)
+		l.report("tracing.sample_ratio", "%v must be more than 0 and at most 1", t.SampleRatio)
 	}
 }
 
