@@ -71,6 +71,11 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		StateTTL:       cfg.Server.RequestStateTTL,
 		OriginAllowed:  originPolicy(cfg),
 		Logger:         logger,
+
+		SessionCaps:       mcpserver.SessionCaps{PerOwner: cfg.Server.MaxSessionsPerUser, Total: cfg.Server.MaxSessions},
+		MaxStreams:        cfg.Server.MaxStreams,
+		MaxStreamsPerUser: cfg.Server.MaxStreamsPerUser,
+		WriteTimeout:      cfg.Server.WriteTimeout,
 	}
 	var store *redisstore.Store
 	switch {
@@ -92,7 +97,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 	if opts.Gate != nil {
 		// The gate verifies and puts the caller in the request context; the
 		// engine binds sessions and request state to that caller.
-		mcpHandler = auditRefusals(h, opts.Gate.Middleware(mcpHandler))
+		mcpHandler = auditRefusals(h, closeUnlessAdmitted(opts.Gate, mcpHandler))
 		opts.Gate.RegisterDiscovery(mux)
 	}
 	mcpHandler = withCORS(cfg.Server.AllowedOrigins, mcpHandler)
@@ -152,11 +157,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		host:   h,
 		cfg:    cfg,
 		log:    logger,
-		http: &http.Server{
-			Handler:           requestid.Middleware(trustedProxies(cfg), instrument(h.metricsSet(), mux)),
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		},
+		http:   NewHTTPServer(cfg, requestid.Middleware(trustedProxies(cfg), instrument(h.metricsSet(), GuardHost(mux))), logger),
 	}
 }
 
@@ -181,7 +182,7 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.http.Serve(ln)
+	err := s.http.Serve(limitListener(ln, s.cfg, s.log))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
