@@ -147,6 +147,26 @@ type Server struct {
 	// RequestStateTTL bounds how long a client may take to answer an
 	// input-required round (a person filling in a form).
 	RequestStateTTL time.Duration `yaml:"request_state_ttl"`
+
+	// Bounds against hostile load. ReadTimeout covers a request's headers and
+	// body; WriteTimeout a plain response (event streams extend it per event);
+	// IdleTimeout how long a keep-alive connection may wait for its next request.
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	IdleTimeout  time.Duration `yaml:"idle_timeout"`
+	// MaxConnections caps open connections (also kept below the open-file
+	// limit, so plugin restarts still get descriptors); MaxConnectionsPerIP
+	// caps those of one TCP peer (an IPv6 /64), trusted proxies exempt.
+	MaxConnections      int `yaml:"max_connections"`
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// MaxSessions caps legacy sessions in the store; MaxSessionsPerUser those
+	// of one user (opening one more closes the user's least recently used).
+	MaxSessions        int `yaml:"max_sessions"`
+	MaxSessionsPerUser int `yaml:"max_sessions_per_user"`
+	// MaxStreams and MaxStreamsPerUser cap the long-lived event streams (GET
+	// streams, subscriptions/listen) open on this replica.
+	MaxStreams        int `yaml:"max_streams"`
+	MaxStreamsPerUser int `yaml:"max_streams_per_user"`
 }
 
 // Log configures the host's log output.
@@ -238,6 +258,16 @@ const (
 	DefaultDataDir         = ".mcphost"
 	DefaultWorkOSAPIURL    = "https://api.workos.com"
 	DefaultRolesTTL        = 5 * time.Minute
+
+	DefaultReadTimeout         = 30 * time.Second
+	DefaultWriteTimeout        = 30 * time.Second
+	DefaultIdleTimeout         = 60 * time.Second
+	DefaultMaxConnections      = 4096
+	DefaultMaxConnectionsPerIP = 256
+	DefaultMaxSessions         = 10000
+	DefaultMaxSessionsPerUser  = 64
+	DefaultMaxStreams          = 1024
+	DefaultMaxStreamsPerUser   = 16
 )
 
 func defaults() *Config {
@@ -250,6 +280,16 @@ func defaults() *Config {
 			EventStore:      "memory",
 			Store:           "memory",
 			RequestStateTTL: DefaultRequestStateTTL,
+
+			ReadTimeout:         DefaultReadTimeout,
+			WriteTimeout:        DefaultWriteTimeout,
+			IdleTimeout:         DefaultIdleTimeout,
+			MaxConnections:      DefaultMaxConnections,
+			MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
+			MaxSessions:         DefaultMaxSessions,
+			MaxSessionsPerUser:  DefaultMaxSessionsPerUser,
+			MaxStreams:          DefaultMaxStreams,
+			MaxStreamsPerUser:   DefaultMaxStreamsPerUser,
 		},
 		Log:       Log{Level: "info", Format: "text"},
 		DataDir:   DefaultDataDir,

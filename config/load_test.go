@@ -301,6 +301,15 @@ server:
   allowed_origins: ["https://app.example.com/", "https://b.example.com"]
   state_secret: 0123456789abcdef0123456789abcdef
   request_state_ttl: 2m
+  read_timeout: 5s
+  write_timeout: 6s
+  idle_timeout: 7s
+  max_connections: 100
+  max_connections_per_ip: 10
+  max_sessions: 50
+  max_sessions_per_user: 5
+  max_streams: 40
+  max_streams_per_user: 4
 log:
   level: debug
   format: json
@@ -364,6 +373,11 @@ plugins:
 		AllowedOrigins:  []string{"https://app.example.com", "https://b.example.com"},
 		StateSecret:     "0123456789abcdef0123456789abcdef",
 		RequestStateTTL: 2 * time.Minute,
+
+		ReadTimeout: 5 * time.Second, WriteTimeout: 6 * time.Second, IdleTimeout: 7 * time.Second,
+		MaxConnections: 100, MaxConnectionsPerIP: 10,
+		MaxSessions: 50, MaxSessionsPerUser: 5,
+		MaxStreams: 40, MaxStreamsPerUser: 4,
 	}
 	if !reflect.DeepEqual(cfg.Server, wantServer) {
 		t.Errorf("Server = %+v\nwant     %+v", cfg.Server, wantServer)

@@ -71,6 +71,7 @@ func (l *loader) validate(c *Config, opts Options) {
 	}
 	c.validateStateSecret(l)
 	c.validateStore(l)
+	c.validateServerBounds(l)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -72,6 +72,11 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		OriginAllowed:  originPolicy(cfg),
 		Logger:         logger,
 		Tracer:         h.tracer,
+
+		SessionCaps:       mcpserver.SessionCaps{PerOwner: cfg.Server.MaxSessionsPerUser, Total: cfg.Server.MaxSessions},
+		MaxStreams:        cfg.Server.MaxStreams,
+		MaxStreamsPerUser: cfg.Server.MaxStreamsPerUser,
+		WriteTimeout:      cfg.Server.WriteTimeout,
 	}
 	var store *redisstore.Store
 	switch {
@@ -93,7 +98,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 	if opts.Gate != nil {
 		// The gate verifies and puts the caller in the request context; the
 		// engine binds sessions and request state to that caller.
-		mcpHandler = auditRefusals(h, opts.Gate.Middleware(mcpHandler))
+		mcpHandler = auditRefusals(h, closeUnlessAdmitted(opts.Gate, mcpHandler))
 		opts.Gate.RegisterDiscovery(mux)
 	}
 	mcpHandler = withCORS(cfg.Server.AllowedOrigins, mcpHandler)
@@ -153,11 +158,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		host:   h,
 		cfg:    cfg,
 		log:    logger,
-		http: &http.Server{
-			Handler:           requestid.Middleware(trustedProxies(cfg), h.tracedHandler(instrument(h.metricsSet(), mux))),
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		},
+		http:   NewHTTPServer(cfg, requestid.Middleware(trustedProxies(cfg), h.tracedHandler(instrument(h.metricsSet(), GuardHost(mux)))), logger),
 	}
 }
 
@@ -182,7 +183,7 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.http.Serve(ln)
+	err := s.http.Serve(limitListener(ln, s.cfg, s.log))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -103,7 +103,7 @@ func BenchmarkToolsCallModernSSE(b *testing.B) {
 
 func BenchmarkToolsCallLegacyJSON(b *testing.B) {
 	s := New(addBackend{}, Options{JSONResponse: true})
-	_ = s.sessions.Create(context.Background(), &Session{ID: "S1", Owner: "u1", ProtocolVersion: "2025-11-25"})
+	_, _ = s.sessions.Create(context.Background(), &Session{ID: "S1", Owner: "u1", ProtocolVersion: "2025-11-25"}, SessionCaps{})
 	hdr := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json, text/event-stream"},
 		"Mcp-Protocol-Version": {"2025-11-25"}, "Mcp-Session-Id": {"S1"}}
 	body := []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}`)
@@ -112,7 +112,7 @@ func BenchmarkToolsCallLegacyJSON(b *testing.B) {
 
 func BenchmarkToolsCallLegacySSEResumable(b *testing.B) {
 	s := New(addBackend{}, Options{Events: NewMemoryEvents(0, 0, 0, nil)})
-	_ = s.sessions.Create(context.Background(), &Session{ID: "S1", Owner: "u1", ProtocolVersion: "2025-11-25"})
+	_, _ = s.sessions.Create(context.Background(), &Session{ID: "S1", Owner: "u1", ProtocolVersion: "2025-11-25"}, SessionCaps{})
 	hdr := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json, text/event-stream"},
 		"Mcp-Protocol-Version": {"2025-11-25"}, "Mcp-Session-Id": {"S1"}}
 	body := []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}`)

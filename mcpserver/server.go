@@ -44,6 +44,17 @@ type Options struct {
 	MaxBodyBytes int64
 	// SessionTimeout closes idle legacy sessions (0: never).
 	SessionTimeout time.Duration
+	// SessionCaps bound the legacy sessions the store holds, per user and in
+	// total (zero: no cap).
+	SessionCaps SessionCaps
+	// MaxStreams and MaxStreamsPerUser cap the long-lived event streams (a
+	// legacy session's GET stream, subscriptions/listen) open on this server
+	// (0: no cap).
+	MaxStreams, MaxStreamsPerUser int
+	// WriteTimeout bounds each write to a client (the deadline is extended
+	// before every write, so a long stream lives on while a client that stops
+	// reading is let go). 0: the http.Server's own deadline applies.
+	WriteTimeout time.Duration
 	// Sessions stores legacy sessions (default: in memory).
 	Sessions SessionStore
 	// Events keeps SSE events so legacy clients can resume with Last-Event-ID;
@@ -90,6 +101,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*listener]struct{} // subscriptions/listen streams (2026-07-28)
 	getters   map[string]int         // legacy sessions with an open GET stream here
+	streams   map[string]int         // open long-lived streams by owner
+	nStreams  int
 	inflight  map[string]context.CancelFunc
 	closed    bool
 	done      chan struct{}
@@ -137,11 +150,16 @@ func New(b Backend, o Options) *Server {
 		broker:    o.Broker,
 		listeners: map[*listener]struct{}{},
 		getters:   map[string]int{},
+		streams:   map[string]int{},
 		inflight:  map[string]context.CancelFunc{},
 		done:      make(chan struct{}),
 	}
 	if s.sessions == nil {
 		s.sessions = NewMemorySessions(o.SessionTimeout, o.Now)
+	}
+	if m, ok := s.sessions.(*MemorySessions); ok {
+		// Redis expires a session's events with it; in memory, say when.
+		m.onEnd(func(id string) { s.endSession(context.Background(), id) })
 	}
 	if s.broker == nil {
 		s.broker = NewMemoryBroker()

@@ -2,11 +2,13 @@ package mcpserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcphost/mcphost/auth"
@@ -83,6 +85,12 @@ func serveListen(rq *request, sseOK bool) {
 	}
 	ack = append(ack, "}}"...)
 
+	release, e := s.openStream(rq.caller)
+	if e != nil {
+		writeHTTPError(rq.w, e.httpStatus(), rq.msg.id, e)
+		return
+	}
+	defer release()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -200,6 +208,14 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
+	release, e := s.openStream(auth.CallerFromContext(r.Context()))
+	if e != nil {
+		writeHTTPError(w, e.httpStatus(), nil, e)
+		return
+	}
+	defer release()
+	// A stream outlives the read timeout, which would otherwise end it.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	ctx := r.Context()
 	closed, stopClose, err := s.broker.Subscribe(ctx, topicClose(sess.ID))
 	if err != nil {
@@ -345,12 +361,45 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, e.httpStatus(), nil, e)
 		return
 	}
-	if s.events != nil {
-		s.events.DeleteSession(ctx, sess.ID)
-	}
-	_ = s.broker.Publish(ctx, topicClose(sess.ID), []byte("closed"))
-	s.cancelSession(sess.ID)
+	s.endSession(ctx, sess.ID)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// endSession drops what a closed or expired session held besides its record:
+// its events, its streams (on every replica) and its running requests.
+func (s *Server) endSession(ctx context.Context, id string) {
+	if s.events != nil {
+		s.events.DeleteSession(ctx, id)
+	}
+	_ = s.broker.Publish(ctx, topicClose(id), []byte("closed"))
+	s.cancelSession(id)
+}
+
+// openStream counts a long-lived stream in, or refuses it over a cap; release
+// gives its place back.
+func (s *Server) openStream(caller *auth.Caller) (release func(), e *Error) {
+	owner := s.o.CallerKey(caller)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.o.MaxStreamsPerUser > 0 && owner != "" && s.streams[owner] >= s.o.MaxStreamsPerUser:
+		return nil, newError(http.StatusTooManyRequests, CodeInvalidRequest, "too many open streams for this user (server.max_streams_per_user is "+strconv.Itoa(s.o.MaxStreamsPerUser)+"); close one first")
+	case s.o.MaxStreams > 0 && s.nStreams >= s.o.MaxStreams:
+		return nil, newError(http.StatusServiceUnavailable, CodeInternalError, "the server has as many open streams as it may (server.max_streams); try again later")
+	}
+	s.nStreams++
+	s.streams[owner]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.nStreams--
+			if s.streams[owner]--; s.streams[owner] <= 0 {
+				delete(s.streams, owner)
+			}
+		})
+	}, nil
 }
 
 // serveBatch handles a JSON-RPC batch: allowed only on 2025-03-26, answered

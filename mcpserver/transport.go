@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/mcphost/mcphost/auth"
 )
@@ -30,6 +31,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, http.StatusForbidden, nil, newError(http.StatusForbidden, CodeInvalidRequest, "Forbidden: origin "+o+" is not allowed"))
 		return
 	}
+	if s.o.WriteTimeout > 0 {
+		w = &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: s.o.WriteTimeout}
+	}
+	if r.Method != http.MethodPost && r.ContentLength != 0 {
+		// Nothing here reads it, and Go would drain it after the response:
+		// refuse it and drop the connection instead.
+		w.Header().Set("Connection", "close")
+		writeHTTPError(w, http.StatusBadRequest, nil, newError(http.StatusBadRequest, CodeInvalidRequest, r.Method+" requests carry no body on the MCP endpoint"))
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 		s.servePost(w, r)
@@ -43,6 +54,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// deadlineWriter moves the write deadline before each write, so a response
+// that takes long to produce (a tool call, an event stream) is not cut off by
+// the server's WriteTimeout, while a client that stops reading still is.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (w *deadlineWriter) extend() { _ = w.rc.SetWriteDeadline(time.Now().Add(w.d)) }
+
+func (w *deadlineWriter) Write(b []byte) (int, error) {
+	w.extend()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *deadlineWriter) Flush() {
+	w.extend()
+	_ = w.rc.Flush()
+}
+
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func writeHTTPError(w http.ResponseWriter, status int, id []byte, e *Error) {
 	buf := getBuf()
 	b := appendErrorResponse((*buf)[:0], id, e)
@@ -53,9 +87,12 @@ func writeHTTPError(w http.ResponseWriter, status int, id []byte, e *Error) {
 	putBuf(buf)
 }
 
-// hostAllowed is the DNS-rebinding defence: a server listening on loopback
-// answers only requests addressed to a loopback name.
-func (s *Server) hostAllowed(r *http.Request) bool {
+func (s *Server) hostAllowed(r *http.Request) bool { return HostAllowed(r) }
+
+// HostAllowed is the DNS-rebinding defence: a server listening on loopback
+// answers only requests addressed to a loopback name (a web page whose name
+// was rebound to 127.0.0.1 still sends its own name as Host).
+func HostAllowed(r *http.Request) bool {
 	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if !ok || !isLoopbackAddr(la.String()) {
 		return true
@@ -146,6 +183,16 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, http.StatusNotAcceptable, nil, newError(http.StatusNotAcceptable, CodeInvalidRequest, "Accept must list both application/json and text/event-stream"))
 		return
 	}
+	if r.ContentLength > s.o.MaxBodyBytes {
+		// Known too large before a byte is read: answer now, and close rather
+		// than drain it.
+		w.Header().Set("Connection", "close")
+		writeHTTPError(w, http.StatusRequestEntityTooLarge, nil, newError(http.StatusRequestEntityTooLarge, CodeInvalidRequest, "request body is larger than the server's limit"))
+		return
+	}
+	// One byte over the limit is how readBody tells "too large"; past that,
+	// MaxBytesReader makes Go close the connection instead of draining.
+	r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes+1)
 	buf := getBuf()
 	detached := false // the request still uses buf after this returns
 	defer func() {
@@ -156,13 +203,19 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	body, over, err := readBody(r.Body, (*buf)[:0], s.o.MaxBodyBytes)
 	*buf = body
 	if over {
+		w.Header().Set("Connection", "close") // rather than drain the rest
 		writeHTTPError(w, http.StatusRequestEntityTooLarge, nil, newError(http.StatusRequestEntityTooLarge, CodeInvalidRequest, "request body is larger than the server's limit"))
 		return
 	}
 	if err != nil {
+		// A body slower than server.read_timeout ends here too.
+		w.Header().Set("Connection", "close")
 		writeHTTPError(w, http.StatusBadRequest, nil, newError(http.StatusBadRequest, CodeParseError, "could not read the request body"))
 		return
 	}
+	// The body is in: the read timeout has done its job, and would otherwise
+	// cancel a call (or a listen stream) that runs past it.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if i := skipSpace(body, 0); i < len(body) && body[i] == '[' {
 		s.serveBatch(w, r, body, sseOK)
 		return

@@ -41,7 +41,7 @@ func TestSessionsSharedBetweenReplicas(t *testing.T) {
 	b := open(t, srv.URL(), Options{SessionTimeout: time.Minute}).Sessions()
 
 	in := &mcpserver.Session{ID: "S1", Owner: "user_1", ProtocolVersion: "2025-11-25", ClientCapabilities: []byte(`{"sampling":{}}`), ClientInfo: []byte(`{"name":"c"}`), Created: time.UnixMilli(1700000000000)}
-	if err := a.Create(ctx, in); err != nil {
+	if _, err := a.Create(ctx, in, mcpserver.SessionCaps{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := b.Get(ctx, "S1")
@@ -86,7 +86,7 @@ func TestSessionsSharedBetweenReplicas(t *testing.T) {
 	}
 
 	short := open(t, srv.URL(), Options{SessionTimeout: 300 * time.Millisecond}).Sessions()
-	if err := short.Create(ctx, &mcpserver.Session{ID: "S2", Owner: "u", ProtocolVersion: "2025-11-25"}); err != nil {
+	if _, err := short.Create(ctx, &mcpserver.Session{ID: "S2", Owner: "u", ProtocolVersion: "2025-11-25"}, mcpserver.SessionCaps{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := short.Get(ctx, "S2"); err != nil { // a use renews the timeout
@@ -224,7 +224,7 @@ func TestRedisDownFailsFast(t *testing.T) {
 	ctx := context.Background()
 	sessions, events, broker := st.Sessions(), st.Events(), st.Broker()
 	t.Cleanup(func() { _ = broker.Close() })
-	if err := sessions.Create(ctx, &mcpserver.Session{ID: "S1", Owner: "u", ProtocolVersion: "2025-11-25"}); err != nil {
+	if _, err := sessions.Create(ctx, &mcpserver.Session{ID: "S1", Owner: "u", ProtocolVersion: "2025-11-25"}, mcpserver.SessionCaps{}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Stop()
@@ -274,7 +274,7 @@ func TestRedisFrozenFailsWithinTimeout(t *testing.T) {
 	st := open(t, srv.URL(), Options{Timeout: timeout})
 	ctx := context.Background()
 	sessions := st.Sessions()
-	if err := sessions.Create(ctx, &mcpserver.Session{ID: "S1", Owner: "u", ProtocolVersion: "2025-11-25"}); err != nil {
+	if _, err := sessions.Create(ctx, &mcpserver.Session{ID: "S1", Owner: "u", ProtocolVersion: "2025-11-25"}, mcpserver.SessionCaps{}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Pause(t)

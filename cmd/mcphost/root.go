@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/config"
+	"github.com/mcphost/mcphost/connlimit"
 	"github.com/mcphost/mcphost/host"
 	"github.com/mcphost/mcphost/metrics"
 	"github.com/mcphost/mcphost/tracing"
@@ -132,6 +133,11 @@ func serve(ctx context.Context, g globalFlags, dev bool) error {
 	logger := newLogger(cfg)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Every descriptor the hard limit allows: the connection cap stays below
+	// it, so plugin restarts find some free.
+	if _, err := connlimit.RaiseFileLimit(); err != nil {
+		logger.Warn("cannot raise the open-file limit", "error", err)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -284,7 +290,7 @@ func serveMetrics(cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := host.NewHTTPServer(cfg, host.GuardHost(mux), logger)
 	go func() { _ = srv.Serve(ln) }()
 	logger.Info("metrics serving", "url", "http://"+ln.Addr().String()+"/metrics")
 	return func() { _ = srv.Close() }, nil
