@@ -446,7 +446,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "unknown nested key plugins.x.pth",
 			yaml: "server:\n  listen: 127.0.0.1:9000\nplugins:\n  x:\n    pth: bin/plug\n",
-			want: []wantErr{{key: "plugins.x.pth", line: 5, problem: "unknown key (known: args, call_timeout, drain_timeout, env, max_concurrency, path, prefix, require_organization, require_permissions, require_roles, require_scopes, sha256, start_timeout, tools)"}},
+			want: []wantErr{{key: "plugins.x.pth", line: 5, problem: "unknown key (known: args, call_timeout, drain_timeout, env, max_concurrency, path, prefix, require_organization, require_permissions, require_roles, require_scopes, sandbox, sandbox_read, sandbox_write, sha256, start_timeout, tools, user)"}},
 		},
 		{
 			name: "unknown server key",
