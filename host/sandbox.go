@@ -136,13 +136,12 @@ func giveDataDir(p *config.Plugin, dataDir, pluginData string) error {
 			return fmt.Errorf("plugins.%s.user: %w", p.Name, err)
 		}
 	}
-	for d := filepath.Dir(dataDir); ; d = filepath.Dir(d) {
-		if !traversable(d, uid, gid) {
-			return fmt.Errorf("plugins.%s.user: user %s (uid %d) cannot reach its data directory %s: %s does not let it through (chmod o+x %s, or choose another data_dir)", p.Name, p.User, uid, pluginData, d, d)
-		}
-		if d == filepath.Dir(d) {
-			break
-		}
+	if d := blocked(filepath.Dir(dataDir), uid, gid); d != "" {
+		return fmt.Errorf("plugins.%s.user: user %s (uid %d) cannot reach its data directory %s: %s does not let it through (chmod o+x %s, or choose another data_dir)", p.Name, p.User, uid, pluginData, d, d)
+	}
+	// The plugin starts in its binary's directory.
+	if d := blocked(filepath.Dir(p.Path), uid, gid); d != "" {
+		return fmt.Errorf("plugins.%s.user: user %s (uid %d) cannot reach the plugin's directory %s: %s does not let it through (chmod o+x %s, or install the plugin elsewhere)", p.Name, p.User, uid, filepath.Dir(p.Path), d, d)
 	}
 	err := filepath.WalkDir(pluginData, func(path string, _ fs.DirEntry, err error) error {
 		if err != nil {
@@ -154,4 +153,16 @@ func giveDataDir(p *config.Plugin, dataDir, pluginData string) error {
 		return fmt.Errorf("plugins.%s.user: data directory: %w", p.Name, err)
 	}
 	return nil
+}
+
+// blocked is the first directory from dir up to / that uid cannot pass, or "".
+func blocked(dir string, uid, gid int) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if !traversable(d, uid, gid) {
+			return d
+		}
+		if d == filepath.Dir(d) {
+			return ""
+		}
+	}
 }
