@@ -232,7 +232,27 @@ type Plugin struct {
 	Policy       `yaml:",inline"`
 	// Tools holds per-tool overrides, keyed by the tool's name in the plugin.
 	Tools map[string]*Tool `yaml:"tools"`
+
+	// Sandbox is "on" (also when empty: Landlock confines the plugin to its
+	// executable, its data directory and read-only system paths) or "off".
+	Sandbox string `yaml:"sandbox"`
+	// SandboxRead and SandboxWrite are more paths the sandboxed plugin may
+	// read (and execute), or also write (absolute after loading).
+	SandboxRead  []string `yaml:"sandbox_read"`
+	SandboxWrite []string `yaml:"sandbox_write"`
+	// User runs the plugin as this user (a name or a uid); the host must run
+	// as root. RunAs is User resolved by Load (nil when User is empty).
+	User  string   `yaml:"user"`
+	RunAs *Account `yaml:"-"`
 }
+
+// Account is the user and primary group a plugin runs as.
+type Account struct {
+	UID, GID int
+}
+
+// Sandboxed reports whether the plugin runs in the sandbox (the default).
+func (p *Plugin) Sandboxed() bool { return p.Sandbox != "off" }
 
 // Tool holds per-tool settings; its policy adds to its plugin's.
 type Tool struct {

@@ -297,6 +297,7 @@ func (l *loader) validatePlugin(c *Config, p *Plugin, opts Options) {
 		}
 		l.validateLimits(key+".tools."+name+".limits", &p.Tools[name].Limits)
 	}
+	l.validateSandbox(c, p, opts)
 }
 
 // validateLimits parses each rate ("10/s", "600/m", "1000/h") and fills in

@@ -23,6 +23,7 @@ auth: {provider: none}
 plugins:
   test:
     path: "{{bin}}/testplugin"
+    sandbox: "off" # its cancellation markers go to {{dir}}, which holds data_dir
     env: {TESTPLUGIN_DIR: "{{dir}}"` + env + `}
     max_concurrency: 8
 `

@@ -36,6 +36,8 @@ func TestMain(m *testing.M) {
 	for _, b := range []struct{ name, pkg, ldflags string }{
 		{"whoami", "../plugins/whoami", ""},
 		{"documents", "../plugins/documents", ""},
+		{"admin", "../plugins/admin", ""},
+		{"workosuser", "../plugins/workosuser", ""},
 		{"testplugin", "../internal/testplugin", ""},
 		{"rawplugin", "../internal/rawplugin", ""},
 		{"mcphost", "../cmd/mcphost", ""},

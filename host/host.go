@@ -99,6 +99,7 @@ func sortedPluginNames(cfg *config.Config) []string {
 // builds the routing table. On any error every started plugin is stopped again
 // and the errors (one per failing plugin) are returned: nothing half-started.
 func (h *Host) Start(ctx context.Context) error {
+	h.protectHost()
 	slots := h.currentSlots()
 	if err := startSlots(ctx, slots); err != nil {
 		return err

@@ -27,6 +27,7 @@ plugins:
   test:
     path: "{{bin}}/testplugin"
     prefix: "t."
+    sandbox: "off" # its cancellation markers go to {{dir}}, which holds data_dir
     env: {TESTPLUGIN_DIR: "{{dir}}"}
 `
 
@@ -332,6 +333,7 @@ auth: {provider: none}
 plugins:
   test:
     path: "{{bin}}/testplugin"
+    sandbox: "off" # its cancellation markers go to {{dir}}, which holds data_dir
     env: {TESTPLUGIN_DIR: "{{dir}}"}
     tools: {slow: {call_timeout: 300ms}}`, host.ServerOptions{})
 	cs := connect(t, r, nil, nil)

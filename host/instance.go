@@ -33,6 +33,7 @@ type instance struct {
 	pid     int
 	sha256  string
 	started time.Time
+	cleanup func() // removes what pluginCommand made, once the process is gone
 
 	// ctx ends when the instance is stopped (ends its notification stream).
 	ctx      context.Context
@@ -69,10 +70,10 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 	}
 
 	stderrTail := &tailBuffer{max: 2048}
-	cmd := exec.Command(p.Path, p.Args...)
-	cmd.Dir = filepath.Dir(p.Path)
-	cmd.Env = pluginEnv(p, pluginData)
-	setProcessAttrs(cmd)
+	cmd, cleanup, err := pluginCommand(p, dataDir, pluginData)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", p.Name, err)
+	}
 
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  pluginrpc.Handshake,
@@ -85,7 +86,7 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 		Logger:           newHCLogAdapter(logger, p.Name),
 		Stderr:           stderrTail, // raw lines; the logger above gets them parsed
 	})
-	inst := &instance{cmd: cmd, client: client, sha256: sum, started: time.Now()}
+	inst := &instance{cmd: cmd, client: client, sha256: sum, started: time.Now(), cleanup: cleanup}
 	inst.ctx, inst.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -161,6 +162,7 @@ func (i *instance) stop() {
 		}
 		killProcessGroup(i.cmd)
 		<-done
+		i.cleanup()
 	})
 }
 

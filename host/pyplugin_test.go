@@ -109,14 +109,21 @@ if __name__ == "__main__":
 	}
 }
 
+// pySandbox is the sandbox_read a notes-py fixture needs: the SDK and the
+// example it imports, which live in the repository.
+func pySandbox() string {
+	repo, _ := filepath.Abs("..")
+	return fmt.Sprintf("sandbox_read: [%q, %q]", filepath.Join(repo, "sdk", "python"), filepath.Join(repo, "plugins", "notes-py"))
+}
+
 func pyYAML(path string) string {
 	return fmt.Sprintf(`
 auth: {provider: none}
 data_dir: "{{dir}}/data"
 hot_reload: {debounce: 50ms}
 plugins:
-  notes: {path: %q, max_concurrency: 64, drain_timeout: 10s, start_timeout: 10s}
-`, path)
+  notes: {path: %q, max_concurrency: 64, drain_timeout: 10s, start_timeout: 10s, %s}
+`, path, pySandbox())
 }
 
 // pyProcesses lists the pids of live processes whose command line names path.
@@ -437,12 +444,13 @@ func TestPyPluginShippedConfig(t *testing.T) {
 	}
 	env, _ := json.Marshal(p.Env)
 	args, _ := json.Marshal(p.Args)
+	sandboxRead, _ := json.Marshal(p.SandboxRead)
 	r := startHost(t, fmt.Sprintf(`
 auth: {provider: none}
 data_dir: "{{dir}}/data"
 plugins:
-  notes-py: {path: %q, args: %s, env: %s}
-`, p.Path, args, env), host.ServerOptions{Gate: headerGate{}})
+  notes-py: {path: %q, args: %s, env: %s, sandbox_read: %s}
+`, p.Path, args, env, sandboxRead), host.ServerOptions{Gate: headerGate{}})
 	cs := connect(t, r, userClient("alice", "org_acme", "member"), nil)
 	if text, _, isErr := callFull(t, cs, "add-note", map[string]any{"title": "shipped"}); isErr {
 		t.Fatalf("add-note: %s", text)
@@ -505,8 +513,8 @@ server: {listen: "127.0.0.1:0"}
 auth: {provider: none}
 data_dir: %q
 plugins:
-  notes: {path: %q, start_timeout: 10s}
-`, filepath.Join(dir, "data"), script))
+  notes: {path: %q, start_timeout: 10s, %s}
+`, filepath.Join(dir, "data"), script, pySandbox()))
 			cmd, url := runBinary(t, cfgPath)
 			plugins, err := readyPlugins(t, url)
 			if err != nil || len(plugins) != 1 || !processAlive(plugins[0].PID) {
@@ -540,7 +548,7 @@ func TestPyPluginInterpreterPath(t *testing.T) {
 auth: {provider: none}
 data_dir: "{{dir}}/data"
 plugins:
-  notes: {path: %q, args: [%q], env: {PYTHONPATH: %q}}
+  notes: {path: %q, args: [%q], env: {PYTHONPATH: %q}, sandbox_read: [%[3]q]}
 `, pyInterpreter, script, filepath.Join(repo, "sdk", "python")), host.ServerOptions{Gate: headerGate{}})
 	cs := connect(t, r, userClient("alice", "org_acme", "member"), nil)
 	if text, _, isErr := callFull(t, cs, "add-note", map[string]any{"title": "via args"}); isErr || !strings.Contains(text, "via args") {

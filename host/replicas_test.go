@@ -156,7 +156,7 @@ func TestSharedStoreReadiness(t *testing.T) {
 // replica stops the call running on another.
 func TestCancelReachesAnotherReplica(t *testing.T) {
 	redis := testredis.Start(t)
-	yaml := strings.Replace(replicasYAML(redis.URL()), `path: "{{bin}}/testplugin"}`, `path: "{{bin}}/testplugin", env: {TESTPLUGIN_DIR: "{{dir}}"}}`, 1)
+	yaml := strings.Replace(replicasYAML(redis.URL()), `path: "{{bin}}/testplugin"}`, `path: "{{bin}}/testplugin", sandbox: "off", env: {TESTPLUGIN_DIR: "{{dir}}"}}`, 1)
 	a, b := startHost(t, yaml, host.ServerOptions{}), startHost(t, yaml, host.ServerOptions{})
 	init := rawMCP(t, a, http.MethodPost, "", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
 	session := init.Header.Get("Mcp-Session-Id")

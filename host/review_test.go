@@ -140,7 +140,7 @@ func TestPluginAddedByReloadIsSupervised(t *testing.T) {
 auth: {provider: none}
 plugins:
   whoami: {path: "{{bin}}/whoami"}
-  test: {path: "{{bin}}/testplugin", prefix: "t.", env: {TESTPLUGIN_DIR: "{{dir}}"}}
+  test: {path: "{{bin}}/testplugin", prefix: "t.", sandbox: "off", env: {TESTPLUGIN_DIR: "{{dir}}"}}
   flappy: {path: "{{bin}}/testplugin", prefix: "f.", env: {TESTPLUGIN_MODE: "exit-after=1s"}}
   sleepy: {path: "{{bin}}/testplugin", prefix: "s.", env: {TESTPLUGIN_MODE: "slow-start=1500ms"}}`))
 	if err != nil {

@@ -107,6 +107,9 @@ func (s *slot) start(ctx context.Context) error {
 	s.cur, s.state, s.supervising = inst, StateRunning, true
 	s.mu.Unlock()
 	s.log.Info("plugin started", "version", inst.desc().GetVersion(), "pid", inst.pid, "tools", len(inst.desc().GetTools()))
+	if !s.cfg.Sandboxed() {
+		s.log.Warn("plugin runs without the sandbox (sandbox: off): it can read every file its user can")
+	}
 	s.listen(inst)
 	go s.supervise()
 	return nil

@@ -8,12 +8,18 @@ import (
 	"strings"
 
 	"github.com/mcphost/mcphost/config"
+	"github.com/mcphost/mcphost/sandbox"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	// First thing: close this process's environment (WORKOS_API_KEY, state
+	// secrets) and memory to plugins, which run as the same user.
+	if err := sandbox.ProtectSelf(); err != nil {
+		fmt.Fprintln(os.Stderr, "mcphost: warning:", err)
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

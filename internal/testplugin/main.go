@@ -82,6 +82,26 @@ func main() {
 			}
 			return sdk.Object(map[string]any{"env": env}), nil
 		}),
+		sdk.NewTool("fs", "Reads (op read) or writes (op write) path and reports what happened, and the plugin's uid.", func(_ context.Context, _ *sdk.Request, in struct {
+			Op   string `json:"op"`
+			Path string `json:"path"`
+			Data string `json:"data"`
+		}) (*sdk.Result, error) {
+			out := map[string]any{"uid": os.Getuid()}
+			var err error
+			if in.Op == "write" {
+				err = os.WriteFile(in.Path, []byte(in.Data), 0o600)
+			} else {
+				var b []byte
+				b, err = os.ReadFile(in.Path)
+				out["content"] = string(b)
+			}
+			out["ok"] = err == nil
+			if err != nil {
+				out["error"] = err.Error()
+			}
+			return sdk.Object(out), nil
+		}),
 		sdk.NewTool("ids", "Returns the call and request ids the plugin received.", func(_ context.Context, req *sdk.Request, _ struct{}) (*sdk.Result, error) {
 			return sdk.Object(map[string]string{"call_id": req.CallID, "request_id": req.RequestID}), nil
 		}),
