@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +14,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcphost/mcphost/audit"
-	"github.com/mcphost/mcphost/auth"
-	"github.com/mcphost/mcphost/auth/devissuer"
 	"github.com/mcphost/mcphost/auth/workos"
 	"github.com/mcphost/mcphost/host"
 	"github.com/mcphost/mcphost/requestid"
@@ -154,21 +151,9 @@ func TestAuditArgumentsWhenAsked(t *testing.T) {
 // TestAuditRefusals: requests the gate refuses, 401 and 403, are recorded
 // with the reason from the challenge and the request id the client got.
 func TestAuditRefusals(t *testing.T) {
-	iss, err := devissuer.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	iss.Routes(mux, "")
-	idp := httptest.NewServer(mux)
-	t.Cleanup(idp.Close)
-	aud := "http://127.0.0.1/mcp"
-	p, err := workos.New(context.Background(), workos.Config{Domain: idp.URL, VerifyJWT: true, Audiences: []string{aud},
-		RequiredScopes: []string{"documents"}, ScopesSupported: []string{"openid", "documents"}, PublicURL: auth.PublicURL{Listen: "127.0.0.1:1"}, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
+	p, mint := realGate(t, func(c *workos.Config) {
+		c.RequiredScopes, c.ScopesSupported = []string{"documents"}, []string{"openid", "documents"}
+	})
 	r := startHost(t, basicYAML, host.ServerOptions{Gate: p})
 	path := withAudit(t, r, false)
 
@@ -188,11 +173,7 @@ func TestAuditRefusals(t *testing.T) {
 		return resp.StatusCode, resp.Header.Get(requestid.Header)
 	}
 	noToken, id1 := post("")
-	tok, err := iss.Mint(devissuer.TokenRequest{Issuer: idp.URL, Subject: "user_scopeless", Audience: []string{aud}, Scopes: []string{"openid"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scopeless, id2 := post(tok)
+	scopeless, id2 := post(mint("user_scopeless"))
 	if noToken != http.StatusUnauthorized || scopeless != http.StatusForbidden {
 		t.Fatalf("statuses %d, %d; want 401 and 403", noToken, scopeless)
 	}

@@ -25,7 +25,7 @@ import (
 
 // realGate is the AuthKit gate against a local dev issuer, and a way to mint
 // tokens it accepts.
-func realGate(t *testing.T) (*workos.Provider, func(sub string) string) {
+func realGate(t *testing.T, tweak ...func(*workos.Config)) (*workos.Provider, func(sub string) string) {
 	t.Helper()
 	iss, err := devissuer.Open(t.TempDir())
 	if err != nil {
@@ -36,8 +36,12 @@ func realGate(t *testing.T) (*workos.Provider, func(sub string) string) {
 	idp := httptest.NewServer(mux)
 	t.Cleanup(idp.Close)
 	aud := "http://127.0.0.1/mcp"
-	p, err := workos.New(context.Background(), workos.Config{Domain: idp.URL, VerifyJWT: true, Audiences: []string{aud},
-		PublicURL: auth.PublicURL{Listen: "127.0.0.1:1"}, Logger: testLogger(t)})
+	cfg := workos.Config{Domain: idp.URL, VerifyJWT: true, Audiences: []string{aud},
+		PublicURL: auth.PublicURL{Listen: "127.0.0.1:1"}, Logger: testLogger(t)}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	p, err := workos.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

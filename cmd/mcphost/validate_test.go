@@ -156,13 +156,26 @@ func TestValidateShippedConfigs(t *testing.T) {
 				Server struct {
 					StateSecretFile string `yaml:"state_secret_file"`
 				} `yaml:"server"`
-				Plugins map[string]struct{ Path string } `yaml:"plugins"`
+				Plugins map[string]struct {
+					Path         string
+					SandboxRead  []string `yaml:"sandbox_read"`
+					SandboxWrite []string `yaml:"sandbox_write"`
+				} `yaml:"plugins"`
 			}
 			if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
 				t.Fatal(err)
 			}
 			for _, p := range cfg.Plugins {
 				stub(t, dir, p.Path, "#!/bin/sh\n", 0o755)
+				// Paths a sandbox opens must exist when the config is loaded.
+				for _, d := range append(p.SandboxRead, p.SandboxWrite...) {
+					if !filepath.IsAbs(d) {
+						d = filepath.Join(dir, d)
+					}
+					if err := os.MkdirAll(d, 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 			if f := cfg.Server.StateSecretFile; f != "" {
 				stub(t, dir, f, strings.Repeat("ab", 32)+"\n", 0o600)
