@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -57,8 +58,8 @@ type Host struct {
 	retiring        sync.WaitGroup     // slots a reload replaced, still draining
 	draining        map[*slot]bool     // the same slots, so shutdown can stop them now
 
-	limits  config.Limits // limits.per_user/per_org (a restart applies changes)
-	limiter *ratelimit.Limiter
+	limits  config.Limits                   // limits.per_user/per_org (a restart applies changes)
+	limiter callLimiter                     // in memory, or shared through the Redis store
 	audit   atomic.Pointer[audit.Log]       // nil: no audit log
 	metrics atomic.Pointer[metrics.Metrics] // nil: no metrics
 	tracer  trace.Tracer                    // nil: no spans (SetTracer)
@@ -67,6 +68,12 @@ type Host struct {
 	closing  atomic.Bool
 	closeMu  sync.Mutex // guards inflight.Add against Wait during shutdown
 	ready    atomic.Bool
+}
+
+// callLimiter decides whether a call fits the limits (ratelimit.Limiter, or
+// redisstore.Limiter across replicas).
+type callLimiter interface {
+	Allow(checks ...ratelimit.Check) (bool, time.Duration)
 }
 
 // New prepares a host for cfg; Start launches the plugins.

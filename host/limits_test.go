@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mcphost/mcphost/host"
+	"github.com/mcphost/mcphost/internal/testredis"
 )
 
 // TestRateLimits: limits.per_user and per_org refuse calls past their burst
@@ -69,5 +70,24 @@ plugins:
 	}
 	if got := find(recs, map[string]any{"decision": "rate_limited"}); len(got) != 3 {
 		t.Errorf("%d rate_limited records, want 3", len(got))
+	}
+}
+
+// TestRateLimitsAcrossReplicas: with the shared store, replicas behind a
+// round-robin balancer draw on one bucket per user: the burst holds in all,
+// not once per replica.
+func TestRateLimitsAcrossReplicas(t *testing.T) {
+	redis := testredis.Start(t)
+	yaml := strings.Replace(replicasYAML(redis.URL()), "plugins:", "limits: {per_user: {rate: 1/m, burst: 2}}\nplugins:", 1)
+	opts := host.ServerOptions{Gate: headerGate{}}
+	lb := newRoundRobin(t, startHost(t, yaml, opts), startHost(t, yaml, opts))
+	ada := connectVersion(t, lb, userClient("ada", "org_a", ""), nil, modern)
+	for i := range 2 {
+		if text, isErr := callText(t, ada, "echo", map[string]any{"text": "x"}); isErr {
+			t.Fatalf("call %d within the burst: %q", i, text)
+		}
+	}
+	if text, isErr := callText(t, ada, "echo", map[string]any{"text": "x"}); !isErr || !strings.HasPrefix(text, "rate limit exceeded, retry after ") {
+		t.Fatalf("3rd call through the other replica = %q (isError %v), want the shared limit", text, isErr)
 	}
 }

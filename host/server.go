@@ -15,6 +15,7 @@ import (
 	"github.com/mcphost/mcphost/auth"
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/mcpserver"
+	"github.com/mcphost/mcphost/ratelimit"
 	"github.com/mcphost/mcphost/redisstore"
 	"github.com/mcphost/mcphost/requestid"
 )
@@ -87,6 +88,10 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 			panic(err) // config.Load checked the URL with the same parser
 		}
 		eo.Sessions, eo.Broker = store.Sessions(), store.Broker()
+		// Call limits hold across the replicas sharing the store.
+		if mem, ok := h.limiter.(*ratelimit.Limiter); ok {
+			h.limiter = store.Limiter(mem, nil, logger)
+		}
 		if cfg.Server.EventStore != "none" {
 			eo.Events = store.Events()
 		}
