@@ -80,7 +80,10 @@ func featureOutcome(fr *featureRoute, caller *auth.Caller, err error) outcome {
 	if fr != nil && fr.slot != nil {
 		o.plugin = fr.slot.cfg.Name
 	}
+	var limited *RateLimitedError
 	switch {
+	case errors.As(err, &limited):
+		o.decision, o.result, o.reason = audit.RateLimited, "", err.Error()
 	case fr != nil && !allowed(caller, fr.policies):
 		o = outcome{decision: audit.Hidden}
 	case err == nil:

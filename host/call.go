@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcphost/mcphost/audit"
 	"github.com/mcphost/mcphost/auth"
+	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
@@ -59,7 +60,7 @@ func (h *Host) callTool(ctx context.Context, caller *auth.Caller, name string, a
 	o.plugin = r.slot.cfg.Name
 	if ok, wait := h.allowCall(r, caller); !ok {
 		o.decision = audit.RateLimited
-		o.reason = "rate limit exceeded, retry after " + roundUp(wait).String()
+		o.reason = rateLimitMessage(wait)
 		return toolError(o.reason), o, nil
 	}
 	o.decision = audit.Allowed
@@ -367,7 +368,7 @@ func (h *Host) pluginFailure(ctx context.Context, r *route, err error) error {
 				return err
 			}
 		}
-		h.log.Warn("plugin call error", slog.String("plugin", name), slog.String("tool", r.name), slog.String("error", st.Message()))
+		h.log.WarnContext(ctx, "plugin call error", slog.String("plugin", name), slog.String("tool", r.name), slog.String("error", st.Message()))
 		return fmt.Errorf("plugin %s failed running tool %s", name, r.name)
 	}
 	return fmt.Errorf("plugin %s failed running tool %s", name, r.name)
@@ -394,12 +395,18 @@ func newCallID() string {
 // (plugins.<name>.tools.<tool>.limits), else limits.per_user and per_org.
 // Callers without a user id (auth.provider none) are not limited.
 func (h *Host) allowCall(r *route, caller *auth.Caller) (bool, time.Duration) {
-	if caller == nil || caller.UserID == "" {
-		return true, 0
-	}
 	lim, scope := h.limits, ""
 	if t := r.slot.cfg.Tools[r.tool.GetName()]; t != nil && (t.Limits.PerUser.Set() || t.Limits.PerOrg.Set()) {
 		lim, scope = t.Limits, "|"+r.slot.cfg.Name+"/"+r.tool.GetName()
+	}
+	return h.allow(caller, lim, scope)
+}
+
+// allow charges caller's buckets for lim (scope tells a tool's own buckets
+// from the shared ones).
+func (h *Host) allow(caller *auth.Caller, lim config.Limits, scope string) (bool, time.Duration) {
+	if caller == nil || caller.UserID == "" {
+		return true, 0
 	}
 	var checks [2]ratelimit.Check
 	n := 0
@@ -416,6 +423,17 @@ func (h *Host) allowCall(r *route, caller *auth.Caller) (bool, time.Duration) {
 	}
 	return h.limiter.Allow(checks[:n]...)
 }
+
+// rateLimitMessage tells a limited caller when to come back.
+func rateLimitMessage(wait time.Duration) string {
+	return "rate limit exceeded, retry after " + roundUp(wait).String()
+}
+
+// RateLimitedError refuses a resource read, prompt or completion past the
+// limits; the engine answers it with HTTP 429 and Retry-After.
+type RateLimitedError struct{ Wait time.Duration }
+
+func (e *RateLimitedError) Error() string { return rateLimitMessage(e.Wait) }
 
 // roundUp rounds a wait up to a tenth of a second, for "retry after 1.2s".
 func roundUp(d time.Duration) time.Duration {

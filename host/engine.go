@@ -231,6 +231,10 @@ func engineError(err error) error {
 	if errors.As(err, &inv) {
 		return mcpserver.InvalidParams(inv.Msg)
 	}
+	var limited *RateLimitedError
+	if errors.As(err, &limited) {
+		return mcpserver.RateLimited(limited.Error(), limited.Wait)
+	}
 	return err
 }
 

@@ -143,6 +143,13 @@ func (h *Host) unary(ctx context.Context, caller *auth.Caller, route func() *fea
 		if fr == nil || !allowed(caller, fr.policies) {
 			return ErrNotFound
 		}
+		if attempt == 0 {
+			// limits.per_user and per_org cover every operation that
+			// reaches a plugin, not only tool calls.
+			if ok, wait := h.allow(caller, h.limits, ""); !ok {
+				return &RateLimitedError{Wait: wait}
+			}
+		}
 		err = h.unaryOnce(ctx, fr, rpc, what, fn)
 		if !errors.Is(err, errSlotRetired) {
 			break

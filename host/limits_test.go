@@ -1,6 +1,9 @@
 package host_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -89,5 +92,78 @@ func TestRateLimitsAcrossReplicas(t *testing.T) {
 	}
 	if text, isErr := callText(t, ada, "echo", map[string]any{"text": "x"}); !isErr || !strings.HasPrefix(text, "rate limit exceeded, retry after ") {
 		t.Fatalf("3rd call through the other replica = %q (isError %v), want the shared limit", text, isErr)
+	}
+}
+
+// TestRateLimitedReadsGet429: resource reads, prompts and completions draw on
+// the same per-user buckets as tool calls; past them, having no tool result
+// to carry the refusal, they are answered HTTP 429 with Retry-After and a
+// JSON-RPC error saying when to retry, and audited as rate_limited.
+func TestRateLimitedReadsGet429(t *testing.T) {
+	r := startHost(t, `
+auth: {provider: none}
+limits: {per_user: {rate: 1/m, burst: 2}}
+plugins:
+  test: {path: "{{bin}}/testplugin", env: {TESTPLUGIN_FEATURES: "1"}}
+`, host.ServerOptions{Gate: headerGate{}})
+	path := withAudit(t, r, false)
+	post := func(user, method, name, params string) (*http.Response, map[string]any) {
+		t.Helper()
+		body := `{"jsonrpc":"2.0","id":1,"method":"` + method + `","params":{` + params + `,` + modernMeta + `}}`
+		req, _ := http.NewRequest(http.MethodPost, r.url+host.MCPPath, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("MCP-Protocol-Version", modern)
+		req.Header.Set("Mcp-Method", method)
+		if name != "" {
+			req.Header.Set("Mcp-Name", name)
+		}
+		resp, err := userClient(user, "org_a", "").Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := readAll(resp)
+		if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			_, raw, _ = strings.Cut(raw, "data: ")
+		}
+		var msg map[string]any
+		if err := json.Unmarshal([]byte(raw), &msg); err != nil {
+			t.Fatalf("%s: %d %q is not one JSON answer: %v", method, resp.StatusCode, raw, err)
+		}
+		return resp, msg
+	}
+	read := `"uri":"test://items/1"`
+	for i := range 2 {
+		if resp, msg := post("ada", "resources/read", "test://items/1", read); resp.StatusCode != http.StatusOK || msg["result"] == nil {
+			t.Fatalf("read %d within the burst: %d %v", i, resp.StatusCode, msg)
+		}
+	}
+	for _, c := range []struct{ method, name, params string }{
+		{"resources/read", "test://items/1", read},
+		{"prompts/get", "greet", `"name":"greet","arguments":{"who":"x"}`},
+		{"completion/complete", "", `"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"who","value":"a"}`},
+	} {
+		resp, msg := post("ada", c.method, c.name, c.params)
+		e, _ := msg["error"].(map[string]any)
+		data, _ := e["data"].(map[string]any)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "60" || errCode(msg) != -32000 ||
+			e["message"] != "rate limit exceeded, retry after 1m0s" || data["retryAfterMs"].(float64) < 59000 {
+			t.Errorf("%s past the burst: %d Retry-After %q %v, want 429, Retry-After 60 and the wait in the error",
+				c.method, resp.StatusCode, resp.Header.Get("Retry-After"), msg)
+		}
+	}
+	// A tool call past the same buckets is still a tool result.
+	if resp, msg := post("ada", "tools/call", "echo", `"name":"echo","arguments":{"text":"x"}`); resp.StatusCode != http.StatusOK || !strings.Contains(fmt.Sprint(msg["result"]), "rate limit exceeded") {
+		t.Errorf("tools/call past the burst: %d %v, want a tool error", resp.StatusCode, msg)
+	}
+	// Another user is untouched.
+	if resp, msg := post("bob", "resources/read", "test://items/1", read); resp.StatusCode != http.StatusOK || msg["result"] == nil {
+		t.Errorf("bob's read: %d %v", resp.StatusCode, msg)
+	}
+	recs := auditLines(t, path)
+	for _, m := range []string{"resources/read", "prompts/get", "completion/complete", "tools/call"} {
+		if got := find(recs, map[string]any{"decision": "rate_limited", "user_id": "ada", "method": m}); len(got) != 1 {
+			t.Errorf("%s: %d rate_limited records, want 1", m, len(got))
+		}
 	}
 }

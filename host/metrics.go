@@ -1,11 +1,14 @@
 package host
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/metrics"
 )
 
@@ -24,6 +27,22 @@ var (
 	pluginSwapsDesc    = prometheus.NewDesc("mcphost_plugin_swaps_total", "Hot swaps of a plugin to a new binary.", []string{"plugin"}, nil)
 	pluginStates       = []PluginState{StateStarting, StateRunning, StateRestarting, StateFailed, StateStopped}
 )
+
+var sessionsDesc = prometheus.NewDesc("mcphost_sessions_active", "Legacy (2025) MCP sessions live in the session store; with a shared store (Redis), those of all replicas.", nil, nil)
+
+// sessionCollector counts the engine's sessions at scrape time; a store that
+// cannot answer (Redis down) leaves the gauge out of that scrape.
+type sessionCollector struct{ engine *mcpserver.Server }
+
+func (sessionCollector) Describe(ch chan<- *prometheus.Desc) { ch <- sessionsDesc }
+
+func (c sessionCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if n, ok := c.engine.SessionCount(ctx); ok {
+		ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(n))
+	}
+}
 
 // pluginCollector reads the plugins' status at scrape time, so supervision
 // needs no metrics code of its own.

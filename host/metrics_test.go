@@ -120,6 +120,21 @@ plugins:
 	if before < 1 {
 		t.Errorf("an open GET stream: mcphost_sse_streams_active = %v", before)
 	}
+
+	// Legacy sessions are counted while they live (bob speaks 2026-07-28,
+	// which has none).
+	if got := value(scrape(t, r), "mcphost_sessions_active"); got != 1 {
+		t.Errorf("with ada's legacy session open: mcphost_sessions_active = %v, want 1", got)
+	}
+	carl := connectVersion(t, r, userClient("user_carl", "org_b", ""), nil, legacy)
+	if got := value(scrape(t, r), "mcphost_sessions_active"); got != 2 {
+		t.Errorf("with two legacy sessions: mcphost_sessions_active = %v, want 2", got)
+	}
+	ada.Close()
+	carl.Close()
+	eventually(t, 10*time.Second, "closed sessions to leave the gauge", func() bool {
+		return value(scrape(t, r), "mcphost_sessions_active") == 0
+	})
 }
 
 // TestMetricsLoopbackOnly: the main listener's /metrics answers loopback

@@ -99,6 +99,9 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		eo.Events = mcpserver.NewMemoryEvents(0, 0, 0, nil)
 	}
 	engine := NewEngine(h, eo)
+	if m := h.metricsSet(); m != nil && !cfg.Server.Stateless {
+		m.Register(sessionCollector{engine})
+	}
 	var mcpHandler http.Handler = engine
 	if opts.Gate != nil {
 		// The gate verifies and puts the caller in the request context; the

@@ -37,16 +37,16 @@ func handleInitialize(rq *request) (Encoded, error) {
 		}
 		closed, err := s.sessions.Create(rq.ctx, sess, s.o.SessionCaps)
 		if errors.Is(err, ErrTooManySessions) {
-			s.log.Warn("session refused: the store is full", "max_sessions", s.o.SessionCaps.Total)
+			s.log.WarnContext(rq.ctx, "session refused: the store is full", "max_sessions", s.o.SessionCaps.Total)
 			return nil, newError(http.StatusServiceUnavailable, CodeInternalError, "the server holds as many sessions as it may (server.max_sessions); try again later, or use protocol version "+ModernVersion+", which needs none")
 		}
 		if err != nil {
-			s.log.Warn("session store failed", "error", err)
+			s.log.WarnContext(rq.ctx, "session store failed", "error", err)
 			return nil, newError(http.StatusServiceUnavailable, CodeInternalError, "the session store is unavailable; try again")
 		}
 		for _, id := range closed {
 			// The user's least recently used sessions made room for this one.
-			s.log.Info("session closed: its user opened more than server.max_sessions_per_user", "user", sess.Owner, "max_sessions_per_user", s.o.SessionCaps.PerOwner)
+			s.log.InfoContext(rq.ctx, "session closed: its user opened more than server.max_sessions_per_user", "user", sess.Owner, "max_sessions_per_user", s.o.SessionCaps.PerOwner)
 			s.endSession(rq.ctx, id)
 		}
 		rq.rs.extra = http.Header{"Mcp-Session-Id": {sess.ID}}

@@ -259,7 +259,11 @@ func (rq *request) finish(res Encoded, err error) {
 		}
 		b = appendResultTail(b)
 	}
-	rq.rs.final(status, b)
+	var retryAfter time.Duration
+	if e != nil {
+		retryAfter = e.RetryAfter
+	}
+	rq.rs.final(status, retryAfter, b)
 	*buf = b
 	putBuf(buf)
 	if rq.span != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -23,6 +24,9 @@ const (
 	CodeHeaderMismatch                  = -32020
 	CodeMissingRequiredClientCapability = -32021
 	CodeUnsupportedProtocolVersion      = -32022
+	// CodeRateLimited is a request refused by the server's rate limits (from
+	// the range JSON-RPC leaves to implementations).
+	CodeRateLimited = -32000
 )
 
 // Error is a JSON-RPC error answer. Status is the HTTP status it travels with
@@ -33,6 +37,9 @@ type Error struct {
 	// Data, if set, is written as the error's data member (any JSON value).
 	Data   json.RawMessage
 	Status int
+	// RetryAfter, if set, is sent as the Retry-After header (whole seconds,
+	// rounded up) when the answer is a plain HTTP response.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -44,6 +51,18 @@ func newError(status, code int, msg string) *Error {
 // InvalidParams is the error for bad arguments; backends return it to have the
 // client see -32602 with msg.
 func InvalidParams(msg string) *Error { return &Error{Code: CodeInvalidParams, Message: msg} }
+
+// RateLimited is the error for a request the rate limits refuse: HTTP 429
+// with Retry-After, and the wait in the error's data as retryAfterMs.
+func RateLimited(msg string, wait time.Duration) *Error {
+	data := strconv.AppendInt([]byte(`{"retryAfterMs":`), max(wait.Milliseconds(), 1), 10)
+	return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited, Message: msg, Data: append(data, '}'), RetryAfter: wait}
+}
+
+// retryAfterHeader is wait as a Retry-After value: whole seconds, at least 1.
+func retryAfterHeader(wait time.Duration) string {
+	return strconv.FormatInt(int64(max((wait+time.Second-1)/time.Second, 1)), 10)
+}
 
 func (e *Error) httpStatus() int {
 	if e.Status == 0 {

@@ -11,7 +11,7 @@ func handleSetLevel(rq *request) (Encoded, error) {
 	}
 	if rq.session != nil {
 		if err := rq.s.sessions.SetLogLevel(rq.ctx, rq.session.ID, level); err != nil {
-			return nil, storeError(rq.s, err)
+			return nil, storeError(rq.ctx, rq.s, err)
 		}
 	}
 	return Members(nil), nil

@@ -81,7 +81,7 @@ func handleSubscribe(rq *request) (Encoded, error) {
 		return nil, &Error{Code: CodeInvalidRequest, Message: "resources/subscribe needs a session (this server is stateless)"}
 	}
 	if err := rq.s.sessions.Subscribe(rq.ctx, rq.session.ID, uri); err != nil {
-		return nil, storeError(rq.s, err)
+		return nil, storeError(rq.ctx, rq.s, err)
 	}
 	return Members(nil), nil
 }
@@ -93,17 +93,17 @@ func handleUnsubscribe(rq *request) (Encoded, error) {
 	}
 	if rq.session != nil {
 		if err := rq.s.sessions.Unsubscribe(rq.ctx, rq.session.ID, uri); err != nil {
-			return nil, storeError(rq.s, err)
+			return nil, storeError(rq.ctx, rq.s, err)
 		}
 	}
 	return Members(nil), nil
 }
 
-func storeError(s *Server, err error) *Error {
+func storeError(ctx context.Context, s *Server, err error) *Error {
 	if errors.Is(err, ErrNoSession) {
 		return newError(http.StatusNotFound, CodeInvalidRequest, "session not found (it expired or was closed): send initialize again")
 	}
-	s.log.Warn("session store failed", "error", err)
+	s.log.WarnContext(ctx, "session store failed", "error", err)
 	return newError(http.StatusServiceUnavailable, CodeInternalError, "the session store is unavailable; try again")
 }
 

@@ -175,6 +175,17 @@ func New(b Backend, o Options) *Server {
 // Close ends every long-lived stream (subscriptions/listen streams get their
 // graceful final response) and stops background work. Requests in flight are
 // not interrupted.
+// SessionCount reports the live legacy sessions in the store (with a shared
+// store, those of every replica); ok is false when the store cannot count.
+func (s *Server) SessionCount(ctx context.Context) (n int, ok bool) {
+	c, can := s.sessions.(SessionCounter)
+	if !can {
+		return 0, false
+	}
+	n, err := c.Count(ctx)
+	return n, err == nil
+}
+
 func (s *Server) Close() {
 	s.mu.Lock()
 	if s.closed {

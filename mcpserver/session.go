@@ -163,6 +163,26 @@ func (m *MemorySessions) expired(ms *memSession) bool {
 	return m.timeout > 0 && m.now().Sub(ms.lastUsed) > m.timeout
 }
 
+// SessionCounter is implemented by stores that can say how many live
+// sessions they hold (for the sessions gauge).
+type SessionCounter interface {
+	Count(ctx context.Context) (int, error)
+}
+
+// Count reports the live sessions, leaving out idle ones the sweep has not
+// removed yet.
+func (m *MemorySessions) Count(context.Context) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, ms := range m.sessions {
+		if !m.expired(ms) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Len reports how many sessions are live.
 func (m *MemorySessions) Len() int {
 	m.mu.Lock()

@@ -152,9 +152,9 @@ func (rs *responder) send(msg []byte) bool {
 	return !rs.gone || rs.stream != ""
 }
 
-// final writes the response and ends the stream. status applies to JSON
-// answers (SSE answers are always 200).
-func (rs *responder) final(status int, msg []byte) {
+// final writes the response and ends the stream. status and retryAfter
+// apply to JSON answers (SSE answers are always 200).
+func (rs *responder) final(status int, retryAfter time.Duration, msg []byte) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.done {
@@ -170,6 +170,9 @@ func (rs *responder) final(status int, msg []byte) {
 			h[k] = v
 		}
 		h.Set("Content-Type", "application/json")
+		if retryAfter > 0 {
+			h.Set("Retry-After", retryAfterHeader(retryAfter))
+		}
 		rs.w.WriteHeader(status)
 		_, _ = rs.w.Write(msg)
 		return

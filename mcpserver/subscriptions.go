@@ -357,7 +357,7 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if err := s.sessions.Delete(ctx, sess.ID); err != nil && !errors.Is(err, ErrNoSession) {
-		e := storeError(s, err)
+		e := storeError(ctx, s, err)
 		writeHTTPError(w, e.httpStatus(), nil, e)
 		return
 	}

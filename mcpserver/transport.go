@@ -81,6 +81,9 @@ func writeHTTPError(w http.ResponseWriter, status int, id []byte, e *Error) {
 	buf := getBuf()
 	b := appendErrorResponse((*buf)[:0], id, e)
 	w.Header().Set("Content-Type", "application/json")
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", retryAfterHeader(e.RetryAfter))
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 	*buf = b
@@ -462,7 +465,7 @@ func (s *Server) sessionFor(ctx context.Context, id string, caller *auth.Caller)
 		return nil, newError(http.StatusNotFound, CodeInvalidRequest, "session not found (it expired or was closed): send initialize again")
 	}
 	if err != nil {
-		s.log.Warn("session store failed", "error", err)
+		s.log.WarnContext(ctx, "session store failed", "error", err)
 		return nil, newError(http.StatusServiceUnavailable, CodeInternalError, "the session store is unavailable; try again")
 	}
 	return sess, nil

@@ -54,8 +54,10 @@ func TestSessionCapsAcrossReplicas(t *testing.T) {
 	if closed := create(b, "C0", "carol"); len(closed) != 0 {
 		t.Fatalf("after a delete freed a place: closed %v", closed)
 	}
-	if n := a.s.rdb.ZCard(ctx, a.allKey()).Val(); n != 5 {
-		t.Fatalf("%d sessions counted, want 5", n)
+	for _, ss := range []*Sessions{a, b} {
+		if n, err := ss.Count(ctx); n != 5 || err != nil {
+			t.Fatalf("Count = %d, %v; want the 5 sessions of both replicas", n, err)
+		}
 	}
 }
 
@@ -73,6 +75,9 @@ func TestSessionCapsForgetExpired(t *testing.T) {
 			t.Fatal("idle session did not expire")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if n, err := ss.Count(ctx); n != 0 || err != nil {
+		t.Fatalf("Count after the only session expired = %d, %v; want 0", n, err)
 	}
 	closed, err := ss.Create(ctx, &mcpserver.Session{ID: "new", Owner: "other"}, caps)
 	if err != nil || len(closed) != 0 {

@@ -260,6 +260,21 @@ func (ss *Sessions) SubscribersOf(ctx context.Context, uri string) ([]string, er
 	return live, nil
 }
 
+// Count reports the sessions not idle past the timeout, across replicas.
+func (ss *Sessions) Count(ctx context.Context) (int, error) {
+	ctx, cancel := ss.s.ctx(ctx)
+	defer cancel()
+	from := "-inf"
+	if t := ss.s.o.SessionTimeout; t > 0 {
+		from = strconv.FormatInt(time.Now().Add(-t).UnixMilli(), 10)
+	}
+	n, err := ss.s.rdb.ZCount(ctx, ss.allKey(), from, "+inf").Result()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return int(n), nil
+}
+
 func (ss *Sessions) Delete(ctx context.Context, id string) error {
 	ctx, cancel := ss.s.ctx(ctx)
 	defer cancel()

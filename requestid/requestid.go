@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"log/slog"
 	"net/http"
 	"net/netip"
 
@@ -70,3 +71,30 @@ func valid(id string) bool {
 	}
 	return true
 }
+
+// LogHandler adds the request id of the context a record is logged with
+// (slog's *Context methods) to the record, so every line a request causes
+// can be found by its id. Records that already name one keep theirs.
+func LogHandler(next slog.Handler) slog.Handler { return logHandler{next} }
+
+type logHandler struct{ next slog.Handler }
+
+func (h logHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+
+func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := FromContext(ctx); id != "" {
+		named := false
+		r.Attrs(func(a slog.Attr) bool {
+			named = a.Key == "request_id"
+			return !named
+		})
+		if !named {
+			r = r.Clone()
+			r.AddAttrs(slog.String("request_id", id))
+		}
+	}
+	return h.next.Handle(ctx, r)
+}
+
+func (h logHandler) WithAttrs(as []slog.Attr) slog.Handler { return logHandler{h.next.WithAttrs(as)} }
+func (h logHandler) WithGroup(name string) slog.Handler    { return logHandler{h.next.WithGroup(name)} }

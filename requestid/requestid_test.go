@@ -1,6 +1,9 @@
 package requestid
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -39,5 +42,25 @@ func TestMiddleware(t *testing.T) {
 	}
 	if a, b := New(), New(); a == b || len(a) != 16 {
 		t.Errorf("New() = %q, %q", a, b)
+	}
+}
+
+// TestLogHandler: a line logged with a request's context names its id, once;
+// lines without one are left alone.
+func TestLogHandler(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(LogHandler(slog.NewJSONHandler(&buf, nil))).With("component", "test")
+	ctx := With(context.Background(), "req-42")
+	log.InfoContext(ctx, "with id")
+	log.Info("without context")
+	log.InfoContext(ctx, "named already", "request_id", "req-42")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines: %q", len(lines), buf.String())
+	}
+	for i, want := range []int{1, 0, 1} {
+		if got := strings.Count(lines[i], `"request_id":"req-42"`); got != want || !strings.Contains(lines[i], `"component":"test"`) {
+			t.Errorf("line %d = %s: request_id %d times, want %d", i, lines[i], got, want)
+		}
 	}
 }

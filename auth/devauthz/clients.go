@@ -98,7 +98,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if c.Secret != "" {
 		out["client_secret"], out["client_secret_expires_at"] = c.Secret, 0
 	}
-	s.cfg.Logger.Info("dev authorization server: client registered", "client_id", c.ID, "client_name", c.Name, "redirect_uris", c.RedirectURIs)
+	s.cfg.Logger.InfoContext(r.Context(), "dev authorization server: client registered", "client_id", c.ID, "client_name", c.Name, "redirect_uris", c.RedirectURIs)
 	writeJSON(w, http.StatusCreated, out)
 }
 

@@ -151,7 +151,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 	s.codes[code] = &grant{ClientID: req.ClientID, RedirectURI: req.RedirectURI, Challenge: req.Challenge, Resource: req.Resource,
 		Scopes: req.Scopes, User: u, SessionID: "session_dev_" + secret(12), until: now.Add(codeTTL)}
 	s.mu.Unlock()
-	s.cfg.Logger.Info("dev authorization server: signed in", "user", u.ID, "client_id", req.ClientID)
+	s.cfg.Logger.InfoContext(r.Context(), "dev authorization server: signed in", "user", u.ID, "client_id", req.ClientID)
 	s.redirect(w, r, req.RedirectURI, url.Values{"code": {code}, "state": {req.State}})
 }
 

@@ -187,7 +187,7 @@ func (p *Provider) metadata(ctx context.Context, e *metaEntry) []byte {
 				if e.body != nil {
 					serving = "stale copy"
 				}
-				p.cfg.Logger.Warn("workos: authorization server metadata fetch failed", "url", e.upstream, "err", err, "serving", serving)
+				p.cfg.Logger.Warn("workos: authorization server metadata fetch failed", "url", e.upstream, "error", err, "serving", serving)
 			} else {
 				e.body, e.fetchedAt, e.lastFail = b, p.cfg.Now(), time.Time{}
 			}

@@ -189,9 +189,9 @@ func (c *jwksCache) fetch(ctx context.Context) error {
 	}
 	if err != nil {
 		if c.loaded.Load() {
-			c.log.Warn("workos: JWKS refresh failed; keeping cached keys", "url", c.url, "err", err)
+			c.log.Warn("workos: JWKS refresh failed; keeping cached keys", "url", c.url, "error", err)
 		} else {
-			c.log.Warn("workos: JWKS unavailable; token verification fails until keys load", "url", c.url, "err", err)
+			c.log.Warn("workos: JWKS unavailable; token verification fails until keys load", "url", c.url, "error", err)
 		}
 	}
 	return err
@@ -233,7 +233,7 @@ func (c *jwksCache) fetchOnce(ctx context.Context) error {
 	for _, raw := range doc.Keys {
 		k, err := parseJWK(raw)
 		if err != nil {
-			c.log.Debug("workos: skipping JWK", "err", err)
+			c.log.Debug("workos: skipping JWK", "error", err)
 			continue
 		}
 		kid, _ := k.KeyID() // parseJWK refused keys without one
@@ -242,7 +242,7 @@ func (c *jwksCache) fetchOnce(ctx context.Context) error {
 			continue
 		}
 		if err := next.set.AddKey(k); err != nil {
-			c.log.Debug("workos: skipping JWK", "kid", kid, "err", err)
+			c.log.Debug("workos: skipping JWK", "kid", kid, "error", err)
 			continue
 		}
 		next.raw[kid] = string(raw)

@@ -37,7 +37,7 @@ func (p *Provider) Middleware(next http.Handler) http.Handler {
 			p.challenge(w, r, http.StatusUnauthorized, "", "")
 			return
 		case badCredential:
-			p.cfg.Logger.Debug("workos: token rejected", "reason", DescMalformed, "cause", "Authorization header is not a single b64token bearer credential")
+			p.cfg.Logger.DebugContext(r.Context(), "workos: token rejected", "reason", DescMalformed, "cause", "Authorization header is not a single b64token bearer credential")
 			p.challenge(w, r, http.StatusUnauthorized, "invalid_token", DescMalformed)
 			return
 		}

@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	failures := 0
 	if err := p.keys.refresh(ctx, true); err != nil {
 		failures = 1
-		cfg.Logger.Warn("workos: starting degraded without signing keys; retrying in the background", "jwks", p.jwksURL, "err", err)
+		cfg.Logger.Warn("workos: starting degraded without signing keys; retrying in the background", "jwks", p.jwksURL, "error", err)
 	}
 	p.wg.Add(1)
 	go func() {
@@ -179,7 +179,7 @@ func (p *Provider) Verify(ctx context.Context, token string) (*auth.Caller, erro
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			p.cfg.Logger.Debug("workos: token rejected", "reason", e.Description, "cause", e.cause)
+			p.cfg.Logger.DebugContext(ctx, "workos: token rejected", "reason", e.Description, "cause", e.cause)
 		}
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func (p *Provider) verify(ctx context.Context, token string) (*auth.Caller, erro
 		return nil, reject(DescTooLarge, causeError("token exceeds 16 KiB"))
 	}
 	if !p.cfg.VerifyJWT {
-		p.cfg.Logger.Warn("workos: accepting token without signature verification (verify_jwt is false)")
+		p.cfg.Logger.WarnContext(ctx, "workos: accepting token without signature verification (verify_jwt is false)")
 		c, _, err := p.verifyUncached(ctx, token)
 		return c, err
 	}

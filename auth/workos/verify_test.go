@@ -561,8 +561,11 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 	_ = p.Close()
 	_ = p.Close() // idempotent
 	n := d.jwksHits.Load()
+	// Proving that nothing happens takes time: eight refresh intervals. One
+	// request cancelled by Close may still reach the server after it returns;
+	// a refresh loop still running would make about eight.
 	time.Sleep(80 * time.Millisecond)
-	if got := d.jwksHits.Load(); got != n {
+	if got := d.jwksHits.Load(); got > n+1 {
 		t.Fatalf("JWKS hit %d more times after Close", got-n)
 	}
 }

@@ -129,11 +129,11 @@ func (s *Source) Lookup(ctx context.Context, user, org string) Grant {
 		return s.fetchMembership(ctx, user, org)
 	})
 	if err != nil {
-		s.logOnce("membership", "workos roles: organization membership unavailable; the caller gets no roles", "organization_id", org, "error", err)
+		s.logOnce(ctx, "membership", "workos roles: organization membership unavailable; the caller gets no roles", "organization_id", org, "error", err)
 		return Grant{}
 	}
 	if stale {
-		s.logOnce("membership-stale", "workos roles: WorkOS unavailable; serving roles looked up earlier", "organization_id", org)
+		s.logOnce(ctx, "membership-stale", "workos roles: WorkOS unavailable; serving roles looked up earlier", "organization_id", org)
 	}
 	if len(roles) == 0 {
 		return Grant{}
@@ -143,11 +143,11 @@ func (s *Source) Lookup(ctx context.Context, user, org string) Grant {
 		return s.fetchOrgRoles(ctx, org)
 	})
 	if err != nil {
-		s.logOnce("roles", "workos roles: organization roles unavailable; the caller gets its roles but no permissions", "organization_id", org, "error", err)
+		s.logOnce(ctx, "roles", "workos roles: organization roles unavailable; the caller gets its roles but no permissions", "organization_id", org, "error", err)
 		return g
 	}
 	if stale {
-		s.logOnce("roles-stale", "workos roles: WorkOS unavailable; serving role permissions looked up earlier", "organization_id", org)
+		s.logOnce(ctx, "roles-stale", "workos roles: WorkOS unavailable; serving role permissions looked up earlier", "organization_id", org)
 	}
 	for _, r := range roles {
 		for _, p := range perms[r] {
@@ -284,7 +284,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 // logOnce logs a failure of one kind at most once per logEvery.
-func (s *Source) logOnce(kind, msg string, args ...any) {
+func (s *Source) logOnce(ctx context.Context, kind, msg string, args ...any) {
 	now := s.cfg.Now()
 	s.logMu.Lock()
 	last, seen := s.lastLog[kind]
@@ -294,5 +294,5 @@ func (s *Source) logOnce(kind, msg string, args ...any) {
 	}
 	s.lastLog[kind] = now
 	s.logMu.Unlock()
-	s.cfg.Logger.Warn(msg, args...)
+	s.cfg.Logger.WarnContext(ctx, msg, args...)
 }

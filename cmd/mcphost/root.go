@@ -23,6 +23,7 @@ import (
 	"github.com/mcphost/mcphost/connlimit"
 	"github.com/mcphost/mcphost/host"
 	"github.com/mcphost/mcphost/metrics"
+	"github.com/mcphost/mcphost/requestid"
 	"github.com/mcphost/mcphost/tracing"
 )
 
@@ -118,10 +119,12 @@ func newLogger(cfg *config.Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	// Lines logged for a request carry its id.
+	return slog.New(requestid.LogHandler(h))
 }
 
 // serve runs the server until SIGINT or SIGTERM, then shuts down gracefully.

@@ -3,6 +3,7 @@ package dev_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -83,6 +84,7 @@ plugins:
 			t.Fatalf("%s: %v", tool, err)
 		}
 	}
+	var rejected []string // request ids of the refused requests
 	for _, tok := range []string{foreign, tampered, "garbage." + good} {
 		req, _ := http.NewRequest(http.MethodPost, d.base+"/mcp", strings.NewReader(`{}`))
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -94,8 +96,34 @@ plugins:
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("bad token answered %d", resp.StatusCode)
 		}
+		rejected = append(rejected, resp.Header.Get("X-Request-Id"))
 	}
-	time.Sleep(200 * time.Millisecond) // let the last lines arrive
+	// Each refusal's log line carries its request's id (the one the response
+	// named), which is also how this test knows the lines have arrived.
+	missing := func() []string {
+		seen := map[string]bool{}
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var rec struct {
+				Msg       string `json:"msg"`
+				RequestID string `json:"request_id"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "workos: token rejected" {
+				seen[rec.RequestID] = true
+			}
+		}
+		var out []string
+		for _, id := range rejected {
+			if id == "" || !seen[id] {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(missing()) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"token rejected\" line with request_id %q:\n%s", missing(), logs.String())
+		}
+	}
 	out := logs.String()
 	if !strings.Contains(out, `"level":"DEBUG"`) || !strings.Contains(out, "token rejected") {
 		t.Fatalf("debug logging did not run, so this test proves nothing:\n%s", out)
