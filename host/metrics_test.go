@@ -5,19 +5,23 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/mcphost/mcphost/host"
 	"github.com/mcphost/mcphost/metrics"
 )
 
-func scrape(t *testing.T, r *running) string {
+// scrape fetches /metrics and parses it as Prometheus text, so a malformed
+// exposition fails the test; it returns the text and its parsed series.
+func scrape(t *testing.T, r *running) exposition {
 	t.Helper()
 	resp, err := http.Get(r.url + "/metrics")
 	if err != nil {
@@ -28,18 +32,53 @@ func scrape(t *testing.T, r *running) string {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/metrics: HTTP %d: %s", resp.StatusCode, body)
 	}
-	return string(body)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("/metrics is not valid Prometheus text: %v\n%s", err, body)
+	}
+	e := exposition{text: string(body), series: map[string]float64{}}
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			labels := m.GetLabel()
+			sort.Slice(labels, func(i, j int) bool { return labels[i].GetName() < labels[j].GetName() })
+			var parts []string
+			for _, l := range labels {
+				parts = append(parts, l.GetName()+"="+strconv.Quote(l.GetValue()))
+			}
+			key := name
+			if len(parts) > 0 {
+				key += "{" + strings.Join(parts, ",") + "}"
+			}
+			switch {
+			case m.Counter != nil:
+				e.series[key] = m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				e.series[key] = m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				e.series[strings.Replace(key, name, name+"_count", 1)] = float64(m.GetHistogram().GetSampleCount())
+			case m.Untyped != nil:
+				e.series[key] = m.GetUntyped().GetValue()
+			}
+		}
+	}
+	return e
 }
 
-// value returns the value of the series with exactly these labels (sorted
-// by name, as Prometheus writes them), or -1.
-func value(text, series string) float64 {
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(text)
-	if m == nil {
-		return -1
+// exposition is one scrape: the raw text, and each series' value by its
+// name and labels sorted by name (name{a="x",b="y"}; a histogram as
+// name_count).
+type exposition struct {
+	text   string
+	series map[string]float64
+}
+
+// value returns the series' value, or -1 when the scrape has no such series.
+func value(e exposition, series string) float64 {
+	if v, ok := e.series[series]; ok {
+		return v
 	}
-	v, _ := strconv.ParseFloat(m[1], 64)
-	return v
+	return -1
 }
 
 // TestMetrics: calls, refusals, plugin state and open streams show up in
@@ -55,6 +94,19 @@ plugins:
     tools: {echo: {require_roles: [admin]}}
 `
 	r := startHostWith(t, yaml, host.ServerOptions{Gate: headerGate{}}, "127.0.0.1:0", func(h *host.Host) { h.SetMetrics(metrics.New()) })
+	// Before any traffic: the plugins' state is there, no call or refusal is.
+	before := scrape(t, r)
+	for series, want := range map[string]float64{
+		`mcphost_plugin_state{plugin="whoami",state="running"}`:                1,
+		`mcphost_plugin_restarts_total{plugin="test"}`:                         0,
+		`mcphost_sessions_active`:                                              0,
+		`mcphost_tool_calls_total{outcome="ok",plugin="whoami",tool="whoami"}`: -1,
+		`mcphost_auth_failures_total{code="401",reason="no_token"}`:            -1,
+	} {
+		if got := value(before, series); got != want {
+			t.Errorf("before traffic: %s = %v, want %v", series, got, want)
+		}
+	}
 	ada := connectVersion(t, r, userClient("user_ada", "org_secret", "admin"), nil, legacy)
 	callText(t, ada, "whoami", nil)
 	callText(t, ada, "t.crash", nil)
@@ -83,10 +135,10 @@ plugins:
 		}
 	}
 	if value(text, `mcphost_http_requests_total{code="200",method="POST",route="mcp"}`) < 3 {
-		t.Errorf("MCP POSTs not counted:\n%s", grepLines(text, "mcphost_http_requests_total"))
+		t.Errorf("MCP POSTs not counted:\n%s", grepLines(text.text, "mcphost_http_requests_total"))
 	}
 	for _, leak := range []string{"user_ada", "org_secret", "user_bob"} {
-		if strings.Contains(text, leak) {
+		if strings.Contains(text.text, leak) {
 			t.Errorf("/metrics names %s: labels must stay bounded", leak)
 		}
 	}
@@ -111,14 +163,14 @@ plugins:
 	if stream.StatusCode != http.StatusOK {
 		t.Fatalf("GET stream: HTTP %d", stream.StatusCode)
 	}
-	before := value(scrape(t, r), "mcphost_sse_streams_active")
+	open := value(scrape(t, r), "mcphost_sse_streams_active")
 	cancel()
 	stream.Body.Close()
 	eventually(t, 10*time.Second, "the closed stream to leave the gauge", func() bool {
-		return value(scrape(t, r), "mcphost_sse_streams_active") == before-1
+		return value(scrape(t, r), "mcphost_sse_streams_active") == open-1
 	})
-	if before < 1 {
-		t.Errorf("an open GET stream: mcphost_sse_streams_active = %v", before)
+	if open < 1 {
+		t.Errorf("an open GET stream: mcphost_sse_streams_active = %v", open)
 	}
 
 	// Legacy sessions are counted while they live (bob speaks 2026-07-28,
