@@ -151,7 +151,9 @@ func (s *server) Notifications(_ *pluginv1.NotificationsRequest, stream pluginv1
 // clients subscribed to it are notified. It never blocks; with no host listening
 // the event is dropped. It is process-wide, like the plugin itself.
 func NotifyResourceUpdated(uri string) {
-	defaultBroadcaster.publish(&pluginv1.NotificationsResponse{Event: &pluginv1.NotificationsResponse_ResourceUpdated{ResourceUpdated: &pluginv1.ResourceUpdated{Uri: uri}}})
+	if l := running.Load(); l != nil {
+		l.notify.publish(&pluginv1.NotificationsResponse{Event: &pluginv1.NotificationsResponse_ResourceUpdated{ResourceUpdated: &pluginv1.ResourceUpdated{Uri: uri}}})
+	}
 }
 
 // broadcaster fans plugin events out to the host's notification streams.
@@ -160,7 +162,9 @@ type broadcaster struct {
 	subs map[chan *pluginv1.NotificationsResponse]bool
 }
 
-var defaultBroadcaster = &broadcaster{subs: map[chan *pluginv1.NotificationsResponse]bool{}}
+func newBroadcaster() *broadcaster {
+	return &broadcaster{subs: map[chan *pluginv1.NotificationsResponse]bool{}}
+}
 
 func (b *broadcaster) subscribe() (chan *pluginv1.NotificationsResponse, func()) {
 	ch := make(chan *pluginv1.NotificationsResponse, 64)

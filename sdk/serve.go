@@ -44,7 +44,8 @@ func Serve(p Plugin) {
 		fmt.Fprintf(os.Stderr, "plugin %s: %v\n", p.Name, err)
 		os.Exit(1)
 	}
-	live := &liveServer{logger: logger}
+	live := &liveServer{logger: logger, notify: newBroadcaster()}
+	srv.notify = live.notify // the host's notification streams outlive Updates
 	live.cur.Store(srv)
 	live.plugin = p
 	running.Store(live)
@@ -78,12 +79,15 @@ const streamWorkers = 256
 type liveServer struct {
 	pluginv1.UnimplementedPluginServiceServer
 	logger hclog.Logger
+	notify *broadcaster
 	mu     sync.Mutex // serializes Update
 	plugin Plugin
 	cur    atomic.Pointer[server]
 }
 
-// running is the plugin Serve is serving (one per process, like the plugin).
+// running is the plugin Serve is serving: the one handle the process-wide
+// functions (Update, NotifyResourceUpdated) reach it by, since a plugin
+// process serves one plugin. Serve sets it once.
 var running atomic.Pointer[liveServer]
 
 func (l *liveServer) Describe(ctx context.Context, in *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
@@ -130,9 +134,10 @@ func Update(fn func(p *Plugin)) error {
 	// Capabilities are fixed for the process's life: the host decided at
 	// start which RPCs to use.
 	srv.describe.Capabilities = l.cur.Load().describe.GetCapabilities()
+	srv.notify = l.notify
 	l.plugin = next
 	l.cur.Store(srv)
-	defaultBroadcaster.publish(&pluginv1.NotificationsResponse{Event: &pluginv1.NotificationsResponse_DescriptionChanged{DescriptionChanged: &pluginv1.DescriptionChanged{}}})
+	l.notify.publish(&pluginv1.NotificationsResponse{Event: &pluginv1.NotificationsResponse_DescriptionChanged{DescriptionChanged: &pluginv1.DescriptionChanged{}}})
 	return nil
 }
 
@@ -159,7 +164,7 @@ type server struct {
 func newServer(p Plugin, logger hclog.Logger) (*server, error) {
 	s := &server{
 		tools: map[string]Tool{}, resources: map[string]Resource{}, templates: map[string]ResourceTemplate{},
-		prompts: map[string]Prompt{}, logger: logger, notify: defaultBroadcaster,
+		prompts: map[string]Prompt{}, logger: logger, notify: newBroadcaster(),
 	}
 	d := &pluginv1.DescribeResponse{Name: p.Name, Version: p.Version, ProtocolVersion: pluginrpc.ProtocolVersion}
 	for _, t := range p.Tools {
