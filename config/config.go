@@ -130,6 +130,9 @@ type Server struct {
 	// disconnect (Last-Event-ID): "memory" (kept where server.store keeps
 	// sessions) or "none".
 	EventStore string `yaml:"event_store"`
+	// ReadyRequires says which plugins must be running for /readyz to answer
+	// ready: "required" (those with required: true) or "all".
+	ReadyRequires string `yaml:"ready_requires"`
 	// Store is where legacy sessions, their SSE events and the messages
 	// between replicas live: "memory" (this process) or a Redis URL,
 	// redis://[user:pass@]host:port/db or rediss:// for TLS, shared by every
@@ -236,6 +239,10 @@ type Plugin struct {
 	// Sandbox is "on" (also when empty: Landlock confines the plugin to its
 	// executable, its data directory and read-only system paths) or "off".
 	Sandbox string `yaml:"sandbox"`
+	// Required makes the plugin's failure to start fatal (at startup the host
+	// exits, a reload is refused); an optional plugin that cannot start is
+	// marked failed and retried while the others serve.
+	Required bool `yaml:"required"`
 	// SandboxRead and SandboxWrite are more paths the sandboxed plugin may
 	// read (and execute), or also write (absolute after loading).
 	SandboxRead  []string `yaml:"sandbox_read"`
@@ -298,6 +305,7 @@ func defaults() *Config {
 			ShutdownTimeout: DefaultShutdownTimeout,
 			MaxBodyBytes:    DefaultMaxBodyBytes,
 			EventStore:      "memory",
+			ReadyRequires:   "required",
 			Store:           "memory",
 			RequestStateTTL: DefaultRequestStateTTL,
 

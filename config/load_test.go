@@ -369,6 +369,7 @@ plugins:
 		ShutdownTimeout: 500 * time.Millisecond,
 		MaxBodyBytes:    1024,
 		EventStore:      "none",
+		ReadyRequires:   "required",
 		Store:           "memory",
 		AllowedOrigins:  []string{"https://app.example.com", "https://b.example.com"},
 		StateSecret:     "0123456789abcdef0123456789abcdef",
@@ -462,7 +463,7 @@ func TestLoadErrors(t *testing.T) {
 			yaml: "server:\n  listen: 127.0.0.1:9000\nplugins:\n  x:\n    pth: bin/plug\n",
 			want: []wantErr{
 				{key: "plugins.x.path", line: 4, problem: "required"}, // validation runs on despite the typo
-				{key: "plugins.x.pth", line: 5, problem: "unknown key (known: args, call_timeout, drain_timeout, env, max_concurrency, path, prefix, require_organization, require_permissions, require_roles, require_scopes, sandbox, sandbox_read, sandbox_write, sha256, start_timeout, tools, user)"},
+				{key: "plugins.x.pth", line: 5, problem: "unknown key (known: args, call_timeout, drain_timeout, env, max_concurrency, path, prefix, require_organization, require_permissions, require_roles, require_scopes, required, sandbox, sandbox_read, sandbox_write, sha256, start_timeout, tools, user)"},
 			},
 		},
 		{

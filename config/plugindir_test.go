@@ -48,6 +48,8 @@ func TestHotReloadAndDrainErrors(t *testing.T) {
 		{"auth: {provider: none}\nplugin_dir: nowhere\n", "plugin_dir", "cannot read"},
 		{"auth: {provider: none}\nhot_reload: {debounce: 0s}\n", "hot_reload.debounce", "greater than 0"},
 		{"auth: {provider: none}\nserver: {event_store: redis}\n", "server.event_store", "not one of memory, none"},
+		{"auth: {provider: none}\nserver: {ready_requires: some}\n", "server.ready_requires", `"some" is not one of required, all`},
+		{"auth: {provider: none}\nplugins:\n  x: {path: bin/plug, required: yes}\n", "plugins.x.required", "not true or false"},
 		{"auth: {provider: none}\nserver: {allowed_origins: [\"app.example.com\"]}\n", "server.allowed_origins[0]", "is not an origin"},
 		{"auth: {provider: none}\nserver: {allowed_origins: [\"https://a.example/path\"]}\n", "server.allowed_origins[0]", "is not an origin"},
 		{"auth: {provider: none}\nhot_reload: {plugins: maybe}\n", "hot_reload.plugins", "not true or false"},

@@ -56,6 +56,11 @@ func (l *loader) validate(c *Config, opts Options) {
 	default:
 		l.report("server.event_store", "%q is not one of memory, none", c.Server.EventStore)
 	}
+	switch c.Server.ReadyRequires {
+	case "required", "all":
+	default:
+		l.report("server.ready_requires", "%q is not one of required, all", c.Server.ReadyRequires)
+	}
 	for i, o := range c.Server.AllowedOrigins {
 		if o == "*" {
 			continue

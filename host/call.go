@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/mcphost/mcphost/audit"
@@ -159,19 +158,21 @@ func pastDeadline(ctx context.Context) bool {
 	return ok && !time.Now().Before(dl)
 }
 
-func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args json.RawMessage, call *mcpserver.Call, callID string) (_ *pluginv1.CallToolResult, err error) {
-	ctx, span := h.pluginSpan(ctx, "CallTool", r.slot.cfg.Name, attribute.String("gen_ai.tool.name", r.tool.GetName()), attribute.String("mcphost.call_id", callID))
-	defer func() { endPluginSpan(span, err) }()
-	release, err := r.slot.acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("plugin %s is at its limit of %d concurrent calls: %w", r.slot.cfg.Name, r.slot.cfg.MaxConcurrency, err)
+func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args json.RawMessage, call *mcpserver.Call, callID string) (res *pluginv1.CallToolResult, err error) {
+	var attrs []attribute.KeyValue
+	if h.tracer != nil {
+		attrs = []attribute.KeyValue{attribute.String("gen_ai.tool.name", r.tool.GetName()), attribute.String("mcphost.call_id", callID)}
 	}
-	defer release()
-	inst, err := r.slot.enter()
-	if err != nil {
-		return nil, err
-	}
-	defer inst.leave()
+	err = h.dispatch(ctx, r.slot, "CallTool", attrs, func(ctx context.Context, inst *instance) (err error) {
+		res, err = h.streamCall(ctx, r, inst, caller, args, call, callID)
+		return err
+	})
+	return res, err
+}
+
+// streamCall runs one tool call on inst: the start message, then progress,
+// logs and questions for the client until the result.
+func (h *Host) streamCall(ctx context.Context, r *route, inst *instance, caller *auth.Caller, args json.RawMessage, call *mcpserver.Call, callID string) (*pluginv1.CallToolResult, error) {
 	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}
@@ -347,31 +348,16 @@ func askUnary(ctx context.Context, call *mcpserver.Call, qs []*pluginv1.ClientRe
 
 // pluginFailure turns a stream error into a message naming the plugin. A call
 // that ended because ctx ended keeps ctx's error so the caller can tell.
+// A plugin's own gRPC error is not for the client (tools report failures as
+// results): it goes to the log, and the client hears that the call failed.
 func (h *Host) pluginFailure(ctx context.Context, r *route, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	r.slot.checkAlive()
-	name := r.slot.cfg.Name
-	if errors.Is(err, io.EOF) {
-		return crashError{fmt.Sprintf("plugin %s ended the call to %s without a result", name, r.name)}
+	if out, ok := rpcFailure(ctx, r.slot, "tool "+r.name, err); ok {
+		return out
 	}
 	if st, ok := status.FromError(err); ok {
-		switch st.Code() {
-		case codes.DeadlineExceeded:
-			// gRPC's own timer can fire a moment before ctx's.
-			return context.DeadlineExceeded
-		case codes.Unavailable, codes.Canceled:
-			return crashError{fmt.Sprintf("plugin %s stopped while running tool %s; it is being restarted", name, r.name)}
-		case codes.ResourceExhausted:
-			if err := exhaustedError(name, "tool "+r.name, st); err != nil {
-				return err
-			}
-		}
-		h.log.WarnContext(ctx, "plugin call error", slog.String("plugin", name), slog.String("tool", r.name), slog.String("error", st.Message()))
-		return fmt.Errorf("plugin %s failed running tool %s", name, r.name)
+		h.log.WarnContext(ctx, "plugin call error", slog.String("plugin", r.slot.cfg.Name), slog.String("tool", r.name), slog.String("error", st.Message()))
 	}
-	return fmt.Errorf("plugin %s failed running tool %s", name, r.name)
+	return fmt.Errorf("plugin %s failed running tool %s", r.slot.cfg.Name, r.name)
 }
 
 func toolError(msg string) *pluginv1.CallToolResult {

@@ -22,25 +22,27 @@ type engineBackend struct{ h *Host }
 // (tools, prompts and resources coming and going, resources plugins updated).
 func NewEngine(h *Host, o mcpserver.Options) *mcpserver.Server {
 	srv := mcpserver.New(engineBackend{h}, o)
-	h.OnRoutesChanged(func(old, new *routeTable) { notifyRouteChanges(srv, old, new) })
-	h.OnResourceUpdated(func(uri string) { srv.Notify(mcpserver.Change{Kind: mcpserver.ResourceUpdated, URI: uri}) })
+	h.Observe(engineObserver{srv})
 	return srv
 }
 
-func notifyRouteChanges(srv *mcpserver.Server, old, new *routeTable) {
-	if !maps.EqualFunc(old.tools, new.tools, func(a, b *route) bool { return a.tool == b.tool && a.slot == b.slot }) {
-		srv.Notify(mcpserver.Change{Kind: mcpserver.ToolsChanged})
+// engineObserver turns the host's changes into the engine's notifications.
+type engineObserver struct{ srv *mcpserver.Server }
+
+func (e engineObserver) RoutesChanged(c RouteChange) {
+	if c.Tools {
+		e.srv.Notify(mcpserver.Change{Kind: mcpserver.ToolsChanged})
 	}
-	if !maps.EqualFunc(old.prompts, new.prompts, sameFeature) {
-		srv.Notify(mcpserver.Change{Kind: mcpserver.PromptsChanged})
+	if c.Prompts {
+		e.srv.Notify(mcpserver.Change{Kind: mcpserver.PromptsChanged})
 	}
-	if !maps.EqualFunc(old.resources, new.resources, sameFeature) || !maps.EqualFunc(old.templates, new.templates, sameFeature) {
-		srv.Notify(mcpserver.Change{Kind: mcpserver.ResourcesChanged})
+	if c.Resources {
+		e.srv.Notify(mcpserver.Change{Kind: mcpserver.ResourcesChanged})
 	}
 }
 
-func sameFeature(a, b *featureRoute) bool {
-	return a.slot == b.slot && a.prompt == b.prompt && a.resource == b.resource && a.template == b.template
+func (e engineObserver) ResourceUpdated(uri string) {
+	e.srv.Notify(mcpserver.Change{Kind: mcpserver.ResourceUpdated, URI: uri})
 }
 
 func (b engineBackend) Capabilities() mcpserver.Capabilities {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -158,56 +159,42 @@ func (h *Host) unary(ctx context.Context, caller *auth.Caller, route func() *fea
 	return err
 }
 
-func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, rpc, what string, fn func(context.Context, *instance, *featureRoute) error) (err error) {
+func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, rpc, what string, fn func(context.Context, *instance, *featureRoute) error) error {
 	s := fr.slot
-	ctx, span := h.pluginSpan(ctx, rpc, s.cfg.Name)
-	defer func() { endPluginSpan(span, err) }()
-	ctx = withTraceMetadata(ctx, pluginrpc.TraceCarrier(ctx))
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
-	release, err := s.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("plugin %s is at its limit of %d concurrent calls", s.cfg.Name, s.cfg.MaxConcurrency)
-	}
-	defer release()
-	inst, err := s.enter()
-	if err != nil {
+	err := h.dispatch(ctx, s, rpc, nil, func(ctx context.Context, inst *instance) error {
+		return fn(withTraceMetadata(ctx, pluginrpc.TraceCarrier(ctx)), inst, fr)
+	})
+	if err == nil || errors.Is(err, mcpserver.ErrInputRequired) || errors.Is(err, errSlotRetired) {
 		return err
 	}
-	defer inst.leave()
-	err = fn(ctx, inst, fr)
+	if out, ok := rpcFailure(ctx, s, what, err); ok {
+		err = out
+	}
 	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, mcpserver.ErrInputRequired):
-		return err
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s (plugin %s) timed out after %s", what, s.cfg.Name, s.cfg.CallTimeout)
-	case ctx.Err() != nil:
-		return ctx.Err()
+	case errors.Is(err, context.Canceled):
+		return err
 	}
-	st, _ := status.FromError(err)
+	var crash crashError
+	if errors.As(err, &crash) {
+		return crash
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err // the host's own (unavailable plugin, concurrency limit, size refusal)
+	}
 	switch st.Code() {
 	case codes.NotFound:
 		return ErrNotFound
 	case codes.InvalidArgument:
 		return &InvalidArgumentError{Msg: st.Message()}
-	case codes.Unavailable, codes.Canceled:
-		s.checkAlive()
-		return fmt.Errorf("plugin %s stopped while serving %s; it is being restarted", s.cfg.Name, what)
-	case codes.ResourceExhausted:
-		if err := exhaustedError(s.cfg.Name, what, st); err != nil {
-			return err
-		}
 	}
+	// Resources and prompts have no error result: the plugin's own message is
+	// its answer to the client, as a handler's error in the SDK is meant to be.
 	return fmt.Errorf("plugin %s: %s", s.cfg.Name, st.Message())
-}
-
-// OnResourceUpdated registers fn to hear about resources plugins say changed.
-func (h *Host) OnResourceUpdated(fn func(uri string)) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.updateListeners = append(h.updateListeners, fn)
 }
 
 // resourceUpdated passes a plugin's resource-updated event on, if the URI is one
@@ -220,10 +207,10 @@ func (h *Host) resourceUpdated(s *slot, uri string) {
 		}
 	}
 	h.mu.Lock()
-	fns := append([]func(string){}, h.updateListeners...)
+	observers := slices.Clone(h.observers)
 	h.mu.Unlock()
-	for _, fn := range fns {
-		fn(uri)
+	for _, o := range observers {
+		o.ResourceUpdated(uri)
 	}
 }
 

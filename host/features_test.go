@@ -243,7 +243,7 @@ func TestBadResourceTemplateIsStartupError(t *testing.T) {
 	cfg := loadConfig(t, `
 auth: {provider: none}
 plugins:
-  bad: {path: "{{bin}}/testplugin", env: {TESTPLUGIN_FEATURES: "1", TESTPLUGIN_MODE: bad-template}}`)
+  bad: {path: "{{bin}}/testplugin", required: true, env: {TESTPLUGIN_FEATURES: "1", TESTPLUGIN_MODE: bad-template}}`)
 	h := host.New(cfg, testLogger(t))
 	err := h.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `plugin bad: resource template "test://items/{id" is not a valid URI template`) {

@@ -11,7 +11,8 @@ import (
 )
 
 // hclogAdapter sends go-plugin's hclog output (its own messages and every JSON log
-// line a plugin writes to stderr) into the host's slog logger, tagged with the plugin.
+// line a plugin writes to stderr) into the host's slog logger, which the slot
+// has tagged with the plugin's name.
 type hclogAdapter struct {
 	l     *slog.Logger
 	name  string
@@ -19,8 +20,8 @@ type hclogAdapter struct {
 	level hclog.Level
 }
 
-func newHCLogAdapter(l *slog.Logger, plugin string) hclog.Logger {
-	return &hclogAdapter{l: l.With("plugin", plugin), level: hclog.Trace}
+func newHCLogAdapter(l *slog.Logger) hclog.Logger {
+	return &hclogAdapter{l: l, level: hclog.Trace}
 }
 
 func toSlogLevel(level hclog.Level) slog.Level {
@@ -42,8 +43,11 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	}
 	ctx := context.Background()
 	sl := toSlogLevel(level)
-	if msg == "plugin process exited" {
+	switch msg {
+	case "plugin process exited":
 		sl = slog.LevelDebug // the supervisor reports exits it did not ask for, at warn
+	case "plugin failed to exit gracefully":
+		sl = slog.LevelDebug // said of every plugin that died first; stop kills its group anyway
 	}
 	if !a.l.Enabled(ctx, sl) {
 		return

@@ -45,18 +45,21 @@ type Host struct {
 
 	// mu serializes every change of the plugin set and the tool table, and
 	// guards cfg and slots. Routes are read lock-free on the hot path.
-	mu        sync.Mutex
-	cfg       *config.Config
-	slots     []*slot
-	listeners []func(old, new *routeTable)
-	// updateListeners hear about resources plugins report as changed.
-	updateListeners []func(uri string)
-	routes          atomic.Pointer[routeTable]
-	binWatch        *filewatch.Watcher // nil unless WatchBinaries runs
-	stopped         bool               // the plugins were stopped for good (shutdown)
-	reloadMu        sync.Mutex         // one Reload at a time
-	retiring        sync.WaitGroup     // slots a reload replaced, still draining
-	draining        map[*slot]bool     // the same slots, so shutdown can stop them now
+	mu    sync.Mutex
+	cfg   *config.Config
+	slots []*slot
+	// observers hear about changes, outside mu: route changes wait in
+	// pending (under mu) until flushRouteChanges, serialized by notifyMu,
+	// delivers them in order.
+	observers []Observer
+	pending   []RouteChange
+	notifyMu  sync.Mutex
+	routes    atomic.Pointer[routeTable]
+	binWatch  *filewatch.Watcher // nil unless WatchBinaries runs
+	stopped   bool               // the plugins were stopped for good (shutdown)
+	reloadMu  sync.Mutex         // one Reload at a time
+	retiring  sync.WaitGroup     // slots a reload replaced, still draining
+	draining  map[*slot]bool     // the same slots, so shutdown can stop them now
 
 	limits  config.Limits                   // limits.per_user/per_org (a restart applies changes)
 	limiter callLimiter                     // in memory, or shared through the Redis store
@@ -117,6 +120,7 @@ func (h *Host) Start(ctx context.Context) error {
 		h.setRoutesLocked(table)
 	}
 	h.mu.Unlock()
+	h.flushRouteChanges()
 	if err != nil {
 		// Not under h.mu: a supervisor restarting a plugin right now needs it.
 		stopSlots(slots)
@@ -170,16 +174,19 @@ func descriptions(slots []*slot, override *slot, desc *pluginv1.DescribeResponse
 // so a call sees either the old instance and old tools or the new ones.
 func (h *Host) installInstance(s *slot, next *instance) (*instance, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if !slices.Contains(h.slots, s) {
+		h.mu.Unlock()
 		return nil, errSlotRetired
 	}
 	table, err := buildRoutes(h.slots, descriptions(h.slots, s, next.desc()))
 	if err != nil {
+		h.mu.Unlock()
 		return nil, err
 	}
 	old := s.setCurrent(next)
 	h.setRoutesLocked(table)
+	h.mu.Unlock()
+	h.flushRouteChanges()
 	return old, nil
 }
 
@@ -199,46 +206,78 @@ func (h *Host) redescribe(s *slot, inst *instance) {
 	}
 	desc.Capabilities = inst.desc().GetCapabilities()
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if s.current() != inst || !slices.Contains(h.slots, s) {
+		h.mu.Unlock()
 		return
 	}
 	table, err := buildRoutes(h.slots, descriptions(h.slots, s, desc))
 	if err != nil {
+		h.mu.Unlock()
 		h.log.Warn("plugin changed its description; keeping the old one", "plugin", s.cfg.Name, "error", err)
 		return
 	}
 	inst.descP.Store(desc)
 	h.setRoutesLocked(table)
+	h.mu.Unlock()
+	h.flushRouteChanges()
 	h.log.Info("plugin description changed", "plugin", s.cfg.Name, "tools", len(desc.GetTools()))
 }
 
-// OnRoutesChanged registers fn to be told about every change of the tool table,
-// after the change. The MCP layer uses it to add and remove tools.
-func (h *Host) OnRoutesChanged(fn func(old, new *routeTable)) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.listeners = append(h.listeners, fn)
+// Observer hears what changes in the host. Its methods run outside the
+// host's lock, in the order the changes happened; the MCP engine is one.
+type Observer interface {
+	// RoutesChanged: tools, prompts or resources came, went or changed.
+	RoutesChanged(RouteChange)
+	// ResourceUpdated: the plugin serving uri says its content changed.
+	ResourceUpdated(uri string)
 }
 
+// RouteChange says which lists a change of the routing table touched.
+type RouteChange struct{ Tools, Prompts, Resources bool }
+
+// Observe registers o for every later change.
+func (h *Host) Observe(o Observer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.observers = append(h.observers, o)
+}
+
+// setRoutesLocked switches the table and queues the change for observers;
+// whoever holds mu calls flushRouteChanges once it has let go.
 func (h *Host) setRoutesLocked(table *routeTable) {
 	old := h.routes.Load()
 	h.routes.Store(table)
-	for _, fn := range h.listeners {
-		fn(old, table)
+	if c := diffRoutes(old, table); c != (RouteChange{}) {
+		h.pending = append(h.pending, c)
 	}
 }
 
-// Tools lists the tools caller may see, in name order.
-func (h *Host) Tools(caller *auth.Caller) []*route {
-	table := h.routes.Load()
-	var out []*route
-	for _, n := range slices.Sorted(maps.Keys(table.tools)) {
-		if r := table.tools[n]; allowed(caller, r.policies) {
-			out = append(out, r)
+// flushRouteChanges delivers queued route changes. It must not be called
+// with mu held: observers may call back into the host.
+func (h *Host) flushRouteChanges() {
+	h.notifyMu.Lock()
+	defer h.notifyMu.Unlock()
+	h.mu.Lock()
+	changes, observers := h.pending, slices.Clone(h.observers)
+	h.pending = nil
+	h.mu.Unlock()
+	for _, c := range changes {
+		for _, o := range observers {
+			o.RoutesChanged(c)
 		}
 	}
-	return out
+}
+
+func diffRoutes(old, new *routeTable) RouteChange {
+	return RouteChange{
+		Tools:     !maps.EqualFunc(old.tools, new.tools, func(a, b *route) bool { return a.tool == b.tool && a.slot == b.slot }),
+		Prompts:   !maps.EqualFunc(old.prompts, new.prompts, sameFeature),
+		Resources: !maps.EqualFunc(old.resources, new.resources, sameFeature) || !maps.EqualFunc(old.templates, new.templates, sameFeature),
+	}
+}
+
+func sameFeature(a, b *featureRoute) bool {
+	return a.slot == b.slot && a.prompt == b.prompt && a.resource == b.resource && a.template == b.template
 }
 
 // lookup finds the route for a tool the caller may call.
@@ -260,17 +299,33 @@ func (h *Host) Status() []PluginStatus {
 	return out
 }
 
-// Ready reports whether the host started and every plugin is running.
+// Ready reports whether the host serves: started, not shutting down, and
+// the plugins server.ready_requires names running (those with required:
+// true, or all). An optional plugin that is down degrades only its tools.
 func (h *Host) Ready() bool {
 	if !h.ready.Load() || h.closing.Load() {
 		return false
 	}
+	h.mu.Lock()
+	all := h.cfg.Server.ReadyRequires == "all"
+	h.mu.Unlock()
 	for _, s := range h.currentSlots() {
-		if s.status().State != StateRunning {
+		if (all || s.cfg.Required) && s.status().State != StateRunning {
 			return false
 		}
 	}
 	return true
+}
+
+// pluginsDown counts the plugins not running now.
+func (h *Host) pluginsDown() int {
+	n := 0
+	for _, s := range h.currentSlots() {
+		if s.status().State != StateRunning {
+			n++
+		}
+	}
+	return n
 }
 
 // beginCall registers an in-flight call unless shutdown has begun.

@@ -239,7 +239,7 @@ func TestStartupErrors(t *testing.T) {
 			yaml: `
 auth: {provider: none}
 plugins:
-  bad: {path: "{{bin}}/testplugin", env: {TESTPLUGIN_MODE: bad-schema}}`,
+  bad: {path: "{{bin}}/testplugin", required: true, env: {TESTPLUGIN_MODE: bad-schema}}`,
 			want: []string{"plugin bad", "tool broken", `"type": "object"`},
 		},
 		{
@@ -247,7 +247,7 @@ plugins:
 			yaml: `
 auth: {provider: none}
 plugins:
-  bad: {path: "{{bin}}/testplugin", env: {TESTPLUGIN_MODE: no-schema}}`,
+  bad: {path: "{{bin}}/testplugin", required: true, env: {TESTPLUGIN_MODE: no-schema}}`,
 			want: []string{"plugin bad", "tool broken", "missing"},
 		},
 		{
@@ -264,15 +264,16 @@ plugins:
 			yaml: `
 auth: {provider: none}
 plugins:
-  dead: {path: "{{bin}}/testplugin", env: {TESTPLUGIN_MODE: crash-at-start}}`,
-			want: []string{"plugin dead", "its last output: testplugin: failing at start on purpose"},
+  dead: {path: "{{bin}}/testplugin", required: true, env: {TESTPLUGIN_MODE: crash-at-start}}`,
+			// The plugin's own words first, go-plugin's after.
+			want: []string{"plugin dead did not start: testplugin: failing at start on purpose ("},
 		},
 		{
 			name: "sha256 pin mismatch",
 			yaml: `
 auth: {provider: none}
 plugins:
-  pinned: {path: "{{bin}}/whoami", sha256: "0000000000000000000000000000000000000000000000000000000000000000"}`,
+  pinned: {path: "{{bin}}/whoami", required: true, sha256: "0000000000000000000000000000000000000000000000000000000000000000"}`,
 			want: []string{"plugin pinned", "pins 0000000000000000000000000000000000000000000000000000000000000000", "has sha256 "},
 		},
 		{
@@ -280,7 +281,7 @@ plugins:
 			yaml: `
 auth: {provider: none}
 plugins:
-  shell: {path: "/bin/true", start_timeout: 2s}`,
+  shell: {path: "/bin/true", required: true, start_timeout: 2s}`,
 			want: []string{"plugin shell"},
 		},
 		{
@@ -288,7 +289,7 @@ plugins:
 			yaml: `
 auth: {provider: none}
 plugins:
-  whoami: {path: "{{bin}}/whoami", tools: {nope: {call_timeout: 1s}}}`,
+  whoami: {path: "{{bin}}/whoami", required: true, tools: {nope: {call_timeout: 1s}}}`,
 			want: []string{"plugins.whoami.tools.nope", "no tool"},
 		},
 	}
@@ -518,7 +519,8 @@ plugins:
 }
 
 func TestHealthAndReady(t *testing.T) {
-	r := startHost(t, basicYAML, host.ServerOptions{})
+	// The test plugin is required, so its being down makes the replica unready.
+	r := startHost(t, strings.Replace(basicYAML, "    prefix: \"t.\"", "    required: true\n    prefix: \"t.\"", 1), host.ServerOptions{})
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(r.url + path)
 		if err != nil {

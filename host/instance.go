@@ -69,11 +69,17 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 		return nil, fmt.Errorf("plugin %s: data directory: %w", p.Name, err)
 	}
 
-	stderrTail := &tailBuffer{max: 2048}
-	cmd, cleanup, err := pluginCommand(p, dataDir, pluginData)
+	stderrTail := &tailBuffer{max: 8 << 10} // room for a panic's message above its stack
+	// The process lives until stop, but while it starts, ctx ending (the host
+	// shutting down) kills it: go-plugin's handshake wait cannot be cancelled
+	// otherwise and would hold shutdown for the whole start timeout.
+	proc, killProc := context.WithCancel(context.Background())
+	cmd, cleanup, err := pluginCommand(proc, p, dataDir, pluginData)
 	if err != nil {
+		killProc()
 		return nil, fmt.Errorf("plugin %s: %w", p.Name, err)
 	}
+	abortStart := context.AfterFunc(ctx, killProc)
 
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  pluginrpc.Handshake,
@@ -83,21 +89,34 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     p.StartTimeout,
-		Logger:           newHCLogAdapter(logger, p.Name),
+		Logger:           newHCLogAdapter(logger),
 		Stderr:           stderrTail, // raw lines; the logger above gets them parsed
 	})
-	inst := &instance{cmd: cmd, client: client, sha256: sum, started: time.Now(), cleanup: cleanup}
+	inst := &instance{cmd: cmd, client: client, sha256: sum, started: time.Now(), cleanup: func() { cleanup(); killProc() }}
 	inst.ctx, inst.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
 		if !ok {
+			abortStart()
 			inst.stop()
 		}
 	}()
+	startErr := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("plugin %s: start given up: %w", p.Name, context.Cause(ctx))
+		}
+		return err
+	}
 
 	proto, err := client.Client()
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: start %s: %w%s", p.Name, p.Path, err, stderrTail.lastWords())
+		// What the plugin said (a panic, a missing setting) is the cause; go-plugin's
+		// account of the failed handshake comes after it.
+		why := handshakeFailure(err)
+		if words := stderrTail.lastWords(); words != "" {
+			return nil, startErr(fmt.Errorf("plugin %s did not start: %s (%s: %s)", p.Name, words, p.Path, why))
+		}
+		return nil, startErr(fmt.Errorf("plugin %s did not start: %s: %s", p.Name, p.Path, why))
 	}
 	raw, err := proto.Dispense(pluginrpc.PluginName)
 	if err != nil {
@@ -112,13 +131,16 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 	defer cancel()
 	desc, err := inst.rpc.Describe(dctx, &pluginv1.DescribeRequest{HostProtocolVersion: pluginrpc.ProtocolVersion})
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: describe: %w", p.Name, err)
+		return nil, startErr(fmt.Errorf("plugin %s: describe: %w", p.Name, err))
 	}
 	if desc.GetProtocolVersion() != pluginrpc.ProtocolVersion {
 		return nil, fmt.Errorf("plugin %s: speaks plugin protocol %d, this host speaks %d", p.Name, desc.GetProtocolVersion(), pluginrpc.ProtocolVersion)
 	}
 	if err := validateDescription(p, desc); err != nil {
 		return nil, err
+	}
+	if !abortStart() {
+		return nil, startErr(ctx.Err()) // ctx ended just now: the process is being killed
 	}
 	inst.descP.Store(desc)
 	ok = true
@@ -262,18 +284,39 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// lastWords is "; its last output: ..." with the last few lines, or "".
+// handshakeFailure is go-plugin's start error on one line, without its notes
+// on the executable (which describe the sandbox trampoline, not the plugin).
+func handshakeFailure(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "Additional notes about plugin:")
+	return strings.Join(strings.Fields(msg), " ")
+}
+
+// lastWords is the plugin's last few lines of output, joined with " | ", or
+// "". A Go panic or fatal error is shown from its first line (the message),
+// not by the stack's last frames.
 func (t *tailBuffer) lastWords() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(string(t.b)), "\n")
-	if len(lines) == 1 && lines[0] == "" {
-		return ""
+	var lines []string
+	for _, l := range strings.Split(string(t.b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			lines = lines[i:]
+			break
+		}
 	}
 	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
+		if strings.HasPrefix(lines[0], "panic: ") || strings.HasPrefix(lines[0], "fatal error: ") {
+			lines = lines[:3]
+		} else {
+			lines = lines[len(lines)-3:]
+		}
 	}
-	return "; its last output: " + strings.Join(lines, " | ")
+	return strings.Join(lines, " | ")
 }
 
 func fileSHA256(path string) (string, error) {

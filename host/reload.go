@@ -14,7 +14,9 @@ import (
 // removed or changed in any way are started or stopped; unchanged plugins are
 // left alone. New and changed plugins start beside the running ones and the tool
 // table switches in one step, so either the whole change applies or none of it
-// does (a plugin that fails to start, or a tool-name collision, changes nothing).
+// does: a changed or required plugin that fails to start, or a tool-name
+// collision, changes nothing. An added optional plugin that fails to start
+// is added as failed and retried, as at startup.
 // Replaced plugins finish their in-flight calls within their drain timeout.
 //
 // Settings outside plugins (server, auth, log, data_dir, audit, metrics,
@@ -38,7 +40,7 @@ func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 	for _, s := range current {
 		byName[s.cfg.Name] = s
 	}
-	var keep, started, retire []*slot
+	var keep, started, retire, replacing []*slot
 	var added, changed, removed []string
 	for _, name := range sortedPluginNames(next) {
 		p := next.Plugins[name]
@@ -53,7 +55,11 @@ func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 		default:
 			added = append(added, name)
 		}
-		started = append(started, h.newSlot(next, p))
+		s := h.newSlot(next, p)
+		started = append(started, s)
+		if ok {
+			replacing = append(replacing, s)
+		}
 	}
 	for _, s := range current {
 		if _, ok := next.Plugins[s.cfg.Name]; !ok {
@@ -72,6 +78,14 @@ func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 	}
 	if err := startSlots(ctx, started); err != nil {
 		return fmt.Errorf("config reload changed nothing: %w", err)
+	}
+	// An added optional plugin that cannot start joins as failed (retried);
+	// a changed one must not take the place of an instance that works.
+	for _, s := range replacing {
+		if st := s.status(); st.State != StateRunning {
+			stopSlots(started)
+			return fmt.Errorf("config reload changed nothing: the changed plugin %s did not start, so the running one keeps serving: %s", s.cfg.Name, st.LastError)
+		}
 	}
 
 	h.mu.Lock()
@@ -102,6 +116,7 @@ func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 		}()
 	}
 	h.mu.Unlock()
+	h.flushRouteChanges()
 
 	h.updateBinaryWatch()
 	h.log.Info("config reloaded", "added", added, "changed", changed, "removed", removed)

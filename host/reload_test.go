@@ -72,12 +72,17 @@ plugins:
 
 	// Rejected reloads change nothing: a plugin that cannot start, a collision.
 	for _, bad := range []struct{ name, yaml, want string }{
-		{"plugin fails to start", `
+		{"required plugin fails to start", `
 auth: {provider: none}
 plugins:
   test: {path: "{{bin}}/testplugin", prefix: "t."}
   two: {path: "{{bin}}/testplugin-b", prefix: "two."}
-  dead: {path: "{{bin}}/testplugin", prefix: "d.", env: {TESTPLUGIN_MODE: crash-at-start}}`, "plugin dead"},
+  dead: {path: "{{bin}}/testplugin", prefix: "d.", required: true, env: {TESTPLUGIN_MODE: crash-at-start}}`, "plugin dead"},
+		{"changed plugin fails to start", `
+auth: {provider: none}
+plugins:
+  test: {path: "{{bin}}/testplugin", prefix: "t."}
+  two: {path: "{{bin}}/testplugin-b", prefix: "two.", env: {TESTPLUGIN_MODE: crash-at-start}}`, "the changed plugin two did not start"},
 		{"tool name collision", `
 auth: {provider: none}
 plugins:

@@ -26,7 +26,7 @@ func TestSchemasClientsWouldRejectAreStartupErrors(t *testing.T) {
 			cfg := loadConfig(t, `
 auth: {provider: none}
 plugins:
-  raw: {path: "{{bin}}/rawplugin", env: {RAWPLUGIN_MODE: "`+mode+`"}}`)
+  raw: {path: "{{bin}}/rawplugin", required: true, env: {RAWPLUGIN_MODE: "`+mode+`"}}`)
 			h := host.New(cfg, testLogger(t))
 			err := h.Start(context.Background())
 			if err == nil || !strings.Contains(err.Error(), want) {

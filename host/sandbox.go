@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -43,8 +44,8 @@ func (h *Host) protectHost() {
 // process attributes, the user it runs as, and, unless its sandbox is off
 // (or the kernel has none), the Landlock trampoline. cleanup removes what it
 // made for the process once the process is gone.
-func pluginCommand(p *config.Plugin, dataDir, pluginData string) (cmd *exec.Cmd, cleanup func(), err error) {
-	cmd = exec.Command(p.Path, p.Args...)
+func pluginCommand(proc context.Context, p *config.Plugin, dataDir, pluginData string) (cmd *exec.Cmd, cleanup func(), err error) {
+	cmd = exec.CommandContext(proc, p.Path, p.Args...)
 	cmd.Dir = filepath.Dir(p.Path)
 	cmd.Env = pluginEnv(p, pluginData)
 	setProcessAttrs(cmd)

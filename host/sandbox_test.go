@@ -236,7 +236,7 @@ func TestSandboxPathGoneAtStart(t *testing.T) {
 	cfg := loadConfig(t, fmt.Sprintf(`
 auth: {provider: none}
 plugins:
-  test: {path: "{{bin}}/testplugin", sandbox_read: [%q]}`, extra))
+  test: {path: "{{bin}}/testplugin", required: true, sandbox_read: [%q]}`, extra))
 	if err := os.Remove(extra); err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestPluginUserCannotReachDataDir(t *testing.T) {
 auth: {provider: none}
 data_dir: %q
 plugins:
-  a: {path: "{{bin}}/testplugin", user: "65534"}
+  a: {path: "{{bin}}/testplugin", user: "65534", required: true}
 `, filepath.Join(base, "data")))
 	err := host.New(cfg, testLogger(t)).Start(context.Background())
 	want := "plugins.a.user: user 65534 (uid 65534) cannot reach its data directory " + filepath.Join(base, "data", "plugins", "a") + ": " + filepath.Dir(base) + " does not let it through"
@@ -371,7 +371,7 @@ func TestPluginUserCannotReachBinary(t *testing.T) {
 auth: {provider: none}
 data_dir: %q
 plugins:
-  a: {path: %q, user: nobody}
+  a: {path: %q, user: nobody, required: true}
 `, filepath.Join(base, "data"), filepath.Join(private, "testplugin")))
 	err = host.New(cfg, testLogger(t)).Start(context.Background())
 	want := "plugins.a.user: user nobody (uid 65534) cannot reach the plugin's directory " + private + ": " + private + " does not let it through"

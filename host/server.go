@@ -136,7 +136,7 @@ func NewServer(h *Host, cfg *config.Config, logger *slog.Logger, opts ServerOpti
 		if !h.Ready() {
 			code = http.StatusServiceUnavailable
 		}
-		body := map[string]any{"ready": code == http.StatusOK}
+		body := map[string]any{"ready": code == http.StatusOK, "plugins_down": h.pluginsDown()}
 		if store != nil {
 			// Without the shared store no legacy session can be served here.
 			if err := store.Ping(r.Context()); err != nil {

@@ -80,10 +80,17 @@ type slot struct {
 	wake        chan struct{}      // poked when a call sees the plugin die
 	stop        chan struct{}
 	done        chan struct{}
+	// ctx is what restarts start under; retire cancels it, so shutdown does
+	// not wait out a restart's start timeout.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 func newSlot(cfg *config.Plugin, dataDir string, drainTimeout time.Duration, log *slog.Logger, install installFunc) *slot {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &slot{
+		ctx:          ctx,
+		cancel:       cancel,
 		cfg:          cfg,
 		dataDir:      dataDir,
 		log:          log.With("plugin", cfg.Name),
@@ -97,11 +104,23 @@ func newSlot(cfg *config.Plugin, dataDir string, drainTimeout time.Duration, log
 	}
 }
 
-// start launches the first instance; failure here is a startup error.
+// start launches the first instance. A required plugin's failure is returned
+// (the caller gives up: the host does not start, a reload changes nothing).
+// An optional plugin that cannot start only degrades itself: it is marked
+// failed and retried with the usual backoff, and its tools are absent until
+// an attempt succeeds (the host never learned what they are).
 func (s *slot) start(ctx context.Context) error {
 	inst, err := startInstance(ctx, s.cfg, s.dataDir, s.log)
-	if err != nil {
+	if err != nil && (s.cfg.Required || ctx.Err() != nil) {
 		return err
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.state, s.failures, s.lastError, s.supervising = StateFailed, 1, err.Error(), true
+		s.mu.Unlock()
+		s.log.Error("plugin failed to start; its tools are unavailable while it is retried (plugins."+s.cfg.Name+".required: true makes this fatal)", "error", err, "next_attempt", backoffMin)
+		go s.supervise(true)
+		return nil
 	}
 	s.mu.Lock()
 	s.cur, s.state, s.supervising = inst, StateRunning, true
@@ -111,7 +130,7 @@ func (s *slot) start(ctx context.Context) error {
 		s.log.Warn("plugin runs without the sandbox (sandbox: off): it can read every file its user can")
 	}
 	s.listen(inst)
-	go s.supervise()
+	go s.supervise(false)
 	return nil
 }
 
@@ -277,75 +296,88 @@ func (s *slot) isStopping() bool {
 // instance that dies before it was stable for a minute counts as a failure, as
 // does a restart that does not come up; failedAfter of them in a row mark the
 // plugin failed while it is down (it keeps being retried at the capped backoff).
-func (s *slot) supervise() {
+// down: there is no live instance yet (the first start failed), so it begins
+// by retrying.
+func (s *slot) supervise(down bool) {
 	defer close(s.done)
 	ticker := time.NewTicker(exitPoll)
 	defer ticker.Stop()
 	backoff := backoffMin
 	for {
-		select {
-		case <-s.stop:
-			return
-		case <-ticker.C:
-		case <-s.wake:
-		}
-		s.replaceMu.Lock() // a swap in progress decides what is current
-		inst := s.current()
-		if inst == nil || !inst.exited() {
-			s.replaceMu.Unlock()
-			if inst != nil && time.Since(inst.started) > stableAfter {
-				backoff = backoffMin
-				s.mu.Lock()
-				s.failures = 0
-				s.mu.Unlock()
-			}
-			continue
-		}
-		s.mu.Lock()
-		if time.Since(inst.started) < stableAfter {
-			s.failures++
-		}
-		s.markDownLocked()
-		s.mu.Unlock()
-		s.replaceMu.Unlock()
-		inst.stop() // reap go-plugin's bookkeeping for the dead process
-		s.log.Warn("plugin exited; restarting", "backoff", backoff, "consecutive_failures", s.status().Failures)
-		for {
+		if !down {
 			select {
 			case <-s.stop:
 				return
-			case <-time.After(backoff):
+			case <-ticker.C:
+			case <-s.wake:
 			}
-			backoff = min(backoff*2, backoffMax)
-			err := s.replace(context.Background(), "restart after exit", func(cur *instance) bool {
-				return cur == nil || cur.exited() // a swap may have brought a new one meanwhile
-			})
-			if s.isStopping() {
-				return
-			}
-			if errors.Is(err, errSlotRetired) {
-				continue // a reload has not installed this slot yet: try again
-			}
-			if err == nil {
-				s.mu.Lock()
-				s.restarts++
-				s.mu.Unlock()
-				break
+			s.replaceMu.Lock() // a swap in progress decides what is current
+			inst := s.current()
+			if inst == nil || !inst.exited() {
+				s.replaceMu.Unlock()
+				if inst != nil && time.Since(inst.started) > stableAfter {
+					backoff = backoffMin
+					s.mu.Lock()
+					s.failures = 0
+					s.mu.Unlock()
+				}
+				continue
 			}
 			s.mu.Lock()
-			s.failures++
-			s.lastError = err.Error()
+			if time.Since(inst.started) < stableAfter {
+				s.failures++
+			}
 			s.markDownLocked()
 			s.mu.Unlock()
-			s.log.Error("plugin restart failed", "error", err, "next_attempt", backoff)
+			s.replaceMu.Unlock()
+			inst.stop() // reap go-plugin's bookkeeping for the dead process
+			s.log.Warn("plugin exited; restarting", "backoff", backoff, "consecutive_failures", s.status().Failures)
 		}
+		down = false
+		if !s.restart(&backoff) {
+			return
+		}
+	}
+}
+
+// restart brings up a new instance, retrying with growing backoff until one
+// is running (true) or the slot stops (false).
+func (s *slot) restart(backoff *time.Duration) bool {
+	for {
+		select {
+		case <-s.stop:
+			return false
+		case <-time.After(*backoff):
+		}
+		*backoff = min(*backoff*2, backoffMax)
+		err := s.replace(s.ctx, "restart after exit", func(cur *instance) bool {
+			return cur == nil || cur.exited() // a swap may have brought a new one meanwhile
+		})
+		if s.isStopping() {
+			return false
+		}
+		if errors.Is(err, errSlotRetired) {
+			continue // a reload has not installed this slot yet: try again
+		}
+		if err == nil {
+			s.mu.Lock()
+			s.restarts++
+			s.mu.Unlock()
+			return true
+		}
+		s.mu.Lock()
+		s.failures++
+		s.lastError = err.Error()
+		s.markDownLocked()
+		s.mu.Unlock()
+		s.log.Error("plugin restart failed", "error", err, "next_attempt", *backoff)
 	}
 }
 
 // markDownLocked sets the state of a plugin whose process is gone.
 func (s *slot) markDownLocked() {
 	s.state = StateRestarting
-	if s.failures >= failedAfter {
+	if s.failures >= failedAfter || s.cur == nil {
 		s.state = StateFailed
 	}
 }
@@ -362,6 +394,7 @@ func (s *slot) shutdown() {
 func (s *slot) retire(drain time.Duration) {
 	s.stopOnce.Do(func() {
 		close(s.stop)
+		s.cancel() // a restart starting now gives up
 		s.mu.Lock()
 		supervising := s.supervising
 		s.retired = true

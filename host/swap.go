@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -80,7 +81,7 @@ func (h *Host) swapBinary(ctx context.Context, s *slot) {
 	}
 	changed := func(cur *instance) bool { return cur == nil || cur.exited() || cur.sha256 != sum }
 	if err := s.replace(ctx, swapReason, changed); err != nil {
-		if err != errSlotRetired {
+		if !errors.Is(err, errSlotRetired) {
 			h.log.Error("new plugin binary rejected; the running instance keeps serving", "plugin", s.cfg.Name, "sha256", sum, "error", err)
 		}
 	}

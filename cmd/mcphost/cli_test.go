@@ -367,3 +367,27 @@ func TestRootCmdWriters(t *testing.T) {
 		}
 	}
 }
+
+// TestToolsReportsPluginsThatDidNotStart: `mcphost tools` lists what the
+// plugins that started offer, then names each optional plugin that did not
+// start with its own words, and exits 1; a required one stops it at once.
+func TestToolsReportsPluginsThatDidNotStart(t *testing.T) {
+	cliEnv(t)
+	for _, c := range []struct {
+		name, extra string
+		listed      bool
+	}{{"optional", "", true}, {"required", ", required: true", false}} {
+		cfg := writeConfig(t, "auth: {provider: none}\nplugins:\n  notes: {path: bin/notes"+c.extra+"}\n")
+		script := "#!/bin/sh\necho 'notes: NOTES_DSN is not set' >&2\nexit 3\n"
+		if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), "bin", "notes"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := runCLI(t, "tools", "-c", cfg)
+		if code != 1 || !strings.Contains(stderr, "mcphost: plugin notes did not start: notes: NOTES_DSN is not set (") {
+			t.Errorf("%s: exit %d, stderr:\n%s", c.name, code, stderr)
+		}
+		if listed := strings.Contains(stdout, "PLUGIN"); listed != c.listed {
+			t.Errorf("%s: table printed %v, want %v:\n%s", c.name, listed, c.listed, stdout)
+		}
+	}
+}

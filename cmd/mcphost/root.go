@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -238,10 +239,21 @@ func printTools(cmd *cobra.Command, g globalFlags, asJSON bool) error {
 	defer h.Shutdown(context.Background())
 	tools := h.Catalog()
 	out := cmd.OutOrStdout()
+	// Optional plugins that did not start do not stop the others from being
+	// listed, but this is a check: say why they failed, and exit non-zero.
+	var failed []error
+	for _, st := range h.Status() {
+		if st.State != host.StateRunning {
+			failed = append(failed, errors.New(st.LastError))
+		}
+	}
 	if asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"plugins": h.Status(), "tools": tools})
+		if err := enc.Encode(map[string]any{"plugins": h.Status(), "tools": tools}); err != nil {
+			return err
+		}
+		return errors.Join(failed...)
 	}
 	sort.SliceStable(tools, func(i, j int) bool { return tools[i].Plugin < tools[j].Plugin })
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -250,7 +262,10 @@ func printTools(cmd *cobra.Command, g globalFlags, asJSON bool) error {
 		desc, _, _ := strings.Cut(t.Description, "\n")
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Plugin, t.PluginVersion, t.Kind, t.Name, desc)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return errors.Join(failed...)
 }
 
 // noArgs rejects positional arguments (and unknown subcommands) as usage errors.
