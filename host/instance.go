@@ -113,6 +113,10 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 		// What the plugin said (a panic, a missing setting) is the cause; go-plugin's
 		// account of the failed handshake comes after it.
 		why := handshakeFailure(err)
+		// go-plugin may report the exit before it has read all the plugin
+		// wrote to stderr; stopping the client waits for that reader.
+		abortStart()
+		inst.stop()
 		if words := stderrTail.lastWords(); words != "" {
 			return nil, startErr(fmt.Errorf("plugin %s did not start: %s (%s: %s)", p.Name, words, p.Path, why))
 		}
