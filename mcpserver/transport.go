@@ -167,7 +167,7 @@ func readBody(r io.Reader, buf []byte, limit int64) ([]byte, bool, error) {
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return buf, int64(len(buf)) > limit, nil
 		}
 		if err != nil {
