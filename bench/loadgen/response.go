@@ -80,6 +80,13 @@ type message struct {
 	Error   *RPCError       `json:"error"`
 }
 
+// ParseResponse is parseResponse for drivers other than Run (mcpbench soak):
+// the tool result, or the JSON-RPC error (an *RPCError, wrapped with the
+// status when it is not 200), of the response with id wantID.
+func ParseResponse(status int, contentType string, body, wantID []byte) (*ToolResult, error) {
+	return parseResponse(status, contentType, body, wantID)
+}
+
 // parseResponse finds the JSON-RPC response with id wantID (its JSON text) in
 // an HTTP response to a POSTed request, framed as application/json or as a
 // text/event-stream, and returns its result. A JSON-RPC error, a missing or

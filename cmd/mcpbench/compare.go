@@ -467,15 +467,19 @@ func (cmp *compare) configYAML(in instance, addr string) string {
 	return b.String()
 }
 
+// childEnv is the environment of a target (see childEnv).
+func (cmp *compare) childEnv() []string { return childEnv(cmp.serverProcs) }
+
 // childEnv is this environment without the variables that would change a
-// target's config behind our back (MCPHOST_* overrides, MCP_URL).
-func (cmp *compare) childEnv() []string {
+// target's config behind our back (MCPHOST_* overrides, MCP_URL), and with
+// GOMAXPROCS=procs when procs > 0.
+func childEnv(procs int) []string {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
 		return strings.HasPrefix(k, "MCPHOST_") || k == "MCP_URL" || k == "MCP_USE_OAUTH_WORKOS_SUBDOMAIN" || k == "GOMAXPROCS"
 	})
-	if cmp.serverProcs > 0 {
-		env = append(env, "GOMAXPROCS="+strconv.Itoa(cmp.serverProcs))
+	if procs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(procs))
 	}
 	return env
 }

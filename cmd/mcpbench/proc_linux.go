@@ -96,3 +96,45 @@ func systemCPU() (time.Duration, bool) {
 	}
 	return time.Duration(ticks) * time.Second / clockTicks, true
 }
+
+// procRSS is the resident set size of process pid (VmRSS in
+// /proc/<pid>/status), in bytes.
+func procRSS(pid int) (int64, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			f := bytes.Fields(v) // "12345 kB"
+			if len(f) != 2 || string(f[1]) != "kB" {
+				return 0, false
+			}
+			kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+			return kb * 1024, err == nil
+		}
+	}
+	return 0, false
+}
+
+// procFDs is the number of open file descriptors of process pid (entries of
+// /proc/<pid>/fd). mcphost is non-dumpable, so this needs root or
+// CAP_SYS_PTRACE; otherwise it reports false and callers use the host's own
+// process_open_fds metric.
+func procFDs(pid int) (int, bool) {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		return 0, false
+	}
+	return len(ents), true
+}
+
+// procParent is the parent pid of process pid.
+func procParent(pid int) (int, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	_, f, ok := parseStat(data)
+	return f[0], ok
+}
