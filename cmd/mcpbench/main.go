@@ -4,6 +4,7 @@
 //	mcpbench serve   gosdk|bare -config FILE [-response json|sse]  serve a baseline
 //	mcpbench compare [-c 16] [-d 10s] ...                      mcphost vs the baselines, one table
 //	mcpbench replicas -store redis://... [-replicas 3] ...      one replica vs several sharing Redis
+//	mcpbench soak    [-duration 10m] [-clients 32] ...          mixed traffic, plugin kills, swaps and floods; fails on lost calls or growth
 //
 // It talks HTTP only, so it measures any engine behind /mcp the same way. See
 // bench/README.md for what is measured and how fairly.
@@ -26,8 +27,9 @@ Usage:
   mcpbench serve gosdk|bare [flags]      serve a baseline behind the dev-issuer gate (mcpbench serve -h)
   mcpbench compare [flags]               run mcphost and the baselines side by side (mcpbench compare -h)
   mcpbench replicas -store URL [flags]   one mcphost vs several sharing Redis, behind one balancer (mcpbench replicas -h)
+  mcpbench soak [flags]                  mcphost dev under mixed traffic, kills, swaps and floods; fails on lost calls or growth (mcpbench soak -h)
 
-make bench-http builds everything and runs compare.
+make bench-http builds everything and runs compare; make soak builds and runs soak.
 `
 
 func main() {
@@ -51,6 +53,8 @@ func run(args []string) int {
 		err = runCompare(ctx, args[1:])
 	case "replicas":
 		err = runReplicas(ctx, args[1:])
+	case "soak":
+		err = runSoak(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0
