@@ -155,3 +155,22 @@ $(BIN)/plugins/tasks-ts: $(TS_SDK_BUILT) plugins/tasks-ts/node_modules/.package-
 test-ts: $(TS_SDK_BUILT) $(BIN)/plugins/tasks-ts
 	cd $(TS_SDK) && node --test test/*.test.mjs
 # --- end TypeScript ---------------------------------------------------------------
+
+# --- soak (owned by cmd/mcpbench; see README "Development") ----------------------
+# `mcphost dev` in its default configuration under mixed traffic from many
+# clients (both protocol eras, sessions kept, cycled and abandoned), with plugins
+# killed and hot-swapped and the listener flooded; a line of RSS, fds and counts
+# every 30 s; fails on any lost call or on growth after warm-up. Not part of
+# `make test`, which runs a short one (cmd/mcpbench TestSoakShort). E.g.
+#   make soak SOAK_DURATION=3m SOAK_CLIENTS=16 SOAK_FLAGS='-v -keep'
+SOAK_DURATION ?= 10m
+SOAK_CLIENTS  ?= 32
+SOAK_FLAGS    ?=
+
+.PHONY: soak
+soak: build
+	$(GO) build -o $(BIN)/mcpbench ./cmd/mcpbench
+	$(GO) build -ldflags "-X main.buildVersion=A" -o $(BIN)/soak/testplugin-a ./internal/testplugin
+	$(GO) build -ldflags "-X main.buildVersion=B -X main.extraTool=added" -o $(BIN)/soak/testplugin-b ./internal/testplugin
+	./$(BIN)/mcpbench soak -duration $(SOAK_DURATION) -clients $(SOAK_CLIENTS) $(SOAK_FLAGS)
+# --- end soak --------------------------------------------------------------------
