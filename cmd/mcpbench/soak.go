@@ -142,8 +142,11 @@ func soakMain(ctx context.Context, args []string, out, progress io.Writer) error
 	if err := s.validate(); err != nil {
 		return usageError(err)
 	}
+	var logMu sync.Mutex // chaos steps log from their own goroutines
 	s.logf = func(format string, args ...any) {
 		if s.verbose {
+			logMu.Lock()
+			defer logMu.Unlock()
 			fmt.Fprintf(s.progress, "soak: "+format+"\n", args...)
 		}
 	}
