@@ -25,8 +25,11 @@ type Options struct {
 	Prefix string
 	// SessionTimeout expires idle sessions (0: never).
 	SessionTimeout time.Duration
-	// MaxStreamEvents bounds the events kept per stream (default 1000).
-	MaxStreamEvents int
+	// MaxStreamBytes bounds the event data kept per stream (default 1 MiB),
+	// MaxEventBytes the events kept in all, bookkeeping counted (default 64
+	// MiB); each session may hold a sixteenth of the latter. The bounds are
+	// the memory store's (mcpserver.NewMemoryEvents) and hold across replicas.
+	MaxStreamBytes, MaxEventBytes int
 	// Grace is how long a finished stream stays resumable (default 1 minute).
 	Grace time.Duration
 	// Timeout bounds each Redis command, so an outage fails requests fast
@@ -56,8 +59,11 @@ func Open(o Options) (*Store, error) {
 	if o.Prefix == "" {
 		o.Prefix = "mcphost:"
 	}
-	if o.MaxStreamEvents <= 0 {
-		o.MaxStreamEvents = 1000
+	if o.MaxStreamBytes <= 0 {
+		o.MaxStreamBytes = 1 << 20
+	}
+	if o.MaxEventBytes <= 0 {
+		o.MaxEventBytes = 64 << 20
 	}
 	if o.Grace <= 0 {
 		o.Grace = time.Minute

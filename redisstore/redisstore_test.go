@@ -12,7 +12,7 @@ import (
 	"github.com/mcphost/mcphost/mcpserver"
 )
 
-func open(t *testing.T, url string, o Options) *Store {
+func open(t testing.TB, url string, o Options) *Store {
 	t.Helper()
 	o.URL = url
 	s, err := Open(o)
@@ -113,8 +113,10 @@ func TestSessionsSharedBetweenReplicas(t *testing.T) {
 func TestEventsResumeOnAnotherReplica(t *testing.T) {
 	srv := testredis.Start(t)
 	ctx := context.Background()
-	a := open(t, srv.URL(), Options{MaxStreamEvents: 3}).Events()
-	b := open(t, srv.URL(), Options{MaxStreamEvents: 3}).Events()
+	// 20 bytes of data per stream: two 7-byte events fit, a third pushes the
+	// oldest out.
+	a := open(t, srv.URL(), Options{MaxStreamBytes: 20}).Events()
+	b := open(t, srv.URL(), Options{MaxStreamBytes: 20}).Events()
 
 	prime, err := a.Append(ctx, "S1", "st", nil)
 	if err != nil || prime != "st_0" {
@@ -126,7 +128,7 @@ func TestEventsResumeOnAnotherReplica(t *testing.T) {
 		t.Fatalf("Replay(%s) = %q %v %v %v", prime, stream, evs, done, err)
 	}
 	a.Append(ctx, "S1", "st", []byte(`{"n":2}`))
-	a.Append(ctx, "S1", "st", []byte(`{"n":3}`)) // the priming event falls out (3 kept)
+	a.Append(ctx, "S1", "st", []byte(`{"n":3}`)) // the priming event and n:1 fall out
 	if _, evs, _, err := b.Replay(ctx, "S1", id1); err != nil || len(evs) != 2 || string(evs[1].Data) != `{"n":3}` {
 		t.Fatalf("Replay(%s) = %v, %v", id1, evs, err)
 	}
