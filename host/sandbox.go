@@ -34,7 +34,9 @@ func (h *Host) protectHost() {
 	}
 	abi, err := sandbox.ABI()
 	if err != nil {
-		h.log.Warn("plugin sandbox unavailable: plugins run unsandboxed", "error", err)
+		// Once, at start: pluginCommand consults the same (cached) answer and
+		// starts these plugins, and their restarts, unconfined.
+		h.log.Warn("plugin sandbox unavailable: plugins run unsandboxed", "error", err, "plugins", sandboxed)
 		return
 	}
 	h.log.Info("plugin sandbox enforced with Landlock", "abi", abi, "plugins", sandboxed)

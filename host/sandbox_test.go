@@ -1,16 +1,22 @@
 package host_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+	"unsafe"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/sys/unix"
@@ -377,5 +383,160 @@ plugins:
 	want := "plugins.a.user: user nobody (uid 65534) cannot reach the plugin's directory " + private + ": " + private + " does not let it through"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("start = %v\nwant it to contain %s", err, want)
+	}
+}
+
+// withoutLandlockEnv, set, makes the test binary a wrapper instead of a test
+// run: it installs a seccomp filter under which the Landlock system calls
+// fail with ENOSYS, as on a kernel without Landlock or in a container whose
+// seccomp profile blocks them, and executes the command in its arguments
+// (the filter stays on that process and every process it starts). The host
+// needs no hook for the test: what it sees is what such a kernel answers.
+const withoutLandlockEnv = "MCPHOST_TEST_EXEC_WITHOUT_LANDLOCK"
+
+func init() {
+	if os.Getenv(withoutLandlockEnv) == "" {
+		return
+	}
+	err := execWithoutLandlock(os.Args[1:])
+	fmt.Fprintln(os.Stderr, "exec without Landlock:", err)
+	os.Exit(2)
+}
+
+func execWithoutLandlock(args []string) error {
+	// The filter is the calling thread's, and exec keeps the calling thread's.
+	runtime.LockOSThread()
+	if os.Geteuid() != 0 {
+		// Without CAP_SYS_ADMIN a filter needs no_new_privs.
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return err
+		}
+	}
+	filter := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 3, K: unix.SYS_LANDLOCK_CREATE_RULESET},
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 2, K: unix.SYS_LANDLOCK_ADD_RULE},
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 1, K: unix.SYS_LANDLOCK_RESTRICT_SELF},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&prog)), 0, 0); err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, withoutLandlockEnv+"=") })
+	return syscall.Exec(args[0], args, env)
+}
+
+// TestNoLandlockRunsUnsandboxed: where the kernel refuses Landlock, the real
+// mcphost binary logs one warning, at start, naming the plugins it cannot
+// confine (not the one whose sandbox is off), and those plugins start, serve
+// and restart unconfined: one reads another's data.
+func TestNoLandlockRunsUnsandboxed(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	cfgPath := writeConfigFile(t, fmt.Sprintf(`
+auth: {provider: none}
+log: {format: json}
+data_dir: %q
+plugins:
+  a: {path: "{{bin}}/testplugin", prefix: "a."}
+  b: {path: "{{bin}}/testplugin", prefix: "b."}
+  c: {path: "{{bin}}/testplugin", prefix: "c.", sandbox: "off"}
+`, data))
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, bin("mcphost"), "serve", "--config", cfgPath, "--listen", "127.0.0.1:0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), withoutLandlockEnv + "=1"}
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	records := make(chan map[string]any, 4096)
+	go func() {
+		defer close(records)
+		lines := bufio.NewScanner(stderr)
+		for lines.Scan() {
+			rec := map[string]any{}
+			if json.Unmarshal(lines.Bytes(), &rec) != nil {
+				rec = map[string]any{"raw": lines.Text()}
+			}
+			records <- rec
+		}
+	}()
+	var seen []map[string]any
+	// next returns the first record from now on that match accepts.
+	next := func(what string, match func(map[string]any) bool) map[string]any {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case rec, ok := <-records:
+				if !ok {
+					t.Fatalf("mcphost exited before logging %s; its log: %v", what, seen)
+				}
+				seen = append(seen, rec)
+				if match(rec) {
+					return rec
+				}
+			case <-timeout:
+				t.Fatalf("mcphost did not log %s within 30s; its log: %v", what, seen)
+			}
+		}
+	}
+	serving := next("that it serves", func(r map[string]any) bool { return r["msg"] == "mcphost serving" })
+	base := strings.TrimSuffix(serving["url"].(string), host.MCPPath)
+
+	cs := connect(t, &running{url: base}, nil, nil)
+	dataB := filepath.Join(data, "plugins", "b", "tenant.db")
+	if res := fsCall(t, cs, "b.fs", "write", dataB, "b's rows"); !res.OK {
+		t.Fatalf("b writes its data: %s", res.Error)
+	}
+	readsB := func(when string) {
+		t.Helper()
+		if res := fsCall(t, cs, "a.fs", "read", dataB, ""); !res.OK || res.Content != "b's rows" {
+			t.Fatalf("%s: plugin a reading b's data: %+v; unconfined, it reads it", when, res)
+		}
+	}
+	readsB("at start")
+
+	// A restart starts the plugin unconfined again, without a second warning.
+	plugins, err := readyPlugins(t, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(plugins, func(p host.PluginStatus) bool { return p.Name == "a" })
+	if i < 0 || plugins[i].PID == 0 {
+		t.Fatalf("/readyz plugins: %+v", plugins)
+	}
+	if err := syscall.Kill(plugins[i].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	next("plugin a restarted", func(r map[string]any) bool { return r["msg"] == "plugin instance replaced" && r["plugin"] == "a" })
+	readsB("after a restart")
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for rec := range records {
+		seen = append(seen, rec)
+	}
+	var warnings []map[string]any
+	for _, rec := range seen {
+		switch rec["msg"] {
+		case "plugin sandbox unavailable: plugins run unsandboxed":
+			warnings = append(warnings, rec)
+		case "plugin sandbox enforced with Landlock":
+			t.Errorf("with Landlock refused, the host logged %v", rec)
+		}
+	}
+	if len(warnings) != 1 {
+		t.Fatalf("the warning was logged %d times, want once: %v", len(warnings), warnings)
+	}
+	w := warnings[0]
+	if w["level"] != "WARN" || fmt.Sprint(w["plugins"]) != "[a b]" || !strings.Contains(fmt.Sprint(w["error"]), "no Landlock") {
+		t.Fatalf("warning %v, want level WARN, plugins [a b] (c's sandbox is off) and the kernel's reason", w)
 	}
 }
