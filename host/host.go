@@ -66,6 +66,9 @@ type Host struct {
 	audit   atomic.Pointer[audit.Log]       // nil: no audit log
 	metrics atomic.Pointer[metrics.Metrics] // nil: no metrics
 	tracer  trace.Tracer                    // nil: no spans (SetTracer)
+	// restartAfter is the timer plugin restart backoff waits on (nil:
+	// time.After); tests set it to drive restarts without waiting.
+	restartAfter func(time.Duration) <-chan time.Time
 
 	inflight sync.WaitGroup
 	closing  atomic.Bool
@@ -93,6 +96,7 @@ func (h *Host) newSlot(cfg *config.Config, p *config.Plugin) *slot {
 	s := newSlot(p, cfg.DataDir, p.DrainTimeout, h.log, h.installInstance)
 	s.onNotify = h.resourceUpdated
 	s.onChange = h.redescribe
+	s.after = h.restartAfter
 	return s
 }
 

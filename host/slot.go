@@ -62,6 +62,8 @@ type slot struct {
 	// description-changed events.
 	onNotify func(s *slot, uri string)
 	onChange func(s *slot, inst *instance)
+	// after is the timer restart backoff waits on; nil means time.After.
+	after func(time.Duration) <-chan time.Time
 
 	// replaceMu serializes everything that brings up a new instance (restart, swap).
 	replaceMu sync.Mutex
@@ -347,7 +349,7 @@ func (s *slot) restart(backoff *time.Duration) bool {
 		select {
 		case <-s.stop:
 			return false
-		case <-time.After(*backoff):
+		case <-s.wait(*backoff):
 		}
 		*backoff = min(*backoff*2, backoffMax)
 		err := s.replace(s.ctx, "restart after exit", func(cur *instance) bool {
@@ -444,4 +446,12 @@ func (s *slot) status() PluginStatus {
 		}
 	}
 	return st
+}
+
+// wait is a restart backoff timer of d, on the slot's clock.
+func (s *slot) wait(d time.Duration) <-chan time.Time {
+	if s.after != nil {
+		return s.after(d)
+	}
+	return time.After(d)
 }
