@@ -18,6 +18,15 @@ import (
 // owns stopping it; a last-resort kill is registered.
 func runBinary(t *testing.T, cfgPath string) (*exec.Cmd, string) {
 	t.Helper()
+	cmd, base, _ := runBinaryLogged(t, cfgPath)
+	return cmd, base
+}
+
+// runBinaryLogged is runBinary that also returns the host's log lines (its
+// stderr), for tests that wait for what it reports.
+func runBinaryLogged(t *testing.T, cfgPath string) (*exec.Cmd, string, *lineLog) {
+	t.Helper()
+	log := newLineLog()
 	cmd := exec.Command(bin("mcphost"), "--config", cfgPath)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	stderr, _ := cmd.StderrPipe()
@@ -29,18 +38,20 @@ func runBinary(t *testing.T, cfgPath string) (*exec.Cmd, string) {
 	base := ""
 	lines := bufio.NewScanner(stderr)
 	for base == "" && lines.Scan() {
+		_, _ = log.Write(append(lines.Bytes(), '\n'))
 		if i := strings.Index(lines.Text(), "url=http://"); i >= 0 {
 			base = strings.TrimSuffix(strings.Fields(lines.Text()[i+4:])[0], host.MCPPath)
 		}
 	}
 	if base == "" {
-		t.Fatal("mcphost never logged its URL")
+		t.Fatalf("mcphost never logged its URL:\n%s", log)
 	}
-	go func() { // keep draining stderr so the host never blocks on it
+	go func() { // keep reading stderr so the host never blocks on it
 		for lines.Scan() {
+			_, _ = log.Write(append(lines.Bytes(), '\n'))
 		}
 	}()
-	return cmd, base
+	return cmd, base, log
 }
 
 // readyPlugins reads the plugin list from /readyz (the test is a loopback peer).
@@ -56,12 +67,15 @@ func readyPlugins(t *testing.T, base string) ([]host.PluginStatus, error) {
 	return ready.Plugins, err
 }
 
-// writeConfigFile writes yaml (with {{bin}} replaced) as mcphost.yaml in a temp
-// dir and returns its path, for tests that run the real binary.
+// writeConfigFile writes yaml (with {{bin}}, and {{dir}} for the config's
+// directory, replaced) as mcphost.yaml in a temp dir and returns its path, for
+// tests that run the real binary.
 func writeConfigFile(t *testing.T, yaml string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "mcphost.yaml")
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(yaml, "{{bin}}", binDir)), 0o600); err != nil {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mcphost.yaml")
+	yaml = strings.ReplaceAll(strings.ReplaceAll(yaml, "{{bin}}", binDir), "{{dir}}", dir)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

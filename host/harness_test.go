@@ -113,8 +113,20 @@ func startHostAt(t testing.TB, yaml string, opts host.ServerOptions, addr string
 // and before its server is made (metrics, audit).
 func startHostWith(t testing.TB, yaml string, opts host.ServerOptions, addr string, prepare func(*host.Host)) *running {
 	t.Helper()
+	return startHostLogging(t, yaml, opts, addr, prepare, testLogger(t))
+}
+
+// startHostLogged is startHost with the host's log recorded, for tests that
+// wait for what it reports.
+func startHostLogged(t testing.TB, yaml string, opts host.ServerOptions) (*running, *lineLog) {
+	t.Helper()
+	log := newLineLog()
+	return startHostLogging(t, yaml, opts, "127.0.0.1:0", nil, log.logger()), log
+}
+
+func startHostLogging(t testing.TB, yaml string, opts host.ServerOptions, addr string, prepare func(*host.Host), logger *slog.Logger) *running {
+	t.Helper()
 	cfg := loadConfig(t, yaml)
-	logger := testLogger(t)
 	h := host.New(cfg, logger)
 	if prepare != nil {
 		prepare(h)

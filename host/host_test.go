@@ -354,6 +354,7 @@ plugins:
 
 func TestClientCancellationReachesPlugin(t *testing.T) {
 	r := startHost(t, basicYAML, host.ServerOptions{})
+	starts := callStarts(t, r.cfg.Dir)
 	cs := connect(t, r, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -361,7 +362,7 @@ func TestClientCancellationReachesPlugin(t *testing.T) {
 		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "t.slow", Arguments: map[string]any{"ms": 60000}})
 		done <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	started(t, starts) // the call is running in the plugin
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("cancelled call returned no error")

@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -21,9 +22,10 @@ server: {listen: "127.0.0.1:0", shutdown_timeout: 20s}
 auth: {provider: none}
 plugins:
   whoami: {path: "{{bin}}/whoami"}
-  test: {path: "{{bin}}/testplugin"}
+  test: {path: "{{bin}}/testplugin", sandbox: "off", env: {TESTPLUGIN_DIR: "{{dir}}"}}
 `)
-	cmd, url := runBinary(t, cfgPath)
+	starts := callStarts(t, filepath.Dir(cfgPath))
+	cmd, url, log := runBinaryLogged(t, cfgPath)
 	plugins, err := readyPlugins(t, url)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +56,7 @@ plugins:
 		}
 		done <- result{text: resultText(res)}
 	}()
-	time.Sleep(300 * time.Millisecond) // the call is in flight
+	started(t, starts) // the call is running in the plugin
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -62,6 +64,10 @@ plugins:
 	r := <-done
 	if r.err != nil || r.text != "slept" {
 		t.Fatalf("in-flight call during shutdown = %q, %v; want it to finish", r.text, r.err)
+	}
+	// It finished after shutdown began, so it was drained, not merely done early.
+	if !log.has(`msg="shutting down"`) {
+		t.Fatalf("the call ended before the host began shutting down; its log:\n%s", log)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -263,6 +264,7 @@ func addFeatures(p *sdk.Plugin) {
 }
 
 func slow(ctx context.Context, req *sdk.Request, in slowIn) (*sdk.Result, error) {
+	announce("slow " + req.CallID)
 	n := active.Add(1)
 	defer active.Add(-1)
 	for {
@@ -280,4 +282,20 @@ func slow(ctx context.Context, req *sdk.Request, in slowIn) (*sdk.Result, error)
 		}
 		return nil, ctx.Err()
 	}
+}
+
+// announce tells a test that something began (a call is in flight): one line
+// on the FIFO calls.fifo in TESTPLUGIN_DIR, when the test made one and reads it.
+func announce(what string) {
+	dir := os.Getenv("TESTPLUGIN_DIR")
+	if dir == "" {
+		return
+	}
+	// Non-blocking: with no FIFO, or nobody reading it, there is no one to tell.
+	f, err := os.OpenFile(filepath.Join(dir, "calls.fifo"), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = f.WriteString(what + "\n")
 }
