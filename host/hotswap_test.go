@@ -2,6 +2,8 @@ package host_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,10 +38,17 @@ func install(t testing.TB, src, dst string) {
 // swapHost serves one plugin "swap" from a copy of testplugin-a and watches it.
 func swapHost(t testing.TB, extra string) (*running, string) {
 	t.Helper()
+	r, plug, _ := swapHostLogged(t, extra)
+	return r, plug
+}
+
+// swapHostLogged is swapHost with the host's log recorded.
+func swapHostLogged(t testing.TB, extra string) (*running, string, *lineLog) {
+	t.Helper()
 	dir := t.TempDir()
 	plug := filepath.Join(dir, "plug")
 	install(t, bin("testplugin-a"), plug)
-	r := startHost(t, fmt.Sprintf(`
+	r, log := startHostLogged(t, fmt.Sprintf(`
 auth: {provider: none}
 hot_reload: {debounce: 50ms}
 plugins:
@@ -51,7 +60,7 @@ plugins:
 	if err := r.host.WatchBinaries(ctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	return r, plug
+	return r, plug, log
 }
 
 // waitForAnswer calls echo until it answers want; it returns how many calls that took.
@@ -103,8 +112,10 @@ func TestHotSwapUnderLoadLosesNoCall(t *testing.T) {
 	}
 }
 
+// TestBrokenBinaryKeepsOldInstance: a binary that is no plugin is tried and
+// refused (the host says so), and the old instance keeps serving throughout.
 func TestBrokenBinaryKeepsOldInstance(t *testing.T) {
-	r, plug := swapHost(t, "")
+	r, plug, log := swapHostLogged(t, "")
 	cs := connect(t, r, nil, nil)
 	before := pluginStatus(t, r.host, "swap")
 
@@ -116,21 +127,24 @@ func TestBrokenBinaryKeepsOldInstance(t *testing.T) {
 		if err := os.WriteFile(tmp, []byte(broken.content), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		sum := sha256.Sum256([]byte(broken.content))
 		install(t, tmp, plug)
-		time.Sleep(500 * time.Millisecond) // debounce + settle + the failed start
+		log.wait(t, 20*time.Second, `msg="new plugin binary rejected`, "plugin=swap", "sha256="+hex.EncodeToString(sum[:]))
+		if st := pluginStatus(t, r.host, "swap"); st.PID != before.PID || st.State != host.StateRunning || st.Swaps != 0 || st.SHA256 != before.SHA256 {
+			t.Fatalf("%s: after the refusal status = %+v, want the old instance %+v", broken.name, st, before)
+		}
 		for i := 0; i < 5; i++ {
 			if text, isErr := callText(t, cs, "echo", map[string]any{"text": "x"}); isErr || text != "A:x" {
 				t.Fatalf("%s: echo = %q (isError %v), want the old instance's A:x", broken.name, text, isErr)
 			}
 		}
 	}
-	eventually(t, 20*time.Second, "failed swaps to give up", func() bool {
-		st := pluginStatus(t, r.host, "swap")
-		return st.PID == before.PID && st.State == host.StateRunning
-	})
 	// A good binary after the broken ones is picked up.
 	install(t, bin("testplugin-b"), plug)
 	waitForAnswer(t, cs, "B:x", 2000)
+	if st := pluginStatus(t, r.host, "swap"); st.Swaps != 1 || st.PID == before.PID {
+		t.Errorf("after the good binary status = %+v, want one swap to a new process", st)
+	}
 }
 
 func TestSwapSendsToolListChanged(t *testing.T) {
