@@ -145,7 +145,7 @@ plugins:
 		}
 	}
 	write("")
-	cmd, base := runBinary(t, cfgPath)
+	cmd, base, log := runBinaryLogged(t, cfgPath)
 	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM) })
 	plugins := func() string {
 		ps, err := readyPlugins(t, base)
@@ -178,7 +178,7 @@ plugins:
 	if err := os.WriteFile(cfgPath, []byte("plugins: [this is not a mapping"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	log.wait(t, 15*time.Second, `msg="config reload skipped: the new config is invalid`)
 	if got := plugins(); got != "extra,whoami" {
 		t.Fatalf("after an invalid config plugins = %s", got)
 	}
