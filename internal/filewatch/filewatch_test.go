@@ -3,33 +3,38 @@ package filewatch
 import (
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 )
 
-type recorder struct {
-	mu    sync.Mutex
-	calls []string
-}
+// calls records the watcher's OnChange calls as they happen.
+type calls chan string
 
-func (r *recorder) add(p string) { r.mu.Lock(); r.calls = append(r.calls, p); r.mu.Unlock() }
-func (r *recorder) get() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.calls...)
-}
+func newCalls() calls { return make(chan string, 64) }
 
-func waitFor(t *testing.T, r *recorder, n int) []string {
+func (c calls) add(p string) { c <- p }
+
+// next waits for the next call.
+func (c calls) next(t *testing.T) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(r.get()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("got %v, want %d calls", r.get(), n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case p := <-c:
+		return p
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnChange call within 5s")
+		return ""
 	}
-	return r.get()
+}
+
+// none checks that no call comes within window. Proving that nothing happens
+// takes time, so window is a few debounce periods and no more.
+func (c calls) none(t *testing.T, window time.Duration, what string) {
+	t.Helper()
+	select {
+	case p := <-c:
+		t.Fatalf("%s: unexpected call for %s", what, p)
+	case <-time.After(window):
+	}
 }
 
 func TestReplaceStylesAndDebounce(t *testing.T) {
@@ -39,8 +44,9 @@ func TestReplaceStylesAndDebounce(t *testing.T) {
 	if err := os.WriteFile(target, []byte("v1"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{}
-	w, err := New(50*time.Millisecond, r.add)
+	const debounce = 50 * time.Millisecond
+	c := newCalls()
+	w, err := New(debounce, c.add)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +54,7 @@ func TestReplaceStylesAndDebounce(t *testing.T) {
 	if err := w.Set([]string{target}, nil); err != nil {
 		t.Fatal(err)
 	}
-	steps := []struct {
+	for _, st := range []struct {
 		name string
 		do   func()
 	}{
@@ -64,30 +70,30 @@ func TestReplaceStylesAndDebounce(t *testing.T) {
 		}},
 		{"remove then create", func() {
 			_ = os.Remove(target)
-			time.Sleep(10 * time.Millisecond)
+			// A gap shorter than the debounce, as a deploy script leaves:
+			// still one burst.
+			time.Sleep(debounce / 5)
 			_ = os.WriteFile(target, []byte("v3"), 0o755)
 		}},
-	}
-	for i, st := range steps {
+		{"a sibling changes, then the file", func() {
+			// Events of one directory arrive in order: once the file's is
+			// handled, the sibling's was too, so a call for it would show.
+			_ = os.WriteFile(other, []byte("x"), 0o644)
+			_ = os.WriteFile(target, []byte("v4"), 0o755)
+		}},
+	} {
 		st.do()
-		calls := waitFor(t, r, i+1)
-		time.Sleep(150 * time.Millisecond) // a second call would show up here
-		if calls = r.get(); len(calls) != i+1 || calls[i] != target {
-			t.Fatalf("%s: calls %v, want exactly one more for %s", st.name, calls, target)
+		if p := c.next(t); p != target {
+			t.Fatalf("%s: call for %s, want %s", st.name, p, target)
 		}
-	}
-	// A sibling file is not reported.
-	_ = os.WriteFile(other, []byte("x"), 0o644)
-	time.Sleep(200 * time.Millisecond)
-	if got := r.get(); len(got) != len(steps) {
-		t.Fatalf("unrelated file reported: %v", got)
+		c.none(t, 3*debounce, st.name+": a second call")
 	}
 }
 
 func TestDirectoryEntries(t *testing.T) {
 	dir := t.TempDir()
-	r := &recorder{}
-	w, err := New(30*time.Millisecond, r.add)
+	c := newCalls()
+	w, err := New(30*time.Millisecond, c.add)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,25 +102,42 @@ func TestDirectoryEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = os.WriteFile(filepath.Join(dir, "new-plugin"), []byte("x"), 0o755)
-	if got := waitFor(t, r, 1); got[0] != dir {
-		t.Fatalf("calls %v", got)
+	if p := c.next(t); p != dir {
+		t.Fatalf("call for %s, want %s", p, dir)
 	}
 	if err := w.Set(nil, []string{filepath.Join(dir, "missing")}); err == nil {
 		t.Fatal("watching a missing directory: no error")
 	}
 }
 
+// TestNoCallAfterClose: a change whose debounce is still running when Close
+// is called is never reported.
 func TestNoCallAfterClose(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "f")
-	r := &recorder{}
-	w, _ := New(100*time.Millisecond, r.add)
-	_ = w.Set([]string{f}, nil)
-	_ = os.WriteFile(f, []byte("x"), 0o644)
-	time.Sleep(20 * time.Millisecond)
-	_ = w.Close()
-	time.Sleep(200 * time.Millisecond)
-	if got := r.get(); len(got) != 0 {
-		t.Fatalf("calls after Close: %v", got)
+	const debounce = 300 * time.Millisecond
+	c := newCalls()
+	w, err := New(debounce, c.add)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if err := w.Set([]string{f}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(f, []byte("x"), 0o644)
+	// The change was seen once its debounce timer is armed.
+	for deadline := time.Now().Add(5 * time.Second); !w.pending(f); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the write was never seen")
+		}
+	}
+	_ = w.Close()
+	c.none(t, debounce+debounce/2, "after Close")
+}
+
+// pending reports whether a change of path waits out its debounce.
+func (w *Watcher) pending(path string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.timers[path] != nil
 }
