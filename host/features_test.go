@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,6 +164,38 @@ func TestSamplingAndElicitationThroughHost(t *testing.T) {
 	_, err := modernPlain.CallTool(context.Background(), &mcp.CallToolParams{Name: "ask-llm", Arguments: map[string]any{"text": "x"}})
 	if err == nil || !strings.Contains(err.Error(), "Missing required client capability") {
 		t.Fatalf("2026-07-28 ask-llm without client support: %v, want a -32021 error", err)
+	}
+}
+
+// TestClientRequestsPerCallAreBounded: one call may have only so many
+// questions open to the client at once; the rest are refused to the plugin.
+func TestClientRequestsPerCallAreBounded(t *testing.T) {
+	r := startHost(t, featuresYAML, host.ServerOptions{})
+	// The client holds every question until the plugin reports (by a log line)
+	// that two of its six were refused, so four are open at once for sure.
+	release := make(chan struct{})
+	var once sync.Once
+	// A legacy session, where questions stay open while the client answers.
+	cs := connectVersion(t, r, nil, &mcp.ClientOptions{
+		CreateMessageHandler: func(ctx context.Context, _ *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+			select {
+			case <-release:
+			case <-time.After(20 * time.Second):
+			}
+			return &mcp.CreateMessageResult{Role: "assistant", Model: "m", Content: &mcp.TextContent{Text: "a"}}, nil
+		},
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
+			if req.Params.Data == "refused=2" {
+				once.Do(func() { close(release) })
+			}
+		},
+	}, legacy)
+	if err := cs.SetLoggingLevel(context.Background(), &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+		t.Fatal(err)
+	}
+	text, isErr := callText(t, cs, "ask-llm-many", nil)
+	if isErr || text != "answered=4 refused=2" {
+		t.Fatalf("ask-llm-many = %q (isError %v), want 4 answered and 2 refused", text, isErr)
 	}
 }
 

@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"context"
 	"syscall"
 	"testing"
 	"time"
@@ -114,4 +115,23 @@ plugins:
 	if st := pluginStatus(t, r.host, "flappy"); processAlive(st.PID) {
 		t.Errorf("pid %d outlived shutdown", st.PID)
 	}
+}
+
+// TestPluginAddedByReloadIsSupervised: a plugin that a reload adds and that
+// crashes before the reload finishes is still restarted afterwards.
+func TestPluginAddedByReloadIsSupervised(t *testing.T) {
+	r := startHost(t, basicYAML, host.ServerOptions{})
+	err := r.host.Reload(context.Background(), reloadConfig(t, r, `
+auth: {provider: none}
+plugins:
+  whoami: {path: "{{bin}}/whoami"}
+  test: {path: "{{bin}}/testplugin", prefix: "t.", sandbox: "off", env: {TESTPLUGIN_DIR: "{{dir}}"}}
+  flappy: {path: "{{bin}}/testplugin", prefix: "f.", env: {TESTPLUGIN_MODE: "exit-after=1s"}}
+  sleepy: {path: "{{bin}}/testplugin", prefix: "s.", env: {TESTPLUGIN_MODE: "slow-start=1500ms"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the reload-added plugin restarted", func() bool {
+		return pluginStatus(t, r.host, "flappy").Restarts >= 1
+	})
 }

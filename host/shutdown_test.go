@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -108,5 +109,28 @@ plugins:
 	_ = cmd.Wait()
 	for _, p := range plugins {
 		eventually(t, 5*time.Second, fmt.Sprintf("plugin %s (pid %d) to die with the host", p.Name, p.PID), func() bool { return !processAlive(p.PID) })
+	}
+}
+
+// TestReloadAfterShutdownStartsNothing: a reload that arrives once shutdown
+// is done is refused and leaves no process behind.
+func TestReloadAfterShutdownStartsNothing(t *testing.T) {
+	r := startHost(t, basicYAML, host.ServerOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := r.host.Reload(context.Background(), reloadConfig(t, r, `
+auth: {provider: none}
+plugins:
+  late: {path: "{{bin}}/testplugin"}`))
+	if err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Fatalf("reload after shutdown: %v", err)
+	}
+	for _, st := range r.host.Status() {
+		if st.Name == "late" || processAlive(st.PID) {
+			t.Errorf("after shutdown and a rejected reload: %+v", st)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,4 +69,30 @@ func TestReadyzWaitsForSigningKeys(t *testing.T) {
 		code, body := readyz()
 		return code == http.StatusOK && body["auth"] == "ok"
 	})
+}
+
+// TestReadyzDetailsOnlyForLoopback: /readyz names plugin versions, PIDs and
+// checksums only to a peer on this machine that is not a proxy for another.
+func TestReadyzDetailsOnlyForLoopback(t *testing.T) {
+	r := startHost(t, basicYAML, host.ServerOptions{})
+	for _, tc := range []struct {
+		peer      string
+		forwarded bool
+		detail    bool
+	}{{"127.0.0.1:5555", false, true}, {"[::1]:5555", false, true}, {"192.0.2.7:5555", false, false}, {"127.0.0.1:5555", true, false}} {
+		req := httptest.NewRequest(http.MethodGet, "/readyz", nil)
+		req.RemoteAddr = tc.peer
+		if tc.forwarded { // a proxy on this machine: the real client is elsewhere
+			req.Header.Set("X-Forwarded-For", "198.51.100.4")
+		}
+		rec := httptest.NewRecorder()
+		r.srv.Handler().ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK || !strings.Contains(body, `"ready":true`) {
+			t.Fatalf("%s: %d %s", tc.peer, rec.Code, body)
+		}
+		if got := strings.Contains(body, `"sha256"`); got != tc.detail {
+			t.Errorf("%s: plugin details shown = %v, want %v: %s", tc.peer, got, tc.detail, body)
+		}
+	}
 }
