@@ -2,6 +2,11 @@ package host_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -120,18 +125,57 @@ plugins:
 // TestPluginAddedByReloadIsSupervised: a plugin that a reload adds and that
 // crashes before the reload finishes is still restarted afterwards.
 func TestPluginAddedByReloadIsSupervised(t *testing.T) {
-	r := startHost(t, basicYAML, host.ServerOptions{})
-	err := r.host.Reload(context.Background(), reloadConfig(t, r, `
+	log, timer := newLineLog(), newRestartTimer()
+	r := startHostLogging(t, basicYAML, host.ServerOptions{}, "127.0.0.1:0", func(h *host.Host) {
+		host.SetRestartTimer(h, timer.after)
+	}, log.logger())
+	hold := filepath.Join(r.cfg.Dir, "hold.fifo")
+	if err := syscall.Mkfifo(hold, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// sleepy holds the reload open until the test lets it start.
+	next := reloadConfig(t, r, strings.ReplaceAll(`
 auth: {provider: none}
 plugins:
   whoami: {path: "{{bin}}/whoami"}
   test: {path: "{{bin}}/testplugin", prefix: "t.", sandbox: "off", env: {TESTPLUGIN_DIR: "{{dir}}"}}
-  flappy: {path: "{{bin}}/testplugin", prefix: "f.", env: {TESTPLUGIN_MODE: "exit-after=1s"}}
-  sleepy: {path: "{{bin}}/testplugin", prefix: "s.", env: {TESTPLUGIN_MODE: "slow-start=1500ms"}}`))
+  flappy: {path: "{{bin}}/testplugin", prefix: "f."}
+  sleepy: {path: "{{bin}}/testplugin", prefix: "s.", sandbox: "off", env: {TESTPLUGIN_MODE: "hold-start", TESTPLUGIN_DIR: "{{dir}}"}}`, "{{dir}}", r.cfg.Dir))
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- r.host.Reload(context.Background(), next) }()
+
+	// The host's own line, once flappy has described itself (go-plugin logs
+	// another "plugin started" when the process merely began).
+	line := log.wait(t, 20*time.Second, "level=INFO", `msg="plugin started"`, "plugin=flappy", "tools=")
+	pid, err := strconv.Atoi(regexp.MustCompile(` pid=(\d+)`).FindStringSubmatch(line)[1])
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The first restart comes while the reload still runs, so it has no
+	// place in the table yet: the supervisor must try again later.
+	timer.next(t).fire()
+	again := timer.next(t)
+	// Opening the FIFO waits for sleepy to read it: a rendezvous, not a guess.
+	release, err := os.OpenFile(hold, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = release.WriteString("go\n")
+	release.Close()
+	select {
+	case err := <-reloaded:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reload did not finish")
+	}
+	again.fire()
 	eventually(t, 20*time.Second, "the reload-added plugin restarted", func() bool {
-		return pluginStatus(t, r.host, "flappy").Restarts >= 1
+		st := pluginStatus(t, r.host, "flappy")
+		return st.Restarts >= 1 && st.State == host.StateRunning && st.PID != pid
 	})
 }

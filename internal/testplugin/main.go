@@ -49,6 +49,8 @@ func main() {
 		if d, err := time.ParseDuration(strings.TrimPrefix(mode, "slow-start=")); err == nil {
 			time.Sleep(d)
 		}
+	case mode == "hold-start": // ready only once the test says so
+		holdStart()
 	case strings.HasPrefix(mode, "exit-after="): // a crash loop: up briefly, then gone
 		if d, err := time.ParseDuration(strings.TrimPrefix(mode, "exit-after=")); err == nil {
 			time.AfterFunc(d, func() { os.Exit(4) })
@@ -298,4 +300,16 @@ func announce(what string) {
 	}
 	defer f.Close()
 	_, _ = f.WriteString(what + "\n")
+}
+
+// holdStart waits for a line on the FIFO hold.fifo in TESTPLUGIN_DIR: the
+// test decides when this plugin's start may go on.
+func holdStart() {
+	f, err := os.Open(filepath.Join(os.Getenv("TESTPLUGIN_DIR"), "hold.fifo"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testplugin: hold-start:", err)
+		os.Exit(5)
+	}
+	defer f.Close()
+	_, _ = f.Read(make([]byte, 1))
 }
