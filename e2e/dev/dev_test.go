@@ -6,6 +6,7 @@ package dev_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -306,7 +307,14 @@ func TestSessionCannotBeHijacked(t *testing.T) {
 func TestTokenWithinClockSkew(t *testing.T) {
 	d := startDev(t, "")
 	tok := d.token(t, "--sub", "late", "--ttl", "1s")
-	time.Sleep(2 * time.Second) // expired, but within the default 60s skew
+	// Only the clock can expire it: wait until just past the token's own exp
+	// (well within the default 60s skew), as little as that takes.
+	var claims struct{ Exp int64 }
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	if err != nil || json.Unmarshal(payload, &claims) != nil || claims.Exp == 0 {
+		t.Fatalf("token payload %q: %v", payload, err)
+	}
+	time.Sleep(time.Until(time.Unix(claims.Exp, 0)) + 100*time.Millisecond)
 	cs := d.connect(t, tok)
 	if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "whoami"}); err != nil {
 		t.Fatalf("whoami with a token inside the clock skew: %v", err)
