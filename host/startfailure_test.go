@@ -103,19 +103,29 @@ plugins:
 }
 
 // TestFailedPluginRetriedWithBackoff: with nothing fixed, the host keeps
-// trying: each attempt is another failure on the plugin's status.
+// trying, waiting longer each time: each attempt is another failure on the
+// plugin's status. The test owns the backoff timer, so no wait is real.
 func TestFailedPluginRetriedWithBackoff(t *testing.T) {
-	r := startHost(t, `
+	timer := newRestartTimer()
+	r := startHostWith(t, `
 auth: {provider: none}
 plugins:
   dead: {path: "{{bin}}/testplugin", env: {TESTPLUGIN_MODE: crash-at-start}}
   whoami: {path: "{{bin}}/whoami"}
-`, host.ServerOptions{})
-	eventually(t, 20*time.Second, "retries of the failed plugin", func() bool {
-		return pluginStatus(t, r.host, "dead").Failures >= 3
-	})
-	if st := pluginStatus(t, r.host, "dead"); st.State != host.StateFailed || !strings.Contains(st.LastError, "failing at start on purpose") {
-		t.Fatalf("dead = %+v", st)
+`, host.ServerOptions{}, "127.0.0.1:0", func(h *host.Host) { host.SetRestartTimer(h, timer.after) })
+	var waits []time.Duration
+	for attempt := 1; attempt <= 4; attempt++ {
+		w := timer.next(t) // the supervisor waits before its next attempt
+		waits = append(waits, w.d)
+		if st := pluginStatus(t, r.host, "dead"); st.Failures != attempt || st.State != host.StateFailed || !strings.Contains(st.LastError, "failing at start on purpose") {
+			t.Fatalf("before retry %d: dead = %+v", attempt, st)
+		}
+		w.fire()
+	}
+	for i := 1; i < len(waits); i++ {
+		if waits[i] != 2*waits[i-1] {
+			t.Fatalf("waits between attempts %v: each should double the last", waits)
+		}
 	}
 }
 
