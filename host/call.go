@@ -77,7 +77,7 @@ func (h *Host) callTool(ctx context.Context, caller *auth.Caller, name string, a
 		if !h.log.Enabled(ctx, level) {
 			return
 		}
-		attrs := []any{"plugin", r.slot.cfg.Name, "tool", name, "call", callID, "request_id", requestid.FromContext(ctx)}
+		attrs := []any{"plugin", r.slot.cfg.Name, "tool", name, "call", callID} // request_id: the logger's requestid.LogHandler
 		if caller != nil && caller.UserID != "" {
 			attrs = append(attrs, "user", caller.UserID, "org", caller.OrganizationID)
 		}

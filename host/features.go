@@ -172,19 +172,12 @@ func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, rpc, what string
 	if out, ok := rpcFailure(ctx, s, what, err); ok {
 		err = out
 	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s (plugin %s) timed out after %s", what, s.cfg.Name, s.cfg.CallTimeout)
-	case errors.Is(err, context.Canceled):
-		return err
-	}
-	var crash crashError
-	if errors.As(err, &crash) {
-		return crash
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return err // the host's own (unavailable plugin, concurrency limit, size refusal)
+		return err // classified above, or the host's own (plugin unavailable, size refusal)
 	}
 	switch st.Code() {
 	case codes.NotFound:

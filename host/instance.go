@@ -309,18 +309,10 @@ func (t *tailBuffer) lastWords() string {
 	}
 	for i, l := range lines {
 		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
-			lines = lines[i:]
-			break
+			return strings.Join(lines[i:min(i+3, len(lines))], " | ")
 		}
 	}
-	if len(lines) > 3 {
-		if strings.HasPrefix(lines[0], "panic: ") || strings.HasPrefix(lines[0], "fatal error: ") {
-			lines = lines[:3]
-		} else {
-			lines = lines[len(lines)-3:]
-		}
-	}
-	return strings.Join(lines, " | ")
+	return strings.Join(lines[max(len(lines)-3, 0):], " | ")
 }
 
 func fileSHA256(path string) (string, error) {

@@ -80,10 +80,9 @@ type slot struct {
 	retired     bool
 	draining    map[*instance]bool // replaced instances finishing their calls
 	wake        chan struct{}      // poked when a call sees the plugin die
-	stop        chan struct{}
 	done        chan struct{}
-	// ctx is what restarts start under; retire cancels it, so shutdown does
-	// not wait out a restart's start timeout.
+	// ctx ends when the slot stops (retire): supervision ends, and a restart
+	// starting then gives up rather than wait out its start timeout.
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -101,7 +100,6 @@ func newSlot(cfg *config.Plugin, dataDir string, drainTimeout time.Duration, log
 		install:      install,
 		state:        StateStarting,
 		wake:         make(chan struct{}, 1),
-		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
 }
@@ -287,7 +285,7 @@ func (s *slot) kill() {
 
 func (s *slot) isStopping() bool {
 	select {
-	case <-s.stop:
+	case <-s.ctx.Done():
 		return true
 	default:
 		return false
@@ -308,7 +306,7 @@ func (s *slot) supervise(down bool) {
 	for {
 		if !down {
 			select {
-			case <-s.stop:
+			case <-s.ctx.Done():
 				return
 			case <-ticker.C:
 			case <-s.wake:
@@ -347,7 +345,7 @@ func (s *slot) supervise(down bool) {
 func (s *slot) restart(backoff *time.Duration) bool {
 	for {
 		select {
-		case <-s.stop:
+		case <-s.ctx.Done():
 			return false
 		case <-s.wait(*backoff):
 		}
@@ -395,8 +393,7 @@ func (s *slot) shutdown() {
 // stops the process. Calls that arrive afterwards are told to look again.
 func (s *slot) retire(drain time.Duration) {
 	s.stopOnce.Do(func() {
-		close(s.stop)
-		s.cancel() // a restart starting now gives up
+		s.cancel()
 		s.mu.Lock()
 		supervising := s.supervising
 		s.retired = true
