@@ -74,7 +74,7 @@ func TestPluginDeclarationErrors(t *testing.T) {
 		sdk.NewTool("a", "", func(context.Context, *sdk.Request, struct{}) (*sdk.Result, error) { return nil, nil }),
 		sdk.NewTool("a", "", func(context.Context, *sdk.Request, struct{}) (*sdk.Result, error) { return nil, nil }),
 	}}
-	if _, err := dup.Invoke(context.Background(), "a", nil, nil); err == nil || !strings.Contains(err.Error(), "tool a is declared twice") {
+	if _, err := dup.Invoke(context.Background(), "a", nil, nil); err == nil || !strings.Contains(err.Error(), "tool a is described twice") {
 		t.Errorf("duplicate: %v", err)
 	}
 	// A channel cannot be described by JSON Schema: the error names the tool.

@@ -159,8 +159,12 @@ type server struct {
 	notify    *broadcaster
 }
 
-// newServer checks the declared tools (construction errors, duplicates, schemas)
-// so a bad plugin fails fast with a clear message rather than at the host.
+// newServer checks the plugin so a bad one fails fast, at its own start (and in
+// its tests), rather than at the host: first what only the SDK knows (a tool's
+// construction error, a missing handler or Read/Get function), then the
+// description it built, by pluginrpc.CheckManifest, the rules the host applies,
+// so the message is the host's. The host may still refuse a name its
+// configured prefix makes too long or a collision with another plugin.
 func newServer(p Plugin, logger hclog.Logger) (*server, error) {
 	s := &server{
 		tools: map[string]Tool{}, resources: map[string]Resource{}, templates: map[string]ResourceTemplate{},
@@ -171,12 +175,6 @@ func newServer(p Plugin, logger hclog.Logger) (*server, error) {
 		if t.err != nil {
 			return nil, t.err
 		}
-		if t.name == "" {
-			return nil, errors.New("a tool has an empty name")
-		}
-		if _, dup := s.tools[t.name]; dup {
-			return nil, fmt.Errorf("tool %s is declared twice", t.name)
-		}
 		if t.handler == nil {
 			return nil, fmt.Errorf("tool %s has no handler", t.name)
 		}
@@ -184,6 +182,9 @@ func newServer(p Plugin, logger hclog.Logger) (*server, error) {
 		d.Tools = append(d.Tools, toolToProto(t))
 	}
 	if err := s.addFeatures(p, d); err != nil {
+		return nil, err
+	}
+	if err := pluginrpc.CheckManifest(d, ""); err != nil {
 		return nil, err
 	}
 	// Calls resume from the answers of earlier rounds (Client), share one
@@ -200,37 +201,29 @@ func newServer(p Plugin, logger hclog.Logger) (*server, error) {
 	return s, nil
 }
 
-// addFeatures checks and indexes resources, templates and prompts, and declares
-// the capabilities they need.
+// addFeatures indexes resources, templates and prompts, checks each has its
+// Read or Get function, and declares the capabilities they need. The rest
+// (URIs, names, duplicates) is CheckManifest's.
 func (s *server) addFeatures(p Plugin, d *pluginv1.DescribeResponse) error {
 	completions := false
 	for _, r := range p.Resources {
-		if r.URI == "" || r.Name == "" || r.Read == nil {
-			return fmt.Errorf("resource %q needs a URI, a Name and a Read function", r.URI)
-		}
-		if _, dup := s.resources[r.URI]; dup {
-			return fmt.Errorf("resource %s is declared twice", r.URI)
+		if r.Read == nil {
+			return fmt.Errorf("resource %q has no Read function", r.URI)
 		}
 		s.resources[r.URI] = r
 		d.Resources = append(d.Resources, resourceToProto(r))
 	}
 	for _, t := range p.ResourceTemplates {
-		if t.URITemplate == "" || t.Name == "" || t.Read == nil {
-			return fmt.Errorf("resource template %q needs a URITemplate, a Name and a Read function", t.URITemplate)
-		}
-		if _, dup := s.templates[t.URITemplate]; dup {
-			return fmt.Errorf("resource template %s is declared twice", t.URITemplate)
+		if t.Read == nil {
+			return fmt.Errorf("resource template %q has no Read function", t.URITemplate)
 		}
 		s.templates[t.URITemplate] = t
 		d.ResourceTemplates = append(d.ResourceTemplates, templateToProto(t))
 		completions = completions || t.Complete != nil
 	}
 	for _, pr := range p.Prompts {
-		if pr.Name == "" || pr.Get == nil {
-			return fmt.Errorf("prompt %q needs a Name and a Get function", pr.Name)
-		}
-		if _, dup := s.prompts[pr.Name]; dup {
-			return fmt.Errorf("prompt %s is declared twice", pr.Name)
+		if pr.Get == nil {
+			return fmt.Errorf("prompt %q has no Get function", pr.Name)
 		}
 		s.prompts[pr.Name] = pr
 		d.Prompts = append(d.Prompts, promptToProto(pr))

@@ -60,6 +60,9 @@ func main() {
 	if version == "" {
 		version = buildVersion
 	}
+	if serveBroken(mode, version) {
+		return
+	}
 	tools := []sdk.Tool{
 		sdk.NewTool("echo", "Echoes text.", func(_ context.Context, _ *sdk.Request, in echoIn) (*sdk.Result, error) {
 			return sdk.Text(version + ":" + in.Text), nil
@@ -192,23 +195,11 @@ func main() {
 			return sdk.Text("touched"), nil
 		}),
 	)
-	unreachable := func(context.Context, *sdk.Request, json.RawMessage) (*sdk.Result, error) {
-		return sdk.Text("unreachable"), nil
-	}
-	switch mode {
-	case "bad-schema":
-		tools = append(tools, sdk.NewRawTool("broken", "Has a non-object input schema.", json.RawMessage(`{"type":"string"}`), unreachable))
-	case "no-schema":
-		tools = append(tools, sdk.NewRawTool("broken", "Has no input schema.", nil, unreachable))
-	}
 	p := sdk.Plugin{Name: "testplugin", Version: version, Tools: tools}
 	// Resources and prompts are opt-in: URIs cannot be prefixed, so two copies of
 	// this plugin in one host would collide on them.
 	if os.Getenv("TESTPLUGIN_FEATURES") != "" {
 		addFeatures(&p)
-	}
-	if mode == "bad-template" {
-		p.ResourceTemplates[0].URITemplate = "test://items/{id"
 	}
 	sdk.Serve(p)
 }
