@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/mcpserver"
+	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
 
@@ -78,7 +79,7 @@ func buildRoutes(slots []*slot, descs map[*slot]*pluginv1.DescribeResponse) (*ro
 			}
 			r := &route{name: name, tool: t, slot: s, timeout: p.ToolTimeout(t.GetName()), policies: p.ToolPolicies(t.GetName())}
 			r.wire = encodeTool(r)
-			r.headers, _ = paramHeaders(t.GetInputSchemaJson())
+			r.headers = toolHeaders(t.GetInputSchemaJson())
 			table.tools[name] = r
 			table.toolOrder = append(table.toolOrder, name)
 		}
@@ -106,4 +107,18 @@ func buildRoutes(slots []*slot, descs map[*slot]*pluginv1.DescribeResponse) (*ro
 	}
 	sort.Strings(table.toolOrder)
 	return table, nil
+}
+
+// toolHeaders is the engine's view of a tool's x-mcp-header parameters. The
+// schema already passed pluginrpc.CheckManifest, so the error cannot occur here.
+func toolHeaders(inputSchema []byte) []mcpserver.ParamHeader {
+	hs, _ := pluginrpc.ParamHeaders(inputSchema)
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]mcpserver.ParamHeader, len(hs))
+	for i, h := range hs {
+		out[i] = mcpserver.ParamHeader{Name: h.Name, Path: h.Path}
+	}
+	return out
 }
