@@ -78,7 +78,7 @@ func (h *Host) missingTool(name string) outcome {
 func featureOutcome(fr *featureRoute, caller *auth.Caller, err error) outcome {
 	o := outcome{decision: audit.Allowed, result: audit.OK}
 	if fr != nil && fr.slot != nil {
-		o.plugin = fr.slot.cfg.Name
+		o.plugin = fr.slot.Config().Name
 	}
 	var limited *RateLimitedError
 	switch {

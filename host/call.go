@@ -25,6 +25,7 @@ import (
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 	"github.com/mcphost/mcphost/ratelimit"
 	"github.com/mcphost/mcphost/requestid"
+	"github.com/mcphost/mcphost/supervisor"
 )
 
 // defaultStreamRetry is when a client whose stream a plugin closed early
@@ -56,7 +57,7 @@ func (h *Host) callTool(ctx context.Context, caller *auth.Caller, name string, a
 	if err != nil {
 		return nil, h.missingTool(name), err
 	}
-	o.plugin = r.slot.cfg.Name
+	o.plugin = r.slot.Config().Name
 	if ok, wait := h.allowCall(r, caller); !ok {
 		o.decision = audit.RateLimited
 		o.reason = rateLimitMessage(wait)
@@ -77,7 +78,7 @@ func (h *Host) callTool(ctx context.Context, caller *auth.Caller, name string, a
 		if !h.log.Enabled(ctx, level) {
 			return
 		}
-		attrs := []any{"plugin", r.slot.cfg.Name, "tool", name, "call", callID} // request_id: the logger's requestid.LogHandler
+		attrs := []any{"plugin", r.slot.Config().Name, "tool", name, "call", callID} // request_id: the logger's requestid.LogHandler
 		if caller != nil && caller.UserID != "" {
 			attrs = append(attrs, "user", caller.UserID, "org", caller.OrganizationID)
 		}
@@ -87,7 +88,7 @@ func (h *Host) callTool(ctx context.Context, caller *auth.Caller, name string, a
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	res, err = h.runCall(ctx, r, caller, args, call, callID)
-	for retry := 0; errors.Is(err, errSlotRetired) && retry < 3; retry++ {
+	for retry := 0; errors.Is(err, supervisor.ErrRetired) && retry < 3; retry++ {
 		// A config reload replaced the plugin after the lookup: route again.
 		if r, err = h.lookup(caller, name); err != nil {
 			o.result = audit.NotFound
@@ -105,7 +106,7 @@ func (h *Host) callTool(ctx context.Context, caller *auth.Caller, name string, a
 		// no earlier) and may answer "context deadline exceeded" before this
 		// process's timer fires on a busy machine; either way the caller
 		// hears about the timeout.
-		err = fmt.Errorf("tool %s (plugin %s) timed out after %s", name, r.slot.cfg.Name, r.timeout)
+		err = fmt.Errorf("tool %s (plugin %s) timed out after %s", name, r.slot.Config().Name, r.timeout)
 		o.result = audit.Timeout
 	} else if err != nil && ctx.Err() != nil {
 		log(slog.LevelInfo, "call cancelled", "duration", time.Since(start))
@@ -128,7 +129,7 @@ func (h *Host) callTool(ctx context.Context, caller *auth.Caller, name string, a
 		// The transport could not encode it, and the client would wait forever.
 		log(slog.LevelWarn, "plugin returned invalid structured content", "duration", time.Since(start))
 		o.result, o.reason = audit.Error, "invalid structured content"
-		return toolError(fmt.Sprintf("plugin %s returned invalid structured content for tool %s (it must be a JSON object)", r.slot.cfg.Name, name)), o, nil
+		return toolError(fmt.Sprintf("plugin %s returned invalid structured content for tool %s (it must be a JSON object)", r.slot.Config().Name, name)), o, nil
 	}
 	log(slog.LevelDebug, "call done", "duration", time.Since(start), "is_error", res.GetIsError())
 	o.result = audit.OK
@@ -163,7 +164,7 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 	if h.tracer != nil {
 		attrs = []attribute.KeyValue{attribute.String("gen_ai.tool.name", r.tool.GetName()), attribute.String("mcphost.call_id", callID)}
 	}
-	err = h.dispatch(ctx, r.slot, "CallTool", attrs, func(ctx context.Context, inst *instance) (err error) {
+	err = h.dispatch(ctx, r.slot, "CallTool", attrs, func(ctx context.Context, inst *supervisor.Instance) (err error) {
 		res, err = h.streamCall(ctx, r, inst, caller, args, call, callID)
 		return err
 	})
@@ -172,11 +173,11 @@ func (h *Host) runCall(ctx context.Context, r *route, caller *auth.Caller, args 
 
 // streamCall runs one tool call on inst: the start message, then progress,
 // logs and questions for the client until the result.
-func (h *Host) streamCall(ctx context.Context, r *route, inst *instance, caller *auth.Caller, args json.RawMessage, call *mcpserver.Call, callID string) (*pluginv1.CallToolResult, error) {
+func (h *Host) streamCall(ctx context.Context, r *route, inst *supervisor.Instance, caller *auth.Caller, args json.RawMessage, call *mcpserver.Call, callID string) (*pluginv1.CallToolResult, error) {
 	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}
-	resumable := inst.has(pluginrpc.CapabilityInputResponses)
+	resumable := inst.Has(pluginrpc.CapabilityInputResponses)
 	start := &pluginv1.CallToolStart{Tool: r.tool.GetName(), ArgumentsJson: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, callID)}
 	if resumable {
 		start.InputResponses = inputResponses(call)
@@ -186,13 +187,11 @@ func (h *Host) streamCall(ctx context.Context, r *route, inst *instance, caller 
 	}
 	// Set when a question goes to the client in a new round (2026-07-28).
 	var needInput atomic.Bool
-	stream, err := inst.openCall(withTraceMetadata(ctx, start.Meta.TraceContext))
+	stream, err := inst.OpenCall(withTraceMetadata(ctx, start.Meta.TraceContext))
 	if err != nil {
 		return nil, h.pluginFailure(ctx, r, err)
 	}
-	if c, ok := stream.(*channelCall); ok {
-		defer c.end() // tells the plugin to stop a call abandoned early
-	}
+	defer stream.End()    // tells the plugin to stop a call abandoned early
 	var sendMu sync.Mutex // the start message and answers to client requests share the stream
 	asking := make(chan struct{}, maxClientRequests)
 	send := func(m *pluginv1.CallToolRequest) error {
@@ -252,7 +251,7 @@ func (h *Host) streamCall(ctx context.Context, r *route, inst *instance, caller 
 				case call == nil:
 					resp.Error = "no client to ask"
 				case !resumable && isModernCall(call):
-					resp.Error = fmt.Sprintf("plugin %s cannot ask the client on MCP protocol %s: rebuild it with a plugin SDK that supports input_responses", r.slot.cfg.Name, call.ProtocolVersion)
+					resp.Error = fmt.Sprintf("plugin %s cannot ask the client on MCP protocol %s: rebuild it with a plugin SDK that supports input_responses", r.slot.Config().Name, call.ProtocolVersion)
 				default:
 					result, err := call.Ask(ctx, key, req.GetMethod(), req.GetParamsJson())
 					if errors.Is(err, mcpserver.ErrInputRequired) {
@@ -355,9 +354,9 @@ func (h *Host) pluginFailure(ctx context.Context, r *route, err error) error {
 		return out
 	}
 	if st, ok := status.FromError(err); ok {
-		h.log.WarnContext(ctx, "plugin call error", slog.String("plugin", r.slot.cfg.Name), slog.String("tool", r.name), slog.String("error", st.Message()))
+		h.log.WarnContext(ctx, "plugin call error", slog.String("plugin", r.slot.Config().Name), slog.String("tool", r.name), slog.String("error", st.Message()))
 	}
-	return fmt.Errorf("plugin %s failed running tool %s", r.slot.cfg.Name, r.name)
+	return fmt.Errorf("plugin %s failed running tool %s", r.slot.Config().Name, r.name)
 }
 
 func toolError(msg string) *pluginv1.CallToolResult {
@@ -382,8 +381,8 @@ func newCallID() string {
 // Callers without a user id (auth.provider none) are not limited.
 func (h *Host) allowCall(r *route, caller *auth.Caller) (bool, time.Duration) {
 	lim, scope := h.limits, ""
-	if t := r.slot.cfg.Tools[r.tool.GetName()]; t != nil && (t.Limits.PerUser.Set() || t.Limits.PerOrg.Set()) {
-		lim, scope = t.Limits, "|"+r.slot.cfg.Name+"/"+r.tool.GetName()
+	if t := r.slot.Config().Tools[r.tool.GetName()]; t != nil && (t.Limits.PerUser.Set() || t.Limits.PerOrg.Set()) {
+		lim, scope = t.Limits, "|"+r.slot.Config().Name+"/"+r.tool.GetName()
 	}
 	return h.allow(caller, lim, scope)
 }

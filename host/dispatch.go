@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mcphost/mcphost/supervisor"
 	"go.opentelemetry.io/otel/attribute"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -16,19 +17,19 @@ import (
 // instance, held until fn returns. What fn's error means is classified by
 // rpcFailure, then by the caller's own rule (tools answer a tool error,
 // resources and prompts an MCP error).
-func (h *Host) dispatch(ctx context.Context, s *slot, rpc string, attrs []attribute.KeyValue, fn func(context.Context, *instance) error) (err error) {
-	ctx, span := h.pluginSpan(ctx, rpc, s.cfg.Name, attrs...)
+func (h *Host) dispatch(ctx context.Context, s *supervisor.Slot, rpc string, attrs []attribute.KeyValue, fn func(context.Context, *supervisor.Instance) error) (err error) {
+	ctx, span := h.pluginSpan(ctx, rpc, s.Config().Name, attrs...)
 	defer func() { endPluginSpan(span, err) }()
-	release, err := s.acquire(ctx)
+	release, err := s.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("plugin %s is at its limit of %d concurrent calls: %w", s.cfg.Name, s.cfg.MaxConcurrency, err)
+		return fmt.Errorf("plugin %s is at its limit of %d concurrent calls: %w", s.Config().Name, s.Config().MaxConcurrency, err)
 	}
 	defer release()
-	inst, err := s.enter()
+	inst, err := s.Enter()
 	if err != nil {
 		return err
 	}
-	defer inst.leave()
+	defer inst.Leave()
 	return fn(ctx, inst)
 }
 
@@ -39,12 +40,12 @@ func (h *Host) dispatch(ctx context.Context, s *slot, rpc string, attrs []attrib
 // connection dropped or a stream ended without an answer (the supervisor is
 // told to look at the process); which side a size limit refused. Anything
 // else is not classified (ok false) and left to the caller's rule.
-func rpcFailure(ctx context.Context, s *slot, what string, err error) (_ error, ok bool) {
+func rpcFailure(ctx context.Context, s *supervisor.Slot, what string, err error) (_ error, ok bool) {
 	if ctx.Err() != nil {
 		return ctx.Err(), true
 	}
-	s.checkAlive()
-	name := s.cfg.Name
+	s.CheckAlive()
+	name := s.Config().Name
 	if errors.Is(err, io.EOF) {
 		return crashError{fmt.Sprintf("plugin %s ended %s without an answer", name, what)}, true
 	}

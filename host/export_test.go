@@ -9,7 +9,4 @@ func SetRestartTimer(h *Host, after func(time.Duration) <-chan time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.restartAfter = after
-	for _, s := range h.slots {
-		s.after = after
-	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+	"github.com/mcphost/mcphost/supervisor"
+	"github.com/yosida95/uritemplate/v3"
 )
 
 // Resources, prompts and completions: the same routing, policy, limits and
@@ -42,11 +44,11 @@ func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, templ
 		return table.resources[uri]
 	}
 	var out *pluginv1.ReadResourceResponse
-	err := h.unary(ctx, caller, route, "ReadResource", "resource "+uri, func(ctx context.Context, inst *instance, _ *featureRoute) error {
+	err := h.unary(ctx, caller, route, "ReadResource", "resource "+uri, func(ctx context.Context, inst *supervisor.Instance, _ *featureRoute) error {
 		answers := inputResponses(call)
 		for round := 0; ; round++ {
 			var err error
-			out, err = inst.rpc.ReadResource(ctx, &pluginv1.ReadResourceRequest{Uri: uri, UriTemplate: template, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, ""), InputResponses: answers}, unaryLimit)
+			out, err = inst.RPC().ReadResource(ctx, &pluginv1.ReadResourceRequest{Uri: uri, UriTemplate: template, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, ""), InputResponses: answers}, unaryLimit)
 			if err != nil || len(out.GetInputRequests()) == 0 {
 				return err
 			}
@@ -68,11 +70,11 @@ func (h *Host) ReadResource(ctx context.Context, caller *auth.Caller, uri, templ
 func (h *Host) GetPrompt(ctx context.Context, caller *auth.Caller, name string, args map[string]string, call *mcpserver.Call) (*pluginv1.GetPromptResponse, error) {
 	route := func() *featureRoute { return h.routes.Load().prompts[name] }
 	var out *pluginv1.GetPromptResponse
-	err := h.unary(ctx, caller, route, "GetPrompt", "prompt "+name, func(ctx context.Context, inst *instance, fr *featureRoute) error {
+	err := h.unary(ctx, caller, route, "GetPrompt", "prompt "+name, func(ctx context.Context, inst *supervisor.Instance, fr *featureRoute) error {
 		answers := inputResponses(call)
 		for round := 0; ; round++ {
 			var err error
-			out, err = inst.rpc.GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: fr.prompt.GetName(), Arguments: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, ""), InputResponses: answers}, unaryLimit)
+			out, err = inst.RPC().GetPrompt(ctx, &pluginv1.GetPromptRequest{Name: fr.prompt.GetName(), Arguments: args, Caller: pluginrpc.CallerToProto(caller), Meta: requestMeta(ctx, call, ""), InputResponses: answers}, unaryLimit)
 			if err != nil || len(out.GetInputRequests()) == 0 {
 				return err
 			}
@@ -106,15 +108,15 @@ func (h *Host) Complete(ctx context.Context, caller *auth.Caller, refType, refNa
 	}
 	empty := &pluginv1.CompleteResponse{}
 	out := empty
-	err := h.unary(ctx, caller, route, "Complete", "completion", func(ctx context.Context, inst *instance, fr *featureRoute) (err error) {
-		if !inst.has("completions") {
+	err := h.unary(ctx, caller, route, "Complete", "completion", func(ctx context.Context, inst *supervisor.Instance, fr *featureRoute) (err error) {
+		if !inst.Has("completions") {
 			return nil
 		}
 		pluginRef := refName
 		if fr.prompt != nil {
 			pluginRef = fr.prompt.GetName()
 		}
-		out, err = inst.rpc.Complete(ctx, &pluginv1.CompleteRequest{
+		out, err = inst.RPC().Complete(ctx, &pluginv1.CompleteRequest{
 			RefType: refType, RefName: pluginRef, ArgumentName: argument, ArgumentValue: value,
 			ContextArguments: filled, Caller: pluginrpc.CallerToProto(caller),
 		}, unaryLimit)
@@ -133,7 +135,7 @@ func (h *Host) Complete(ctx context.Context, caller *auth.Caller, refType, refNa
 //
 // route is resolved again if a config reload replaced the plugin meanwhile; a
 // route the caller may not use is ErrNotFound, like a missing one.
-func (h *Host) unary(ctx context.Context, caller *auth.Caller, route func() *featureRoute, rpc, what string, fn func(context.Context, *instance, *featureRoute) error) error {
+func (h *Host) unary(ctx context.Context, caller *auth.Caller, route func() *featureRoute, rpc, what string, fn func(context.Context, *supervisor.Instance, *featureRoute) error) error {
 	if err := h.beginCall(); err != nil {
 		return err
 	}
@@ -152,28 +154,28 @@ func (h *Host) unary(ctx context.Context, caller *auth.Caller, route func() *fea
 			}
 		}
 		err = h.unaryOnce(ctx, fr, rpc, what, fn)
-		if !errors.Is(err, errSlotRetired) {
+		if !errors.Is(err, supervisor.ErrRetired) {
 			break
 		}
 	}
 	return err
 }
 
-func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, rpc, what string, fn func(context.Context, *instance, *featureRoute) error) error {
+func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, rpc, what string, fn func(context.Context, *supervisor.Instance, *featureRoute) error) error {
 	s := fr.slot
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Config().CallTimeout)
 	defer cancel()
-	err := h.dispatch(ctx, s, rpc, nil, func(ctx context.Context, inst *instance) error {
+	err := h.dispatch(ctx, s, rpc, nil, func(ctx context.Context, inst *supervisor.Instance) error {
 		return fn(withTraceMetadata(ctx, pluginrpc.TraceCarrier(ctx)), inst, fr)
 	})
-	if err == nil || errors.Is(err, mcpserver.ErrInputRequired) || errors.Is(err, errSlotRetired) {
+	if err == nil || errors.Is(err, mcpserver.ErrInputRequired) || errors.Is(err, supervisor.ErrRetired) {
 		return err
 	}
 	if out, ok := rpcFailure(ctx, s, what, err); ok {
 		err = out
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s (plugin %s) timed out after %s", what, s.cfg.Name, s.cfg.CallTimeout)
+		return fmt.Errorf("%s (plugin %s) timed out after %s", what, s.Config().Name, s.Config().CallTimeout)
 	}
 	st, ok := status.FromError(err)
 	if !ok {
@@ -187,15 +189,15 @@ func (h *Host) unaryOnce(ctx context.Context, fr *featureRoute, rpc, what string
 	}
 	// Resources and prompts have no error result: the plugin's own message is
 	// its answer to the client, as a handler's error in the SDK is meant to be.
-	return fmt.Errorf("plugin %s: %s", s.cfg.Name, st.Message())
+	return fmt.Errorf("plugin %s: %s", s.Config().Name, st.Message())
 }
 
 // resourceUpdated passes a plugin's resource-updated event on, if the URI is one
 // the plugin serves (a plugin cannot make clients re-read another's resources).
-func (h *Host) resourceUpdated(s *slot, uri string) {
+func (h *Host) resourceUpdated(s *supervisor.Slot, uri string) {
 	table := h.routes.Load()
 	if fr := table.resources[uri]; fr == nil || fr.slot != s {
-		if !s.servesTemplateURI(table, uri) {
+		if !table.servesTemplateURI(s, uri) {
 			return
 		}
 	}
@@ -210,7 +212,20 @@ func (h *Host) resourceUpdated(s *slot, uri string) {
 // offers reports whether any live plugin declares capability.
 func (h *Host) offers(capability string) bool {
 	for _, s := range h.currentSlots() {
-		if inst := s.current(); inst != nil && inst.has(capability) {
+		if inst := s.Current(); inst != nil && inst.Has(capability) {
+			return true
+		}
+	}
+	return false
+}
+
+// servesTemplateURI reports whether uri matches one of s's resource templates.
+func (t *routeTable) servesTemplateURI(s *supervisor.Slot, uri string) bool {
+	for _, fr := range t.templates {
+		if fr.slot != s {
+			continue
+		}
+		if tmpl, err := uritemplate.New(fr.key); err == nil && tmpl.Match(uri) != nil {
 			return true
 		}
 	}

@@ -23,9 +23,9 @@ import (
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/internal/filewatch"
 	"github.com/mcphost/mcphost/metrics"
-	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 	"github.com/mcphost/mcphost/ratelimit"
+	"github.com/mcphost/mcphost/supervisor"
 )
 
 // maxLimitBuckets bounds the rate-limit buckets kept (one per limited user,
@@ -47,7 +47,7 @@ type Host struct {
 	// guards cfg and slots. Routes are read lock-free on the hot path.
 	mu    sync.Mutex
 	cfg   *config.Config
-	slots []*slot
+	slots []*supervisor.Slot
 	// observers hear about changes, outside mu: route changes wait in
 	// pending (under mu) until flushRouteChanges, serialized by notifyMu,
 	// delivers them in order.
@@ -55,11 +55,11 @@ type Host struct {
 	pending   []RouteChange
 	notifyMu  sync.Mutex
 	routes    atomic.Pointer[routeTable]
-	binWatch  *filewatch.Watcher // nil unless WatchBinaries runs
-	stopped   bool               // the plugins were stopped for good (shutdown)
-	reloadMu  sync.Mutex         // one Reload at a time
-	retiring  sync.WaitGroup     // slots a reload replaced, still draining
-	draining  map[*slot]bool     // the same slots, so shutdown can stop them now
+	binWatch  *filewatch.Watcher        // nil unless WatchBinaries runs
+	stopped   bool                      // the plugins were stopped for good (shutdown)
+	reloadMu  sync.Mutex                // one Reload at a time
+	retiring  sync.WaitGroup            // slots a reload replaced, still draining
+	draining  map[*supervisor.Slot]bool // the same slots, so shutdown can stop them now
 
 	limits  config.Limits                   // limits.per_user/per_org (a restart applies changes)
 	limiter callLimiter                     // in memory, or shared through the Redis store
@@ -84,7 +84,7 @@ type callLimiter interface {
 
 // New prepares a host for cfg; Start launches the plugins.
 func New(cfg *config.Config, logger *slog.Logger) *Host {
-	h := &Host{cfg: cfg, log: logger, draining: map[*slot]bool{}, limits: cfg.Limits, limiter: ratelimit.New(maxLimitBuckets, nil)}
+	h := &Host{cfg: cfg, log: logger, draining: map[*supervisor.Slot]bool{}, limits: cfg.Limits, limiter: ratelimit.New(maxLimitBuckets, nil)}
 	h.routes.Store(emptyRoutes())
 	for _, name := range sortedPluginNames(cfg) {
 		h.slots = append(h.slots, h.newSlot(cfg, cfg.Plugins[name]))
@@ -92,13 +92,33 @@ func New(cfg *config.Config, logger *slog.Logger) *Host {
 	return h
 }
 
-func (h *Host) newSlot(cfg *config.Config, p *config.Plugin) *slot {
-	s := newSlot(p, cfg.DataDir, p.DrainTimeout, h.log, h.installInstance)
-	s.onNotify = h.resourceUpdated
-	s.onChange = h.redescribe
-	s.after = h.restartAfter
-	return s
+func (h *Host) newSlot(cfg *config.Config, p *config.Plugin) *supervisor.Slot {
+	return supervisor.New(p, supervisor.Options{DataDir: cfg.DataDir, Logger: h.log, Owner: slotOwner{h}, After: h.restartTimer})
 }
+
+// restartTimer is the timer every slot's restart backoff waits on: real time,
+// unless a test set restartAfter.
+func (h *Host) restartTimer(d time.Duration) <-chan time.Time {
+	h.mu.Lock()
+	after := h.restartAfter
+	h.mu.Unlock()
+	if after == nil {
+		return time.After(d)
+	}
+	return after(d)
+}
+
+// slotOwner is how the host's slots reach it (supervisor.Owner), kept off
+// Host's own API.
+type slotOwner struct{ h *Host }
+
+func (o slotOwner) Install(s *supervisor.Slot, next *supervisor.Instance) (*supervisor.Instance, error) {
+	return o.h.installInstance(s, next)
+}
+func (o slotOwner) DescriptionChanged(s *supervisor.Slot, inst *supervisor.Instance) {
+	o.h.redescribe(s, inst)
+}
+func (o slotOwner) ResourceUpdated(s *supervisor.Slot, uri string) { o.h.resourceUpdated(s, uri) }
 
 func sortedPluginNames(cfg *config.Config) []string {
 	names := make([]string, 0, len(cfg.Plugins))
@@ -113,8 +133,12 @@ func sortedPluginNames(cfg *config.Config) []string {
 // builds the routing table. On any error every started plugin is stopped again
 // and the errors (one per failing plugin) are returned: nothing half-started.
 func (h *Host) Start(ctx context.Context) error {
-	h.protectHost()
 	slots := h.currentSlots()
+	cfgs := make([]*config.Plugin, len(slots))
+	for i, s := range slots {
+		cfgs[i] = s.Config()
+	}
+	supervisor.ProtectHost(h.log, cfgs)
 	if err := startSlots(ctx, slots); err != nil {
 		return err
 	}
@@ -135,14 +159,14 @@ func (h *Host) Start(ctx context.Context) error {
 }
 
 // startSlots starts slots concurrently; if any fails, all are stopped again.
-func startSlots(ctx context.Context, slots []*slot) error {
+func startSlots(ctx context.Context, slots []*supervisor.Slot) error {
 	errs := make([]error, len(slots))
 	var wg sync.WaitGroup
 	for i, s := range slots {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.start(ctx)
+			errs[i] = s.Start(ctx)
 		}()
 	}
 	wg.Wait()
@@ -153,7 +177,7 @@ func startSlots(ctx context.Context, slots []*slot) error {
 	return nil
 }
 
-func (h *Host) currentSlots() []*slot {
+func (h *Host) currentSlots() []*supervisor.Slot {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.slots)
@@ -161,13 +185,13 @@ func (h *Host) currentSlots() []*slot {
 
 // descriptions maps each slot to its current description; override, when
 // non-nil, stands in for one slot's (a candidate instance not yet installed).
-func descriptions(slots []*slot, override *slot, desc *pluginv1.DescribeResponse) map[*slot]*pluginv1.DescribeResponse {
-	out := map[*slot]*pluginv1.DescribeResponse{}
+func descriptions(slots []*supervisor.Slot, override *supervisor.Slot, desc *pluginv1.DescribeResponse) map[*supervisor.Slot]*pluginv1.DescribeResponse {
+	out := map[*supervisor.Slot]*pluginv1.DescribeResponse{}
 	for _, s := range slots {
 		if s == override {
 			out[s] = desc
-		} else if inst := s.current(); inst != nil {
-			out[s] = inst.desc()
+		} else if inst := s.Current(); inst != nil {
+			out[s] = inst.Desc()
 		}
 	}
 	return out
@@ -176,18 +200,18 @@ func descriptions(slots []*slot, override *slot, desc *pluginv1.DescribeResponse
 // installInstance switches slot s to next if next's tools fit the table (no
 // name collision). The switch and the table change happen together under h.mu,
 // so a call sees either the old instance and old tools or the new ones.
-func (h *Host) installInstance(s *slot, next *instance) (*instance, error) {
+func (h *Host) installInstance(s *supervisor.Slot, next *supervisor.Instance) (*supervisor.Instance, error) {
 	h.mu.Lock()
 	if !slices.Contains(h.slots, s) {
 		h.mu.Unlock()
-		return nil, errSlotRetired
+		return nil, supervisor.ErrRetired
 	}
-	table, err := buildRoutes(h.slots, descriptions(h.slots, s, next.desc()))
+	table, err := buildRoutes(h.slots, descriptions(h.slots, s, next.Desc()))
 	if err != nil {
 		h.mu.Unlock()
 		return nil, err
 	}
-	old := s.setCurrent(next)
+	old := s.SetCurrent(next)
 	h.setRoutesLocked(table)
 	h.mu.Unlock()
 	h.flushRouteChanges()
@@ -197,34 +221,28 @@ func (h *Host) installInstance(s *slot, next *instance) (*instance, error) {
 // redescribe asks a plugin that announced a change for its description again
 // and, if it is valid and fits the table, routes by it. A bad one is logged and
 // the old routes stay.
-func (h *Host) redescribe(s *slot, inst *instance) {
-	ctx, cancel := context.WithTimeout(inst.ctx, s.cfg.StartTimeout)
-	defer cancel()
-	desc, err := inst.rpc.Describe(ctx, &pluginv1.DescribeRequest{HostProtocolVersion: pluginrpc.ProtocolVersion})
-	if err == nil {
-		err = validateDescription(s.cfg, desc)
-	}
+func (h *Host) redescribe(s *supervisor.Slot, inst *supervisor.Instance) {
+	desc, err := inst.Redescribe(inst.Context())
 	if err != nil {
-		h.log.Warn("plugin changed its description; keeping the old one", "plugin", s.cfg.Name, "error", err)
+		h.log.Warn("plugin changed its description; keeping the old one", "plugin", s.Config().Name, "error", err)
 		return
 	}
-	desc.Capabilities = inst.desc().GetCapabilities()
 	h.mu.Lock()
-	if s.current() != inst || !slices.Contains(h.slots, s) {
+	if s.Current() != inst || !slices.Contains(h.slots, s) {
 		h.mu.Unlock()
 		return
 	}
 	table, err := buildRoutes(h.slots, descriptions(h.slots, s, desc))
 	if err != nil {
 		h.mu.Unlock()
-		h.log.Warn("plugin changed its description; keeping the old one", "plugin", s.cfg.Name, "error", err)
+		h.log.Warn("plugin changed its description; keeping the old one", "plugin", s.Config().Name, "error", err)
 		return
 	}
-	inst.descP.Store(desc)
+	inst.UseDescription(desc)
 	h.setRoutesLocked(table)
 	h.mu.Unlock()
 	h.flushRouteChanges()
-	h.log.Info("plugin description changed", "plugin", s.cfg.Name, "tools", len(desc.GetTools()))
+	h.log.Info("plugin description changed", "plugin", s.Config().Name, "tools", len(desc.GetTools()))
 }
 
 // Observer hears what changes in the host. Its methods run outside the
@@ -298,7 +316,7 @@ func (h *Host) Status() []PluginStatus {
 	slots := h.currentSlots()
 	out := make([]PluginStatus, 0, len(slots))
 	for _, s := range slots {
-		out = append(out, s.status())
+		out = append(out, s.Status())
 	}
 	return out
 }
@@ -314,7 +332,7 @@ func (h *Host) Ready() bool {
 	all := h.cfg.Server.ReadyRequires == "all"
 	h.mu.Unlock()
 	for _, s := range h.currentSlots() {
-		if (all || s.cfg.Required) && s.status().State != StateRunning {
+		if (all || s.Config().Required) && s.Status().State != StateRunning {
 			return false
 		}
 	}
@@ -325,7 +343,7 @@ func (h *Host) Ready() bool {
 func (h *Host) pluginsDown() int {
 	n := 0
 	for _, s := range h.currentSlots() {
-		if s.status().State != StateRunning {
+		if s.Status().State != StateRunning {
 			n++
 		}
 	}
@@ -372,18 +390,18 @@ func (h *Host) stopPlugins() {
 	draining := slices.Collect(maps.Keys(h.draining))
 	h.mu.Unlock()
 	for _, s := range draining {
-		s.kill() // their calls lose to shutdown; retire then returns at once
+		s.Kill() // their calls lose to shutdown; retire then returns at once
 	}
 	stopSlots(h.currentSlots())
 	h.retiring.Wait()
 }
 
 // stopSlots stops slots concurrently and waits for every process to be gone.
-func stopSlots(slots []*slot) {
+func stopSlots(slots []*supervisor.Slot) {
 	var wg sync.WaitGroup
 	for _, s := range slots {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.shutdown() }()
+		go func() { defer wg.Done(); s.Shutdown() }()
 	}
 	wg.Wait()
 }
@@ -408,8 +426,8 @@ type CatalogEntry struct {
 func (h *Host) Catalog() []CatalogEntry {
 	table := h.routes.Load()
 	var out []CatalogEntry
-	entry := func(kind string, s *slot, name, title, desc string) CatalogEntry {
-		return CatalogEntry{Kind: kind, Plugin: s.cfg.Name, PluginVersion: s.status().Version, Name: name, Title: title, Description: desc}
+	entry := func(kind string, s *supervisor.Slot, name, title, desc string) CatalogEntry {
+		return CatalogEntry{Kind: kind, Plugin: s.Config().Name, PluginVersion: s.Status().Version, Name: name, Title: title, Description: desc}
 	}
 	for _, n := range slices.Sorted(maps.Keys(table.tools)) {
 		r := table.tools[n]

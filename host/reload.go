@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mcphost/mcphost/config"
+	"github.com/mcphost/mcphost/supervisor"
 )
 
 // Reload applies a new configuration while serving. Plugins that were added,
@@ -36,17 +37,17 @@ func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 	applied.Plugins, applied.PluginDir = next.Plugins, next.PluginDir
 	next = &applied
 
-	byName := map[string]*slot{}
+	byName := map[string]*supervisor.Slot{}
 	for _, s := range current {
-		byName[s.cfg.Name] = s
+		byName[s.Config().Name] = s
 	}
-	var keep, started, retire, replacing []*slot
+	var keep, started, retire, replacing []*supervisor.Slot
 	var added, changed, removed []string
 	for _, name := range sortedPluginNames(next) {
 		p := next.Plugins[name]
 		old, ok := byName[name]
 		switch {
-		case ok && reflect.DeepEqual(old.cfg, p):
+		case ok && reflect.DeepEqual(old.Config(), p):
 			keep = append(keep, old)
 			continue
 		case ok:
@@ -62,8 +63,8 @@ func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 		}
 	}
 	for _, s := range current {
-		if _, ok := next.Plugins[s.cfg.Name]; !ok {
-			removed = append(removed, s.cfg.Name)
+		if _, ok := next.Plugins[s.Config().Name]; !ok {
+			removed = append(removed, s.Config().Name)
 			retire = append(retire, s)
 		}
 	}
@@ -82,9 +83,9 @@ func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 	// An added optional plugin that cannot start joins as failed (retried);
 	// a changed one must not take the place of an instance that works.
 	for _, s := range replacing {
-		if st := s.status(); st.State != StateRunning {
+		if st := s.Status(); st.State != StateRunning {
 			stopSlots(started)
-			return fmt.Errorf("config reload changed nothing: the changed plugin %s did not start, so the running one keeps serving: %s", s.cfg.Name, st.LastError)
+			return fmt.Errorf("config reload changed nothing: the changed plugin %s did not start, so the running one keeps serving: %s", s.Config().Name, st.LastError)
 		}
 	}
 
@@ -95,7 +96,7 @@ func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 		return fmt.Errorf("config reload changed nothing: %w", ErrShuttingDown)
 	}
 	slots := append(keep, started...)
-	slices.SortFunc(slots, func(a, b *slot) int { return strings.Compare(a.cfg.Name, b.cfg.Name) })
+	slices.SortFunc(slots, func(a, b *supervisor.Slot) int { return strings.Compare(a.Config().Name, b.Config().Name) })
 	table, err := buildRoutes(slots, descriptions(slots, nil, nil))
 	if err != nil {
 		h.mu.Unlock()
@@ -109,7 +110,7 @@ func (h *Host) Reload(ctx context.Context, next *config.Config) error {
 		h.draining[s] = true
 		go func() {
 			defer h.retiring.Done()
-			s.retire(s.cfg.DrainTimeout)
+			s.Retire(s.Config().DrainTimeout)
 			h.mu.Lock()
 			delete(h.draining, s)
 			h.mu.Unlock()

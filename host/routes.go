@@ -11,6 +11,7 @@ import (
 	"github.com/mcphost/mcphost/mcpserver"
 	"github.com/mcphost/mcphost/pluginrpc"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+	"github.com/mcphost/mcphost/supervisor"
 )
 
 // route is how one exposed tool name reaches a plugin.
@@ -18,7 +19,7 @@ type route struct {
 	// name is the tool's name as clients see it (prefix + plugin's name).
 	name     string
 	tool     *pluginv1.Tool
-	slot     *slot
+	slot     *supervisor.Slot
 	timeout  time.Duration
 	policies []config.Policy
 	// wire is the tool's tools/list entry; headers its x-mcp-header parameters.
@@ -35,7 +36,7 @@ type featureRoute struct {
 	resource *pluginv1.Resource
 	template *pluginv1.ResourceTemplate
 	prompt   *pluginv1.Prompt
-	slot     *slot
+	slot     *supervisor.Slot
 	policies []config.Policy
 	compiled *uritemplate.Template // for templates
 }
@@ -56,7 +57,7 @@ func emptyRoutes() *routeTable {
 
 // buildRoutes computes the routing table from each plugin's description, failing
 // on a name exported by two plugins.
-func buildRoutes(slots []*slot, descs map[*slot]*pluginv1.DescribeResponse) (*routeTable, error) {
+func buildRoutes(slots []*supervisor.Slot, descs map[*supervisor.Slot]*pluginv1.DescribeResponse) (*routeTable, error) {
 	table := emptyRoutes()
 	owners := map[string]string{} // "kind name" -> plugin
 	claim := func(kind, name, plugin, prefixHint string) error {
@@ -67,10 +68,10 @@ func buildRoutes(slots []*slot, descs map[*slot]*pluginv1.DescribeResponse) (*ro
 		owners[key] = plugin
 		return nil
 	}
-	sorted := append([]*slot(nil), slots...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].cfg.Name < sorted[j].cfg.Name })
+	sorted := append([]*supervisor.Slot(nil), slots...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Config().Name < sorted[j].Config().Name })
 	for _, s := range sorted {
-		d, p := descs[s], s.cfg
+		d, p := descs[s], s.Config()
 		hint := fmt.Sprintf("; set plugins.%s.prefix to tell them apart", p.Name)
 		for _, t := range d.GetTools() {
 			name := p.Prefix + t.GetName()

@@ -15,19 +15,20 @@ import (
 	"github.com/mcphost/mcphost/config"
 	"github.com/mcphost/mcphost/mcpserver"
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
+	"github.com/mcphost/mcphost/supervisor"
 )
 
 // Route building and what each caller sees of the table, without processes:
 // slots that never start, and the descriptions their plugins would give.
 
-func testSlot(p *config.Plugin) *slot {
+func testSlot(p *config.Plugin) *supervisor.Slot {
 	if p.MaxConcurrency == 0 {
 		p.MaxConcurrency = 1
 	}
 	if p.CallTimeout == 0 {
 		p.CallTimeout = 30 * time.Second
 	}
-	return newSlot(p, "", 0, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	return supervisor.New(p, supervisor.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
 func tool(name string) *pluginv1.Tool {
@@ -57,7 +58,7 @@ func TestBuildRoutes(t *testing.T) {
 		Tools:  map[string]*config.Tool{"delete": {CallTimeout: time.Second, Policy: config.Policy{RequireRoles: []string{"admin"}}}}})
 	misc := testSlot(&config.Plugin{Name: "misc"})
 	down := testSlot(&config.Plugin{Name: "down"}) // no description: not started
-	table, err := buildRoutes([]*slot{misc, docs, down}, map[*slot]*pluginv1.DescribeResponse{
+	table, err := buildRoutes([]*supervisor.Slot{misc, docs, down}, map[*supervisor.Slot]*pluginv1.DescribeResponse{
 		docs: describe([]string{"search", "delete"}, []string{"summarize"}, []string{"docs://index"}, []string{"docs://items/{id}"}),
 		misc: describe([]string{"search", "echo"}, []string{"summarize"}, nil, nil),
 	})
@@ -114,8 +115,8 @@ func TestBuildRoutesCollisions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The message is the same whichever order the slots come in.
-			for _, order := range [][]*slot{{a, b}, {b, a}} {
-				_, err := buildRoutes(order, map[*slot]*pluginv1.DescribeResponse{a: tc.da, b: tc.db})
+			for _, order := range [][]*supervisor.Slot{{a, b}, {b, a}} {
+				_, err := buildRoutes(order, map[*supervisor.Slot]*pluginv1.DescribeResponse{a: tc.da, b: tc.db})
 				if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 					t.Fatalf("error %v, want %q", err, tc.want)
 				}
@@ -129,11 +130,11 @@ func TestBuildRoutesCollisions(t *testing.T) {
 	}
 	// A prefix on one of them resolves a tool collision.
 	pa := testSlot(&config.Plugin{Name: "alpha", Prefix: "a_"})
-	if _, err := buildRoutes([]*slot{pa, b}, map[*slot]*pluginv1.DescribeResponse{pa: describe([]string{"x"}, nil, nil, nil), b: describe([]string{"x"}, nil, nil, nil)}); err != nil {
+	if _, err := buildRoutes([]*supervisor.Slot{pa, b}, map[*supervisor.Slot]*pluginv1.DescribeResponse{pa: describe([]string{"x"}, nil, nil, nil), b: describe([]string{"x"}, nil, nil, nil)}); err != nil {
 		t.Fatalf("with a prefix: %v", err)
 	}
 	// Prefixing can collide too: alpha's "a_x" against beta's own "a_x".
-	_, err := buildRoutes([]*slot{pa, b}, map[*slot]*pluginv1.DescribeResponse{pa: describe([]string{"x"}, nil, nil, nil), b: describe([]string{"a_x"}, nil, nil, nil)})
+	_, err := buildRoutes([]*supervisor.Slot{pa, b}, map[*supervisor.Slot]*pluginv1.DescribeResponse{pa: describe([]string{"x"}, nil, nil, nil), b: describe([]string{"a_x"}, nil, nil, nil)})
 	if err == nil || !strings.Contains(err.Error(), `tool "a_x" is exported by both plugins alpha and beta`) {
 		t.Fatalf("prefixed collision: %v", err)
 	}
@@ -144,7 +145,7 @@ func TestBuildRoutesCollisions(t *testing.T) {
 func TestHiddenLooksMissing(t *testing.T) {
 	open := testSlot(&config.Plugin{Name: "open", Tools: map[string]*config.Tool{"admin-only": {Policy: config.Policy{RequireRoles: []string{"admin"}}}}})
 	org := testSlot(&config.Plugin{Name: "org", Prefix: "org.", Policy: config.Policy{RequireOrganization: true}})
-	table, err := buildRoutes([]*slot{open, org}, map[*slot]*pluginv1.DescribeResponse{
+	table, err := buildRoutes([]*supervisor.Slot{open, org}, map[*supervisor.Slot]*pluginv1.DescribeResponse{
 		open: describe([]string{"echo", "admin-only"}, nil, nil, nil),
 		org:  describe([]string{"docs"}, []string{"brief"}, []string{"org://index"}, []string{"org://items/{id}"}),
 	})

@@ -1,4 +1,4 @@
-package host
+package supervisor
 
 import (
 	"context"
@@ -24,8 +24,9 @@ import (
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
 
-// instance is one running plugin process.
-type instance struct {
+// Instance is one running plugin process.
+type Instance struct {
+	cfg     *config.Plugin
 	cmd     *exec.Cmd
 	client  *plugin.Client
 	rpc     pluginv1.PluginServiceClient
@@ -56,7 +57,7 @@ const DataDirEnv = "MCPHOST_PLUGIN_DATA_DIR"
 
 // startInstance checks the binary, starts it, completes the handshake and asks the
 // plugin to describe itself. On any failure the process is gone when it returns.
-func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger *slog.Logger) (*instance, error) {
+func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger *slog.Logger) (*Instance, error) {
 	sum, err := fileSHA256(p.Path)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.Name, err)
@@ -92,7 +93,7 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 		Logger:           newHCLogAdapter(logger),
 		Stderr:           stderrTail, // raw lines; the logger above gets them parsed
 	})
-	inst := &instance{cmd: cmd, client: client, sha256: sum, started: time.Now(), cleanup: func() { cleanup(); killProc() }}
+	inst := &Instance{cfg: p, cmd: cmd, client: client, sha256: sum, started: time.Now(), cleanup: func() { cleanup(); killProc() }}
 	inst.ctx, inst.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -140,7 +141,7 @@ func startInstance(ctx context.Context, p *config.Plugin, dataDir string, logger
 	if desc.GetProtocolVersion() != pluginrpc.ProtocolVersion {
 		return nil, fmt.Errorf("plugin %s: speaks plugin protocol %d, this host speaks %d", p.Name, desc.GetProtocolVersion(), pluginrpc.ProtocolVersion)
 	}
-	if err := validateDescription(p, desc); err != nil {
+	if err := checkDescription(p, desc); err != nil {
 		return nil, err
 	}
 	if !abortStart() {
@@ -166,7 +167,36 @@ func pluginEnv(p *config.Plugin, dataDir string) []string {
 	return append(env, DataDirEnv+"="+dataDir)
 }
 
-func (i *instance) exited() bool { return i.client.Exited() }
+func (i *Instance) exited() bool { return i.client.Exited() }
+
+// RPC is the plugin's gRPC client.
+func (i *Instance) RPC() pluginv1.PluginServiceClient { return i.rpc }
+
+// SHA256 is the checksum of the binary the instance runs.
+func (i *Instance) SHA256() string { return i.sha256 }
+
+// Redescribe asks the plugin for its description again (it announced a
+// change) and checks it; the capabilities stay those it started with.
+// UseDescription makes it current once it fits beside the other plugins.
+func (i *Instance) Redescribe(ctx context.Context) (*pluginv1.DescribeResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, i.cfg.StartTimeout)
+	defer cancel()
+	desc, err := i.rpc.Describe(ctx, &pluginv1.DescribeRequest{HostProtocolVersion: pluginrpc.ProtocolVersion})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDescription(i.cfg, desc); err != nil {
+		return nil, err
+	}
+	desc.Capabilities = i.Desc().GetCapabilities()
+	return desc, nil
+}
+
+// UseDescription replaces what the instance is known to serve.
+func (i *Instance) UseDescription(desc *pluginv1.DescribeResponse) { i.descP.Store(desc) }
+
+// Context ends when the instance is stopped.
+func (i *Instance) Context() context.Context { return i.ctx }
 
 // stopGrace is how long a plugin gets to exit after the host closes its connection.
 const stopGrace = 2 * time.Second
@@ -177,7 +207,7 @@ const stopGrace = 2 * time.Second
 //
 // It runs once: the group kill must follow the plugin's exit closely, before its
 // pid (which names the group) can be reused.
-func (i *instance) stop() {
+func (i *Instance) stop() {
 	i.stopOnce.Do(func() {
 		i.cancel()
 		done := make(chan struct{})
@@ -192,18 +222,18 @@ func (i *instance) stop() {
 	})
 }
 
-// has reports whether the plugin declared a capability ("resources", ...).
-// desc is the instance's current description.
-func (i *instance) desc() *pluginv1.DescribeResponse { return i.descP.Load() }
+// Desc is the instance's current description.
+func (i *Instance) Desc() *pluginv1.DescribeResponse { return i.descP.Load() }
 
-func (i *instance) has(capability string) bool {
-	return slices.Contains(i.desc().GetCapabilities(), capability)
+// Has reports whether the plugin declared a capability ("resources", ...).
+func (i *Instance) Has(capability string) bool {
+	return slices.Contains(i.Desc().GetCapabilities(), capability)
 }
 
 // watchNotifications relays the plugin's own events to onNotify (a resource
 // updated) and onChange (its description changed) until the instance stops.
-func (i *instance) watchNotifications(onNotify func(uri string), onChange func(), log *slog.Logger) {
-	if !i.has("notifications") {
+func (i *Instance) watchNotifications(onNotify func(uri string), onChange func(), log *slog.Logger) {
+	if !i.Has("notifications") {
 		return
 	}
 	stream, err := i.rpc.Notifications(i.ctx, &pluginv1.NotificationsRequest{})
@@ -226,7 +256,7 @@ func (i *instance) watchNotifications(onNotify func(uri string), onChange func()
 }
 
 // enter registers a call on the instance; false once it is draining (replaced).
-func (i *instance) enter() bool {
+func (i *Instance) enter() bool {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.draining {
@@ -236,8 +266,8 @@ func (i *instance) enter() bool {
 	return true
 }
 
-// leave ends a call registered by enter.
-func (i *instance) leave() {
+// Leave ends a call registered by Slot.Enter.
+func (i *Instance) Leave() {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.active--
@@ -248,7 +278,7 @@ func (i *instance) leave() {
 
 // retire refuses new calls, waits up to timeout for in-flight ones, then stops
 // the process. It reports how many calls were still running when it gave up.
-func (i *instance) retire(timeout time.Duration) (abandoned int) {
+func (i *Instance) retire(timeout time.Duration) (abandoned int) {
 	i.mu.Lock()
 	if !i.draining {
 		i.draining = true

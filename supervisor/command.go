@@ -1,9 +1,10 @@
-package host
+package supervisor
 
 import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,18 +16,18 @@ import (
 	"github.com/mcphost/mcphost/sandbox"
 )
 
-// protectHost makes the host non-dumpable (its environment and memory closed
-// to plugins of the same user) and says once what the plugin sandbox
-// enforces. cmd/mcphost does the former at process start as well; here it
-// covers every embedding of the host.
-func (h *Host) protectHost() {
+// ProtectHost makes this process non-dumpable (its environment and memory
+// closed to plugins of the same user) and says once what the plugin sandbox
+// enforces for plugins. cmd/mcphost does the former at process start as well;
+// here it covers every embedding of the host.
+func ProtectHost(log *slog.Logger, plugins []*config.Plugin) {
 	if err := sandbox.ProtectSelf(); err != nil {
-		h.log.Warn("cannot make the host non-dumpable; plugins of the same user can read its environment", "error", err)
+		log.Warn("cannot make the host non-dumpable; plugins of the same user can read its environment", "error", err)
 	}
 	var sandboxed []string
-	for _, s := range h.currentSlots() {
-		if s.cfg.Sandboxed() {
-			sandboxed = append(sandboxed, s.cfg.Name)
+	for _, p := range plugins {
+		if p.Sandboxed() {
+			sandboxed = append(sandboxed, p.Name)
 		}
 	}
 	if len(sandboxed) == 0 {
@@ -36,10 +37,10 @@ func (h *Host) protectHost() {
 	if err != nil {
 		// Once, at start: pluginCommand consults the same (cached) answer and
 		// starts these plugins, and their restarts, unconfined.
-		h.log.Warn("plugin sandbox unavailable: plugins run unsandboxed", "error", err, "plugins", sandboxed)
+		log.Warn("plugin sandbox unavailable: plugins run unsandboxed", "error", err, "plugins", sandboxed)
 		return
 	}
-	h.log.Info("plugin sandbox enforced with Landlock", "abi", abi, "plugins", sandboxed)
+	log.Info("plugin sandbox enforced with Landlock", "abi", abi, "plugins", sandboxed)
 }
 
 // pluginCommand builds the command that starts plugin p: its environment and

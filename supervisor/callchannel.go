@@ -1,4 +1,4 @@
-package host
+package supervisor
 
 import (
 	"context"
@@ -13,22 +13,36 @@ import (
 	pluginv1 "github.com/mcphost/mcphost/proto/mcphost/plugin/v1"
 )
 
-// callStream is one tool call's conversation with its plugin: a CallTool
+// CallStream is one tool call's conversation with its plugin: a CallTool
 // stream of its own, or a call on the instance's shared Calls stream.
-type callStream interface {
+type CallStream interface {
 	Send(*pluginv1.CallToolRequest) error
 	Recv() (*pluginv1.CallToolResponse, error)
 	CloseSend() error
+	// End lets go of the call; one still running is cancelled.
+	End()
 }
 
-// openCall starts a call on inst: on its call channel when the plugin has one
-// (one stream for all calls), else on a stream of its own.
-func (i *instance) openCall(ctx context.Context) (callStream, error) {
-	if !i.has(pluginrpc.CapabilityCallChannel) {
-		return i.rpc.CallTool(ctx)
+// OpenCall starts a call on i: on its call channel when the plugin has one
+// (one stream for all calls), else on a stream of its own. The caller must
+// End it (a call abandoned early is then cancelled in the plugin).
+func (i *Instance) OpenCall(ctx context.Context) (CallStream, error) {
+	if !i.Has(pluginrpc.CapabilityCallChannel) {
+		s, err := i.rpc.CallTool(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return ownStream{s}, nil
 	}
 	return i.calls.open(ctx, i)
 }
+
+// ownStream is a call on a CallTool stream of its own: ending ctx ends it.
+type ownStream struct {
+	pluginv1.PluginService_CallToolClient
+}
+
+func (ownStream) End() {}
 
 // callChannel multiplexes an instance's tool calls over one Calls stream. It
 // is opened with the first call and again after it breaks (the calls on a
@@ -42,7 +56,7 @@ type callChannel struct {
 	sendMu sync.Mutex // a gRPC stream takes one Send at a time
 }
 
-func (cc *callChannel) open(ctx context.Context, inst *instance) (*channelCall, error) {
+func (cc *callChannel) open(ctx context.Context, inst *Instance) (*channelCall, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.stream == nil {
@@ -175,7 +189,7 @@ func (c *channelCall) Recv() (*pluginv1.CallToolResponse, error) {
 		select {
 		case <-c.ready:
 		case <-c.ctx.Done():
-			c.end()
+			c.End()
 			return nil, status.FromContextError(c.ctx.Err()).Err()
 		}
 	}
@@ -184,11 +198,11 @@ func (c *channelCall) Recv() (*pluginv1.CallToolResponse, error) {
 // CloseSend ends the call: after its result, or to abandon it, in which case
 // the plugin is told to cancel it.
 func (c *channelCall) CloseSend() error {
-	c.end()
+	c.End()
 	return nil
 }
 
-func (c *channelCall) end() {
+func (c *channelCall) End() {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

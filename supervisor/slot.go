@@ -1,4 +1,10 @@
-package host
+// Package supervisor runs plugin processes: it starts each one through the
+// go-plugin handshake (sandboxed, with only its configured environment),
+// restarts it with backoff when it dies, swaps in a changed binary beside the
+// running one, drains a replaced instance's calls, and reports status. What
+// the plugins serve, and who may call it, is the router's business: a Slot
+// tells its Owner about new instances and events and never looks at routes.
+package supervisor
 
 import (
 	"context"
@@ -8,24 +14,22 @@ import (
 	"sync"
 	"time"
 
-	"github.com/yosida95/uritemplate/v3"
-
 	"github.com/mcphost/mcphost/config"
 )
 
-// PluginState is where a plugin is in its lifecycle.
-type PluginState string
+// State is where a plugin is in its lifecycle.
+type State string
 
 const (
-	StateStarting PluginState = "starting"
-	StateRunning  PluginState = "running"
+	StateStarting State = "starting"
+	StateRunning  State = "running"
 	// StateRestarting: the process died and a restart is pending (with backoff).
-	StateRestarting PluginState = "restarting"
+	StateRestarting State = "restarting"
 	// StateFailed: restarts kept failing; the host keeps trying at the capped
 	// interval. Its tools stay listed and calls to them answer with a tool error
 	// naming the plugin, so clients see a stable tool list while it recovers.
-	StateFailed  PluginState = "failed"
-	StateStopped PluginState = "stopped"
+	StateFailed  State = "failed"
+	StateStopped State = "stopped"
 )
 
 // Restart backoff: the first restart is quick, repeated crashes wait longer.
@@ -40,30 +44,48 @@ const (
 	exitPoll = 100 * time.Millisecond
 )
 
-// errSlotRetired means the slot was replaced or removed by a config reload; the
+// ErrRetired means the slot was replaced or removed by a config reload; the
 // call should look its tool up again.
-var errSlotRetired = errors.New("plugin was replaced")
+var ErrRetired = errors.New("plugin was replaced")
 
-// installFunc validates a new instance of s against the whole tool table and, if
-// it fits, makes it current, returning the instance it replaced (nil if none).
-type installFunc func(s *slot, next *instance) (old *instance, err error)
+// Owner is told what happens in a slot: the host, which keeps every plugin's
+// routes. Its methods may be called concurrently from the slot's goroutines.
+type Owner interface {
+	// Install makes next the live instance of s if what it describes fits
+	// beside the other plugins (calling s.SetCurrent), and returns the
+	// instance it replaced (nil if none). An error leaves s as it was.
+	Install(s *Slot, next *Instance) (old *Instance, err error)
+	// DescriptionChanged: inst, live in s, announced a new description.
+	DescriptionChanged(s *Slot, inst *Instance)
+	// ResourceUpdated: s's live instance says the resource at uri changed.
+	ResourceUpdated(s *Slot, uri string)
+}
 
-// slot supervises one configured plugin: it holds the live instance, restarts it
+// Options are what a slot needs beside its plugin's config.
+type Options struct {
+	DataDir string // data_dir: the plugin gets DataDir/plugins/<name>
+	Logger  *slog.Logger
+	Owner   Owner
+	// After is the timer restart backoff waits on; nil means time.After.
+	// Tests pass their own to drive restarts without waiting.
+	After func(time.Duration) <-chan time.Time
+	// Now is the clock that decides when a restarted plugin has been up long
+	// enough to reset its backoff; nil means time.Now.
+	Now func() time.Time
+}
+
+// Slot supervises one configured plugin: it holds the live instance, restarts it
 // with backoff when it dies, swaps in a new binary without losing calls, and
 // bounds its concurrent calls.
-type slot struct {
+type Slot struct {
 	cfg          *config.Plugin
 	dataDir      string
 	log          *slog.Logger
 	sem          chan struct{}
 	drainTimeout time.Duration
-	install      installFunc
-	// onNotify hears the live instance's resource-updated events, onChange its
-	// description-changed events.
-	onNotify func(s *slot, uri string)
-	onChange func(s *slot, inst *instance)
-	// after is the timer restart backoff waits on; nil means time.After.
-	after func(time.Duration) <-chan time.Time
+	owner        Owner
+	after        func(time.Duration) <-chan time.Time
+	now          func() time.Time
 
 	// replaceMu serializes everything that brings up a new instance (restart, swap).
 	replaceMu sync.Mutex
@@ -71,14 +93,15 @@ type slot struct {
 
 	mu          sync.Mutex
 	supervising bool
-	cur         *instance
-	state       PluginState
+	cur         *Instance
+	state       State
 	restarts    int
-	swaps       int // hot swaps done
-	failures    int // consecutive failed restarts
+	swaps       int    // hot swaps done
+	installing  string // why the instance being installed replaces the current one
+	failures    int    // consecutive failed restarts
 	lastError   string
 	retired     bool
-	draining    map[*instance]bool // replaced instances finishing their calls
+	draining    map[*Instance]bool // replaced instances finishing their calls
 	wake        chan struct{}      // poked when a call sees the plugin die
 	done        chan struct{}
 	// ctx ends when the slot stops (retire): supervision ends, and a restart
@@ -87,30 +110,37 @@ type slot struct {
 	cancel context.CancelFunc
 }
 
-func newSlot(cfg *config.Plugin, dataDir string, drainTimeout time.Duration, log *slog.Logger, install installFunc) *slot {
+// New prepares the slot of plugin cfg; Start launches it.
+func New(cfg *config.Plugin, o Options) *Slot {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &slot{
+	return &Slot{
 		ctx:          ctx,
 		cancel:       cancel,
 		cfg:          cfg,
-		dataDir:      dataDir,
-		log:          log.With("plugin", cfg.Name),
+		dataDir:      o.DataDir,
+		log:          o.Logger.With("plugin", cfg.Name),
 		sem:          make(chan struct{}, cfg.MaxConcurrency),
-		drainTimeout: drainTimeout,
-		install:      install,
+		drainTimeout: cfg.DrainTimeout,
+		owner:        o.Owner,
+		after:        o.After,
+		now:          o.Now,
 		state:        StateStarting,
 		wake:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
 	}
 }
 
-// start launches the first instance. A required plugin's failure is returned
+// Config is the plugin's configuration (never changed: a reload that changes
+// it makes a new slot).
+func (s *Slot) Config() *config.Plugin { return s.cfg }
+
+// Start launches the first instance. A required plugin's failure is returned
 // (the caller gives up: the host does not start, a reload changes nothing).
 // An optional plugin that cannot start only degrades itself: it is marked
 // failed and retried with the usual backoff, and its tools are absent until
 // an attempt succeeds (the host never learned what they are).
-func (s *slot) start(ctx context.Context) error {
-	inst, err := startInstance(ctx, s.cfg, s.dataDir, s.log)
+func (s *Slot) Start(ctx context.Context) error {
+	inst, err := s.startInstance(ctx)
 	if err != nil && (s.cfg.Required || ctx.Err() != nil) {
 		return err
 	}
@@ -125,7 +155,7 @@ func (s *slot) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.cur, s.state, s.supervising = inst, StateRunning, true
 	s.mu.Unlock()
-	s.log.Info("plugin started", "version", inst.desc().GetVersion(), "pid", inst.pid, "tools", len(inst.desc().GetTools()))
+	s.log.Info("plugin started", "version", inst.Desc().GetVersion(), "pid", inst.pid, "tools", len(inst.Desc().GetTools()))
 	if !s.cfg.Sandboxed() {
 		s.log.Warn("plugin runs without the sandbox (sandbox: off): it can read every file its user can")
 	}
@@ -134,22 +164,22 @@ func (s *slot) start(ctx context.Context) error {
 	return nil
 }
 
-// description is the current instance's description (nil before start).
-func (s *slot) current() *instance {
+// Current is the live instance (nil before one started).
+func (s *Slot) Current() *Instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cur
 }
 
-// enter returns the live instance with a call registered on it (release with
-// inst.leave). During a swap it returns the new instance; it never waits.
-func (s *slot) enter() (*instance, error) {
+// Enter returns the live instance with a call registered on it (release with
+// inst.Leave). During a swap it returns the new instance; it never waits.
+func (s *Slot) Enter() (*Instance, error) {
 	for {
 		s.mu.Lock()
 		inst, state, retired := s.cur, s.state, s.retired
 		s.mu.Unlock()
 		if retired {
-			return nil, errSlotRetired
+			return nil, ErrRetired
 		}
 		if inst == nil || state != StateRunning {
 			// The reason (lastError, possibly plugin output) is for operators, in
@@ -160,14 +190,14 @@ func (s *slot) enter() (*instance, error) {
 			return inst, nil
 		}
 		// inst was replaced between reading it and entering it: read again.
-		if s.current() == inst {
-			return nil, errSlotRetired
+		if s.Current() == inst {
+			return nil, ErrRetired
 		}
 	}
 }
 
-// acquire takes one of the plugin's concurrency slots, waiting at most until ctx ends.
-func (s *slot) acquire(ctx context.Context) (release func(), err error) {
+// Acquire takes one of the plugin's concurrency slots, waiting at most until ctx ends.
+func (s *Slot) Acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case s.sem <- struct{}{}:
 		return func() { <-s.sem }, nil
@@ -176,20 +206,30 @@ func (s *slot) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// checkAlive asks the supervisor to look at the process now (a call just failed).
-func (s *slot) checkAlive() {
+// CheckAlive asks the supervisor to look at the process now (a call just failed).
+func (s *Slot) CheckAlive() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-// setCurrent makes next the live instance and returns the one it replaces.
-func (s *slot) setCurrent(next *instance) *instance {
+// SetCurrent makes next the live instance and returns the one it replaces.
+// Only the Owner calls it, from Install.
+func (s *Slot) SetCurrent(next *Instance) *Instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.cur
 	s.cur, s.state, s.lastError = next, StateRunning, ""
+	// Counted here, not after Install returns, so the status never shows the
+	// new instance with the old counts.
+	switch s.installing {
+	case swapReason:
+		s.swaps++
+	case restartReason:
+		s.restarts++
+	}
+	s.installing = ""
 	return old
 }
 
@@ -200,35 +240,36 @@ func (s *slot) setCurrent(next *instance) *instance {
 // needed, checked under the replace lock against the current instance, lets a
 // caller skip work another path already did (a swap installed the same binary, or
 // replaced the instance a restart meant to replace).
-func (s *slot) replace(ctx context.Context, why string, needed func(cur *instance) bool) error {
+func (s *Slot) replace(ctx context.Context, why string, needed func(cur *Instance) bool) error {
 	s.replaceMu.Lock()
 	defer s.replaceMu.Unlock()
 	if s.isStopping() {
-		return errSlotRetired
+		return ErrRetired
 	}
-	if needed != nil && !needed(s.current()) {
+	if needed != nil && !needed(s.Current()) {
 		return nil
 	}
-	next, err := startInstance(ctx, s.cfg, s.dataDir, s.log)
+	next, err := s.startInstance(ctx)
 	if err != nil {
 		return err
 	}
-	old, err := s.install(s, next)
+	s.mu.Lock()
+	s.installing = why
+	s.mu.Unlock()
+	old, err := s.owner.Install(s, next)
+	s.mu.Lock()
+	s.installing = ""
+	s.mu.Unlock()
 	if err != nil {
 		next.stop()
 		return err
 	}
 	s.listen(next)
-	s.log.Info("plugin instance replaced", "reason", why, "version", next.desc().GetVersion(), "pid", next.pid, "sha256", next.sha256)
-	if why == swapReason {
-		s.mu.Lock()
-		s.swaps++
-		s.mu.Unlock()
-	}
+	s.log.Info("plugin instance replaced", "reason", why, "version", next.Desc().GetVersion(), "pid", next.pid, "sha256", next.sha256)
 	if old != nil {
 		s.mu.Lock()
 		if s.draining == nil {
-			s.draining = map[*instance]bool{}
+			s.draining = map[*Instance]bool{}
 		}
 		s.draining[old] = true
 		s.mu.Unlock()
@@ -244,34 +285,17 @@ func (s *slot) replace(ctx context.Context, why string, needed func(cur *instanc
 	return nil
 }
 
-// listen relays inst's notifications while it lives.
-func (s *slot) listen(inst *instance) {
-	if s.onNotify != nil {
-		go inst.watchNotifications(func(uri string) { s.onNotify(s, uri) }, func() {
-			if s.onChange != nil {
-				s.onChange(s, inst)
-			}
-		}, s.log)
-	}
+// listen relays inst's notifications to the owner while inst lives.
+func (s *Slot) listen(inst *Instance) {
+	go inst.watchNotifications(func(uri string) { s.owner.ResourceUpdated(s, uri) }, func() {
+		s.owner.DescriptionChanged(s, inst)
+	}, s.log)
 }
 
-// servesTemplateURI reports whether uri matches one of s's resource templates.
-func (s *slot) servesTemplateURI(table *routeTable, uri string) bool {
-	for _, fr := range table.templates {
-		if fr.slot != s {
-			continue
-		}
-		if t, err := uritemplate.New(fr.key); err == nil && t.Match(uri) != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// kill stops every process of the slot now, draining ones included.
-func (s *slot) kill() {
+// Kill stops every process of the slot now, draining ones included.
+func (s *Slot) Kill() {
 	s.mu.Lock()
-	insts := []*instance{s.cur}
+	insts := []*Instance{s.cur}
 	for i := range s.draining {
 		insts = append(insts, i)
 	}
@@ -283,7 +307,7 @@ func (s *slot) kill() {
 	}
 }
 
-func (s *slot) isStopping() bool {
+func (s *Slot) isStopping() bool {
 	select {
 	case <-s.ctx.Done():
 		return true
@@ -298,7 +322,7 @@ func (s *slot) isStopping() bool {
 // plugin failed while it is down (it keeps being retried at the capped backoff).
 // down: there is no live instance yet (the first start failed), so it begins
 // by retrying.
-func (s *slot) supervise(down bool) {
+func (s *Slot) supervise(down bool) {
 	defer close(s.done)
 	ticker := time.NewTicker(exitPoll)
 	defer ticker.Stop()
@@ -312,10 +336,10 @@ func (s *slot) supervise(down bool) {
 			case <-s.wake:
 			}
 			s.replaceMu.Lock() // a swap in progress decides what is current
-			inst := s.current()
+			inst := s.Current()
 			if inst == nil || !inst.exited() {
 				s.replaceMu.Unlock()
-				if inst != nil && time.Since(inst.started) > stableAfter {
+				if inst != nil && s.clock().Sub(inst.started) > stableAfter {
 					backoff = backoffMin
 					s.mu.Lock()
 					s.failures = 0
@@ -324,14 +348,14 @@ func (s *slot) supervise(down bool) {
 				continue
 			}
 			s.mu.Lock()
-			if time.Since(inst.started) < stableAfter {
+			if s.clock().Sub(inst.started) < stableAfter {
 				s.failures++
 			}
 			s.markDownLocked()
 			s.mu.Unlock()
 			s.replaceMu.Unlock()
 			inst.stop() // reap go-plugin's bookkeeping for the dead process
-			s.log.Warn("plugin exited; restarting", "backoff", backoff, "consecutive_failures", s.status().Failures)
+			s.log.Warn("plugin exited; restarting", "backoff", backoff, "consecutive_failures", s.Status().Failures)
 		}
 		down = false
 		if !s.restart(&backoff) {
@@ -342,7 +366,7 @@ func (s *slot) supervise(down bool) {
 
 // restart brings up a new instance, retrying with growing backoff until one
 // is running (true) or the slot stops (false).
-func (s *slot) restart(backoff *time.Duration) bool {
+func (s *Slot) restart(backoff *time.Duration) bool {
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -350,19 +374,16 @@ func (s *slot) restart(backoff *time.Duration) bool {
 		case <-s.wait(*backoff):
 		}
 		*backoff = min(*backoff*2, backoffMax)
-		err := s.replace(s.ctx, "restart after exit", func(cur *instance) bool {
+		err := s.replace(s.ctx, restartReason, func(cur *Instance) bool {
 			return cur == nil || cur.exited() // a swap may have brought a new one meanwhile
 		})
 		if s.isStopping() {
 			return false
 		}
-		if errors.Is(err, errSlotRetired) {
+		if errors.Is(err, ErrRetired) {
 			continue // a reload has not installed this slot yet: try again
 		}
 		if err == nil {
-			s.mu.Lock()
-			s.restarts++
-			s.mu.Unlock()
 			return true
 		}
 		s.mu.Lock()
@@ -375,23 +396,23 @@ func (s *slot) restart(backoff *time.Duration) bool {
 }
 
 // markDownLocked sets the state of a plugin whose process is gone.
-func (s *slot) markDownLocked() {
+func (s *Slot) markDownLocked() {
 	s.state = StateRestarting
 	if s.failures >= failedAfter || s.cur == nil {
 		s.state = StateFailed
 	}
 }
 
-// shutdown stops supervision and every process at once. It waits for a restart
+// Shutdown stops supervision and every process at once. It waits for a restart
 // in progress, so no process outlives it.
-func (s *slot) shutdown() {
-	s.retire(0)
-	s.kill()
+func (s *Slot) Shutdown() {
+	s.Retire(0)
+	s.Kill()
 }
 
-// retire stops supervision, lets in-flight calls finish for up to drain, then
+// Retire stops supervision, lets in-flight calls finish for up to drain, then
 // stops the process. Calls that arrive afterwards are told to look again.
-func (s *slot) retire(drain time.Duration) {
+func (s *Slot) Retire(drain time.Duration) {
 	s.stopOnce.Do(func() {
 		s.cancel()
 		s.mu.Lock()
@@ -413,40 +434,58 @@ func (s *slot) retire(drain time.Duration) {
 	})
 }
 
-// PluginStatus is what /readyz and `mcphost tools` report about a plugin.
-type PluginStatus struct {
-	Name      string      `json:"name"`
-	Version   string      `json:"version"`
-	State     PluginState `json:"state"`
-	PID       int         `json:"pid"`
-	SHA256    string      `json:"sha256"`
-	StartedAt time.Time   `json:"started_at"`
-	Restarts  int         `json:"restarts"`
-	Swaps     int         `json:"swaps"` // hot swaps to a new binary
+// Status is what /readyz and `mcphost tools` report about a plugin.
+type Status struct {
+	Name      string    `json:"name"`
+	Version   string    `json:"version"`
+	State     State     `json:"state"`
+	PID       int       `json:"pid"`
+	SHA256    string    `json:"sha256"`
+	StartedAt time.Time `json:"started_at"`
+	Restarts  int       `json:"restarts"`
+	Swaps     int       `json:"swaps"` // hot swaps to a new binary
 	// Failures counts crashes and failed restarts in a row (reset after a minute up).
 	Failures  int      `json:"consecutive_failures"`
 	Tools     []string `json:"tools"`
 	LastError string   `json:"last_error,omitempty"`
 }
 
-func (s *slot) status() PluginStatus {
+// Status reports the plugin's state now.
+func (s *Slot) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := PluginStatus{Name: s.cfg.Name, State: s.state, Restarts: s.restarts, Swaps: s.swaps, Failures: s.failures, LastError: s.lastError, Tools: []string{}}
+	st := Status{Name: s.cfg.Name, State: s.state, Restarts: s.restarts, Swaps: s.swaps, Failures: s.failures, LastError: s.lastError, Tools: []string{}}
 	if s.cur != nil {
-		st.Version = s.cur.desc().GetVersion()
+		st.Version = s.cur.Desc().GetVersion()
 		st.PID = s.cur.pid
 		st.SHA256 = s.cur.sha256
 		st.StartedAt = s.cur.started
-		for _, t := range s.cur.desc().GetTools() {
+		for _, t := range s.cur.Desc().GetTools() {
 			st.Tools = append(st.Tools, s.cfg.Prefix+t.GetName())
 		}
 	}
 	return st
 }
 
+// startInstance starts a new process of the plugin, its start time on the
+// slot's clock.
+func (s *Slot) startInstance(ctx context.Context) (*Instance, error) {
+	inst, err := startInstance(ctx, s.cfg, s.dataDir, s.log)
+	if err == nil {
+		inst.started = s.clock()
+	}
+	return inst, err
+}
+
+func (s *Slot) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
+}
+
 // wait is a restart backoff timer of d, on the slot's clock.
-func (s *slot) wait(d time.Duration) <-chan time.Time {
+func (s *Slot) wait(d time.Duration) <-chan time.Time {
 	if s.after != nil {
 		return s.after(d)
 	}
